@@ -1,0 +1,10 @@
+#ifndef CKPT_CRUNTIMELIBS_H
+#define CKPT_CRUNTIMELIBS_H
+/* C libraries the toolkit loads at run time with dlopen(3), so that the package builds and its
+ * main commands run on a machine without them:
+ *   ckpt_hdf5.h    - libhdf5 (+ libhdf5_hl) for Keras .keras / .h5 files
+ *   ckpt_deflate.h - libdeflate, a faster whole-buffer inflater (optional; zlib is the fallback)
+ */
+#include "ckpt_hdf5.h"
+#include "ckpt_deflate.h"
+#endif

@@ -1,0 +1,138 @@
+/// Whether a tensor is part of the model or of the optimizer's state.
+public enum TensorRole: String, Sendable, Hashable {
+    case weight
+    case optimizer
+}
+
+/// What a tensor is, independent of where and how it is stored.
+public struct TensorInfo: Sendable, Hashable {
+    /// Keras 3 variable path: `dense/kernel`, `lstm/lstm_cell/kernel`, `optimizer/momentum/dense/kernel`.
+    public var name: String
+    public var dtype: DType
+    public var shape: [Int]
+    public var role: TensorRole
+    /// For weights: whether Keras lists it in `trainable_variables`. Optimizer state is never trainable.
+    public var trainable: Bool
+    /// For optimizer slots: the slot (`momentum`, `velocity`, ...). `nil` for weights and scalars.
+    public var slot: String?
+    /// For optimizer slots: the name of the weight the slot shadows.
+    public var weight: String?
+
+    public init(name: String, dtype: DType, shape: [Int], role: TensorRole = .weight, trainable: Bool = true,
+                slot: String? = nil, weight: String? = nil) {
+        self.name = name
+        self.dtype = dtype
+        self.shape = shape
+        self.role = role
+        self.trainable = role == .weight ? trainable : false
+        self.slot = slot
+        self.weight = weight
+    }
+
+    /// Product of the shape; `nil` if it overflows (checked by every reader before use).
+    public var elementCount: Int? { Self.elementCount(shape) }
+
+    /// Bytes of data (elements × item size); `nil` on overflow.
+    public var byteCount: Int? {
+        guard let n = elementCount else { return nil }
+        let (r, o) = n.multipliedReportingOverflow(by: dtype.itemSize)
+        return o ? nil : r
+    }
+
+    public static func elementCount(_ shape: [Int]) -> Int? {
+        var n = 1
+        for d in shape {
+            guard d >= 0 else { return nil }
+            let (r, o) = n.multipliedReportingOverflow(by: d)
+            if o { return nil }
+            n = r
+        }
+        return n
+    }
+
+    /// The top-level layer this tensor belongs to (`dense` for `dense/kernel`); for optimizer
+    /// slots, the layer of the weight they shadow; `optimizer` for optimizer scalars.
+    public var layer: String {
+        if role == .optimizer {
+            guard let weight else { return "optimizer" }
+            return Self.firstComponent(weight)
+        }
+        return Self.firstComponent(name)
+    }
+
+    /// The last path component (`kernel` for `dense/kernel`).
+    public var variableName: String {
+        if let slash = name.lastIndex(of: "/") { return String(name[name.index(after: slash)...]) }
+        return name
+    }
+
+    static func firstComponent(_ s: String) -> String {
+        if let slash = s.firstIndex(of: "/") { return String(s[..<slash]) }
+        return s
+    }
+
+    public var shapeDescription: String {
+        "(" + shape.map(String.init).joined(separator: ", ") + (shape.count == 1 ? ",)" : ")")
+    }
+}
+
+/// The optimizer state that travels with a full checkpoint.
+public struct OptimizerInfo: Sendable, Equatable {
+    /// Keras class name, e.g. `Adam`.
+    public var className: String
+    /// Keras module, e.g. `keras.optimizers`.
+    public var module: String
+    /// `optimizer.get_config()` as Keras wrote it.
+    public var config: JSONValue
+    /// The step counter (`optimizer.iterations`).
+    public var iterations: Int64
+
+    public init(className: String, module: String = "keras.optimizers", config: JSONValue, iterations: Int64) {
+        self.className = className
+        self.module = module
+        self.config = config
+        self.iterations = iterations
+    }
+
+    public var learningRate: Double? { config["learning_rate"]?.doubleValue }
+}
+
+/// Everything about a checkpoint except tensor data: what it is, what it holds, where it came from.
+public struct CheckpointIndex: Sendable {
+    public enum Kind: String, Sendable {
+        /// Weights plus optimizer state (and normally the architecture).
+        case full
+        /// Weights only.
+        case weights
+    }
+
+    /// Tensors in the model's order: weights in `model.weights` order, then optimizer variables in
+    /// `optimizer.variables` order (the order Keras saves them in).
+    public var tensors: [TensorInfo]
+    /// `model.to_json()` text, kept verbatim.
+    public var architecture: [UInt8]?
+    public var optimizer: OptimizerInfo?
+    /// Free-form user metadata (epoch, monitored metric, ...): a JSON object.
+    public var metadata: JSONValue
+    /// Who wrote the file (`ckpt 0.1.0`, `keras 3.15.1`, ...).
+    public var producer: String?
+
+    public init(tensors: [TensorInfo], architecture: [UInt8]? = nil, optimizer: OptimizerInfo? = nil,
+                metadata: JSONValue = .object([]), producer: String? = nil) {
+        self.tensors = tensors
+        self.architecture = architecture
+        self.optimizer = optimizer
+        self.metadata = metadata
+        self.producer = producer
+    }
+
+    /// `full` when the file carries optimizer state, `weights` otherwise.
+    public var kind: Kind {
+        optimizer != nil || tensors.contains(where: { $0.role == .optimizer }) ? .full : .weights
+    }
+
+    public var weights: [TensorInfo] { tensors.filter { $0.role == .weight } }
+    public var optimizerTensors: [TensorInfo] { tensors.filter { $0.role == .optimizer } }
+
+    public func tensor(named name: String) -> TensorInfo? { tensors.first { $0.name == name } }
+}

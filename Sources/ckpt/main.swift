@@ -1,0 +1,3 @@
+import CheckpointCommands
+
+await CkptCommand.main()
