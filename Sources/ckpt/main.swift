@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CheckpointCommands
 
-await CkptCommand.main()
+exit(CkptCommand.main(CommandLine.arguments))

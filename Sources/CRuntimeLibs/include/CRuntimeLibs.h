@@ -7,4 +7,5 @@
  */
 #include "ckpt_hdf5.h"
 #include "ckpt_deflate.h"
+#include "ckpt_fs.h"
 #endif

@@ -1,0 +1,18 @@
+#ifndef CKPT_FS_H
+#define CKPT_FS_H
+/* File-system helpers that Swift cannot reach directly on Linux. */
+
+/* rename(2) that fails with EEXIST instead of replacing `to` (renameat2 RENAME_NOREPLACE, or
+ * link+unlink where that is unavailable). Returns 0 or -1 with errno set. */
+int ckpt_rename_noreplace(const char *from, const char *to);
+
+/* Temporary files to unlink if the process is interrupted by SIGINT, SIGTERM, SIGHUP or SIGPIPE.
+ * Registration copies the path; the handler only calls unlink(2) (async-signal-safe) and then
+ * re-raises the signal with the default action. Returns a slot number, or -1 if full. */
+int ckpt_register_temp(const char *path);
+void ckpt_unregister_temp(int slot);
+void ckpt_install_cleanup_handlers(void);
+#include <sys/types.h>
+/* copy_file_range(2): copies in the kernel (reflink or page-cache copy). -1/errno on failure. */
+long ckpt_copy_file_range(int fd_in, long long *off_in, int fd_out, long long *off_out, size_t len);
+#endif

@@ -1,0 +1,122 @@
+import ArgumentParser
+import CheckpointKit
+
+struct InspectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "Show what a checkpoint holds, without loading a framework.",
+        discussion: """
+        Reads only the index (ZIP directory and manifest) unless --stats, --values or --verify \
+        ask for tensor data. Works on .ckpt, .npz, .safetensors, .keras, .weights.h5 and .h5 files.
+        """
+    )
+
+    @Argument(help: ArgumentHelp("The checkpoint to inspect.", valueName: "file"), completion: .file(extensions: CheckpointFiles.extensions))
+    var file: String
+
+    @Option(name: .long, help: ArgumentHelp("Read the file as this format: ckpt, npz, safetensors, keras, weights.h5, h5.", valueName: "format"))
+    var from: String?
+
+    @Option(name: .long, help: ArgumentHelp("Architecture JSON (model.to_json()) for a bare .weights.h5.", valueName: "model.json"), completion: .file(extensions: ["json"]))
+    var architecture: String?
+
+    @Flag(name: .long, help: "Print JSON (schema ckpt.inspect/1) instead of tables.")
+    var json = false
+
+    @Option(name: .long, help: ArgumentHelp("Only tensors whose name matches this glob (*, ?, [...]).", valueName: "glob"))
+    var filter: String?
+
+    @Flag(name: .long, help: "Per-tensor min, max, mean, std, zeros, NaN and Inf counts (reads all data).")
+    var stats = false
+
+    @Option(name: .long, help: ArgumentHelp("Show one tensor.", valueName: "name"))
+    var tensor: String?
+
+    @Option(name: .long, help: ArgumentHelp("With --tensor: print the first N values (row-major).", valueName: "N"))
+    var values: Int?
+
+    @Flag(name: .long, help: "Check every member's CRC-32, sizes and headers; exit 2 on any mismatch.")
+    var verify = false
+
+    @OptionGroup var display: DisplayOptions
+
+    func validate() throws {
+        if let values, values < 0 { throw ValidationError("--values must be 0 or more") }
+        if values != nil && tensor == nil { throw ValidationError("--values needs --tensor NAME") }
+    }
+
+    func run() throws {
+        let console = Console.current
+        let source = try CheckpointFiles.open(file, from: from, architecture: architecture)
+        let style = Style(enabled: display.useColor(console) && !json)
+        let index = source.index
+
+        var selected = Array(index.tensors.indices)
+        if let filter {
+            let glob = Glob(filter)
+            selected = selected.filter { glob.matches(index.tensors[$0].name) }
+        }
+        if let tensor {
+            guard let k = source.tensorIndex(named: tensor) else {
+                throw CheckpointError(.noSuchTensor, "no tensor is named \"\(escapeForDisplay(tensor))\"", file: file,
+                                      hint: Suggest.closest(tensor, among: index.tensors.map(\.name)).map { "did you mean \"\(escapeForDisplay($0))\"?" }
+                                          ?? "`ckpt inspect \(file)` lists the tensors")
+            }
+            selected = [k]
+        }
+
+        if verify {
+            let progress = ProgressReporter(console: console, enabled: display.showProgress(console), label: "verify",
+                                            total: selected.reduce(UInt64(0)) { $0 + UInt64(index.tensors[$1].byteCount ?? 0) })
+            try Verify.run(source, tensors: selected, progress: progress)
+            progress.finish()
+        }
+
+        var statsByTensor: [Int: TensorStats] = [:]
+        if stats {
+            let progress = ProgressReporter(console: console, enabled: display.showProgress(console), label: "stats",
+                                            total: selected.reduce(UInt64(0)) { $0 + UInt64(index.tensors[$1].byteCount ?? 0) })
+            let list = selected
+            let results = try ParallelWork.map(count: list.count, weight: { index.tensors[list[$0]].byteCount ?? 0 }) { k -> TensorStats in
+                let s = try TensorStats.compute(source, tensor: list[k], parallel: false)
+                progress.add(UInt64(index.tensors[list[k]].byteCount ?? 0))
+                return s
+            }
+            progress.finish()
+            for (k, i) in list.enumerated() { statsByTensor[i] = results[k] }
+        }
+
+        var valuesByTensor: [Int: [UInt8]] = [:]
+        if let k = selected.first, tensor != nil, let n = values {
+            valuesByTensor[k] = try ValuePrinter.firstBytes(source, tensor: k, count: n)
+        }
+
+        let report = InspectReport(source: source, file: file, selected: selected, stats: statsByTensor, values: valuesByTensor,
+                                   verified: verify)
+        if json {
+            console.write(report.json().serialized(.pretty))
+        } else {
+            console.write(report.text(style: style, width: console.width, valuesLimit: values))
+        }
+    }
+}
+
+/// What `inspect --verify` checks, for any format.
+enum Verify {
+    static func run(_ source: any TensorSource, tensors: [Int], progress: ProgressReporter) throws {
+        if let archive = source as? CheckpointArchive, tensors.count == archive.index.tensors.count {
+            try archive.verify(progress: { progress.add($0) })
+            return
+        }
+        try ParallelWork.forEach(count: tensors.count, weight: { source.index.tensors[tensors[$0]].byteCount ?? 0 }) { k in
+            let i = tensors[k]
+            let n = source.index.tensors[i].byteCount ?? 0
+            var got = 0
+            try source.readTensor(i) { got += $0.count }
+            if got != n {
+                throw CheckpointError(.corrupt, "the tensor has \(got) bytes of data where its shape needs \(n)", file: source.path, member: source.index.tensors[i].name)
+            }
+            progress.add(UInt64(n))
+        }
+    }
+}

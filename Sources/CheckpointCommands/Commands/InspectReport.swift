@@ -1,0 +1,355 @@
+import CheckpointKit
+
+/// The model's layers as the architecture JSON lists them (for the summary table).
+struct LayerRow {
+    var name: String
+    var className: String
+    var params = 0
+    var trainableParams = 0
+    var nonTrainableParams = 0
+    var bytes: UInt64 = 0
+}
+
+enum ArchitectureOutline {
+    /// (model class, model name, layers as (name, class)) from `model.to_json()` text, either dialect.
+    static func outline(_ bytes: [UInt8]?) -> (modelClass: String, name: String, layers: [(String, String)], dialect: String)? {
+        guard let bytes, let v = try? JSONParser.parse(bytes) else { return nil }
+        let cls = v["class_name"]?.stringValue ?? "Model"
+        let cfg = v["config"]
+        let name = cfg?["name"]?.stringValue ?? ""
+        var layers: [(String, String)] = []
+        for l in cfg?["layers"]?.arrayValue ?? [] {
+            guard let lc = l["class_name"]?.stringValue, let ln = l["config"]?["name"]?.stringValue ?? l["name"]?.stringValue else { continue }
+            if lc == "InputLayer" && cls == "Sequential" { continue }
+            layers.append((ln, lc))
+        }
+        let dialect = v["module"] != nil || v["registered_name"] != nil ? "Keras 3" : "Keras 2"
+        return (cls, name, layers, dialect)
+    }
+}
+
+struct InspectReport {
+    let source: any TensorSource
+    let file: String
+    let selected: [Int]
+    let stats: [Int: TensorStats]
+    let values: [Int: [UInt8]]
+    let verified: Bool
+
+    private var index: CheckpointIndex { source.index }
+
+    private var fileSize: UInt64 { (try? ReadableFile(path: file).size) ?? 0 }
+
+    private func storedBytes(_ i: Int) -> UInt64? {
+        if let a = source as? CheckpointArchive { return a.manifest.tensors[i].storage.storedSize }
+        return nil
+    }
+
+    private func kindText() -> String {
+        switch index.kind {
+        case .full:
+            return index.architecture != nil ? "full checkpoint (architecture + weights + optimizer)" : "full checkpoint (weights + optimizer, no architecture)"
+        case .weights:
+            return index.architecture != nil ? "weights-only checkpoint (weights + architecture)" : "weights-only checkpoint"
+        }
+    }
+
+    struct Totals {
+        var params = 0, trainable = 0, nonTrainable = 0, optimizer = 0
+        var paramBytes: UInt64 = 0, trainableBytes: UInt64 = 0, nonTrainableBytes: UInt64 = 0, optimizerBytes: UInt64 = 0
+    }
+
+    func totals() -> Totals {
+        var t = Totals()
+        for info in index.tensors {
+            let n = info.elementCount ?? 0
+            let b = UInt64(info.byteCount ?? 0)
+            if info.role == .optimizer {
+                t.optimizer += n; t.optimizerBytes += b
+            } else {
+                t.params += n; t.paramBytes += b
+                if info.trainable { t.trainable += n; t.trainableBytes += b } else { t.nonTrainable += n; t.nonTrainableBytes += b }
+            }
+        }
+        return t
+    }
+
+    func layerRows() -> [LayerRow] {
+        var rows: [LayerRow] = []
+        var position: [String: Int] = [:]
+        if let outline = ArchitectureOutline.outline(index.architecture) {
+            for (name, cls) in outline.layers where position[name] == nil {
+                position[name] = rows.count
+                rows.append(LayerRow(name: name, className: cls))
+            }
+        }
+        for info in index.tensors where info.role == .weight {
+            let layer = info.layer
+            if position[layer] == nil {
+                position[layer] = rows.count
+                rows.append(LayerRow(name: layer, className: "?"))
+            }
+            guard let k = position[layer] else { continue }
+            let n = info.elementCount ?? 0
+            rows[k].params += n
+            rows[k].bytes += UInt64(info.byteCount ?? 0)
+            if info.trainable { rows[k].trainableParams += n } else { rows[k].nonTrainableParams += n }
+        }
+        return rows
+    }
+
+    /// Weights each followed by their optimizer slots, then the optimizer's other state.
+    func orderedTensors() -> [(Int, depth: Int)] {
+        let chosen = Set(selected)
+        var slotsOf: [String: [Int]] = [:]
+        var scalars: [Int] = []
+        for i in index.tensors.indices where index.tensors[i].role == .optimizer {
+            if let w = index.tensors[i].weight { slotsOf[w, default: []].append(i) } else { scalars.append(i) }
+        }
+        var out: [(Int, Int)] = []
+        var placed = Set<Int>()
+        for i in index.tensors.indices where index.tensors[i].role == .weight {
+            if chosen.contains(i) { out.append((i, 0)); placed.insert(i) }
+            for s in slotsOf[index.tensors[i].name] ?? [] where chosen.contains(s) {
+                out.append((s, chosen.contains(i) ? 1 : 0)); placed.insert(s)
+            }
+        }
+        for i in scalars + index.tensors.indices.filter({ !placed.contains($0) && !scalars.contains($0) }) where chosen.contains(i) && !placed.contains(i) {
+            out.append((i, 0)); placed.insert(i)
+        }
+        return out
+    }
+
+    // MARK: Text
+
+    func text(style: Style, width: Int, valuesLimit: Int?) -> String {
+        var out = ""
+        let t = totals()
+        let size = fileSize
+        var first = "\(escapeForDisplay(file)): \(style.bold(kindText()))"
+        if let o = index.optimizer { first += " · \(o.className) at step \(o.iterations)" }
+        if let p = index.producer { first += " · written by \(escapeForDisplay(p))" }
+        first += " · \(Fmt.count(t.params)) params · \(Fmt.bytes(size)) on disk"
+        out += first + "\n"
+        out += "  format      \(source.format.displayName)\n"
+        if let outline = ArchitectureOutline.outline(index.architecture) {
+            out += "  model       \(outline.modelClass) \"\(escapeForDisplay(outline.name))\", \(outline.layers.count) layers (\(outline.dialect) JSON)\n"
+        } else if index.architecture != nil {
+            out += "  model       architecture JSON present (\(index.architecture?.count ?? 0) bytes, not parseable)\n"
+        } else {
+            out += "  model       no architecture\n"
+        }
+        if let o = index.optimizer {
+            var line = "  optimizer   \(o.className), step \(o.iterations)"
+            if let lr = o.learningRate { line += ", learning rate \(Fmt.g(lr))" }
+            out += line + "\n"
+        } else {
+            out += "  optimizer   none\n"
+        }
+        if let meta = index.metadata.objectValue, !meta.isEmpty {
+            let parts = meta.map { "\(escapeForDisplay($0.0))=\(Self.scalarText($0.1))" }
+            out += "  metadata    " + parts.joined(separator: " ") + "\n"
+        }
+        if verified { out += "  verified    " + style.green("every member's CRC-32, size and header match") + "\n" }
+        out += "\n"
+
+        // Layer table (Keras model.summary() spirit).
+        let rows = layerRows()
+        if !rows.isEmpty && selected.count == index.tensors.count {
+            var table = TextTable(["Layer (type)", "Params", "Trainable", "Bytes"], align: [.left, .right, .left, .right])
+            for r in rows {
+                let tr = r.params == 0 ? "-" : r.nonTrainableParams == 0 ? "yes" : r.trainableParams == 0 ? "no" : "partly"
+                let label = r.className == "?" ? escapeForDisplay(r.name) : "\(escapeForDisplay(r.name)) (\(r.className))"
+                table.add([label, Fmt.count(r.params), tr, Fmt.bytes(r.bytes)])
+            }
+            out += table.render()
+            out += " Total params: \(Fmt.count(t.params)) (\(Fmt.bytes(t.paramBytes)))\n"
+            out += " Trainable params: \(Fmt.count(t.trainable)) (\(Fmt.bytes(t.trainableBytes)))\n"
+            out += " Non-trainable params: \(Fmt.count(t.nonTrainable)) (\(Fmt.bytes(t.nonTrainableBytes)))\n"
+            if t.optimizer > 0 || index.optimizer != nil {
+                out += " Optimizer params: \(Fmt.count(t.optimizer)) (\(Fmt.bytes(t.optimizerBytes)))\n"
+            }
+            out += "\n"
+        }
+
+        // Tensor table.
+        var headers = ["Tensor", "dtype", "shape", "elements", "stored", "ratio"]
+        var align: [TextTable.Align] = [.left, .left, .left, .right, .right, .right]
+        if !stats.isEmpty {
+            headers += ["min", "max", "mean", "std", "zeros", "nan", "inf"]
+            align += [.right, .right, .right, .right, .right, .right, .right]
+        }
+        var table = TextTable(headers, align: align)
+        for (i, depth) in orderedTensors() {
+            let info = index.tensors[i]
+            let name = String(repeating: "  ", count: depth) + escapeForDisplay(info.name)
+            let stored = storedBytes(i)
+            let bytes = UInt64(info.byteCount ?? 0)
+            let storedText: String = stored.map { Fmt.bytes($0) } ?? "-"
+            let memberSize = (source as? CheckpointArchive).map { $0.manifest.tensors[i].storage.size } ?? bytes
+            let ratioText: String = stored.map { memberSize == 0 ? "-" : Fmt.fixed(Double($0) / Double(memberSize), 3) } ?? "-"
+            var row: [String] = [name, info.dtype.rawValue, Fmt.shape(info.shape), Fmt.count(info.elementCount ?? 0), storedText, ratioText]
+            if !stats.isEmpty {
+                if let s = stats[i] {
+                    let f: (Double?) -> String = { $0.map { Fmt.g($0, 5) } ?? "-" }
+                    row += [f(s.min), f(s.max), f(s.mean), f(s.std), Fmt.count(s.zeros), Fmt.count(s.nans), Fmt.count(s.infs)]
+                } else {
+                    row += Array(repeating: "", count: 7)
+                }
+            }
+            table.add(row)
+        }
+        out += table.render(style: { row, col, cell in
+            guard col >= 11, !stats.isEmpty else { return cell }
+            return cell.trimmingSpaces() == "0" ? cell : style.yellow(cell)
+        })
+        out += "\(selected.count) of \(index.tensors.count) tensors\n"
+
+        for (i, bytes) in values {
+            let info = index.tensors[i]
+            out += "\n" + ValuePrinter.render(info: info, bytes: bytes, limit: valuesLimit ?? 0)
+        }
+        return out
+    }
+
+    static func scalarText(_ v: JSONValue) -> String {
+        switch v {
+        case .string(let s): return escapeForDisplay(s)
+        case .number(let n): return n
+        case .bool(let b): return b ? "true" : "false"
+        case .null: return "null"
+        default: return v.serialized(.compact)
+        }
+    }
+
+    // MARK: JSON (schema ckpt.inspect/1)
+
+    func json() -> JSONValue {
+        let t = totals()
+        var root: [(String, JSONValue)] = [
+            ("schema", .string("ckpt.inspect/1")),
+            ("file", .string(file)),
+            ("format", .string(source.format.rawValue)),
+            ("kind", .string(index.kind.rawValue)),
+            ("producer", index.producer.map { .string($0) } ?? .null),
+            ("file_size", .number(fileSize)),
+        ]
+        if let outline = ArchitectureOutline.outline(index.architecture) {
+            root.append(("architecture", .object([
+                ("dialect", .string(outline.dialect)),
+                ("model_class", .string(outline.modelClass)),
+                ("name", .string(outline.name)),
+                ("layers", .number(outline.layers.count)),
+            ])))
+        } else {
+            root.append(("architecture", .null))
+        }
+        if let o = index.optimizer {
+            root.append(("optimizer", .object([
+                ("class_name", .string(o.className)),
+                ("iterations", .number(o.iterations)),
+                ("learning_rate", o.learningRate.map { .number($0) } ?? .null),
+                ("config", o.config),
+            ])))
+        } else {
+            root.append(("optimizer", .null))
+        }
+        root.append(("metadata", index.metadata))
+        root.append(("verified", .bool(verified)))
+        root.append(("totals", .object([
+            ("params", .number(t.params)), ("trainable_params", .number(t.trainable)),
+            ("non_trainable_params", .number(t.nonTrainable)), ("optimizer_params", .number(t.optimizer)),
+            ("param_bytes", .number(t.paramBytes)), ("optimizer_bytes", .number(t.optimizerBytes)),
+        ])))
+        root.append(("layers", .array(layerRows().map { r in
+            .object([("name", .string(r.name)), ("class_name", .string(r.className)), ("params", .number(r.params)),
+                     ("trainable_params", .number(r.trainableParams)), ("non_trainable_params", .number(r.nonTrainableParams)),
+                     ("bytes", .number(r.bytes))])
+        })))
+        var tensors: [JSONValue] = []
+        for (i, _) in orderedTensors() {
+            let info = index.tensors[i]
+            var e: [(String, JSONValue)] = [
+                ("name", .string(info.name)), ("dtype", .string(info.dtype.rawValue)),
+                ("shape", .array(info.shape.map { .number($0) })), ("elements", .number(info.elementCount ?? 0)),
+                ("bytes", .number(info.byteCount ?? 0)),
+                ("stored_bytes", storedBytes(i).map { .number($0) } ?? .null),
+                ("role", .string(info.role.rawValue)), ("trainable", .bool(info.trainable)),
+                ("layer", .string(info.layer)),
+                ("slot", info.slot.map { .string($0) } ?? .null),
+                ("weight", info.weight.map { .string($0) } ?? .null),
+            ]
+            if let s = stats[i] {
+                e.append(("stats", .object([
+                    ("min", Self.num(s.min)), ("max", Self.num(s.max)), ("mean", Self.num(s.mean)), ("std", Self.num(s.std)),
+                    ("zeros", .number(s.zeros)), ("nan", .number(s.nans)), ("pos_inf", .number(s.posInfs)), ("neg_inf", .number(s.negInfs)),
+                    ("finite", .number(s.finite)),
+                ])))
+            }
+            if let bytes = values[i] {
+                let n = bytes.count / info.dtype.itemSize
+                e.append(("values", .array(bytes.withUnsafeBytes { b in (0..<n).map { Elements.json(info.dtype, b, at: $0) } })))
+            }
+            tensors.append(.object(e))
+        }
+        root.append(("tensors", .array(tensors)))
+        return .object(root)
+    }
+
+    static func num(_ x: Double?) -> JSONValue {
+        guard let x else { return .null }
+        if x.isNaN { return .string("nan") }
+        if x.isInfinite { return .string(x < 0 ? "-inf" : "inf") }
+        return .number(x)
+    }
+}
+
+extension String {
+    func trimmingSpaces() -> String {
+        var s = Substring(self)
+        while s.first == " " { s.removeFirst() }
+        while s.last == " " { s.removeLast() }
+        return String(s)
+    }
+}
+
+/// `--tensor NAME --values N`.
+enum ValuePrinter {
+    private struct Enough: Error {}
+
+    /// The first `count` elements' bytes (reads only as far as needed).
+    static func firstBytes(_ source: any TensorSource, tensor i: Int, count: Int) throws -> [UInt8] {
+        let info = source.index.tensors[i]
+        let want = min(count, info.elementCount ?? 0) * info.dtype.itemSize
+        var out: [UInt8] = []
+        guard want > 0 else { return out }
+        out.reserveCapacity(want)
+        do {
+            for p in source.pieces(of: i).indices {
+                try source.readPiece(i, p) { chunk in
+                    out.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[0..<min(chunk.count, want - out.count)]))
+                    if out.count >= want { throw Enough() }
+                }
+            }
+        } catch is Enough {}
+        return out
+    }
+
+    /// numpy-like: `array([0.1, -0.2, ...], dtype=float32)` with the shape noted.
+    static func render(info: TensorInfo, bytes: [UInt8], limit: Int) -> String {
+        let n = bytes.count / info.dtype.itemSize
+        let items = bytes.withUnsafeBytes { b in (0..<n).map { Elements.text(info.dtype, b, at: $0) } }
+        var s = "\(escapeForDisplay(info.name))  \(info.dtype.rawValue) \(Fmt.shape(info.shape))"
+        let total = info.elementCount ?? 0
+        s += n < total ? ", first \(n) of \(Fmt.count(total)) values (row-major):\n" : ", \(Fmt.count(total)) values:\n"
+        var line = "["
+        var lines: [String] = []
+        for (k, v) in items.enumerated() {
+            let piece = v + (k == items.count - 1 ? (n < total ? ", ..." : "") : ", ")
+            if line.count + piece.count > 78 { lines.append(line); line = " " }
+            line += piece
+        }
+        lines.append(line + "]")
+        return s + lines.joined(separator: "\n") + "\n"
+    }
+}

@@ -1,0 +1,73 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+
+/// Where a command's output goes. The real console writes to stdout/stderr; tests capture.
+/// Commands reach it through ``Console/current`` so they can be run in process.
+public final class Console: Sendable {
+    public enum Stream: Sendable { case out, err }
+
+    private final class Capture: Sendable { let text = Mutex<(out: String, err: String)>(("", "")) }
+    private let capture: Capture?
+    /// Whether stdout / stderr are terminals (decides colour and progress bars).
+    public let stdoutIsTTY: Bool
+    public let stderrIsTTY: Bool
+    /// Environment variables the commands consult (NO_COLOR, COLUMNS).
+    public let environment: [String: String]
+
+    /// The process's console.
+    public static let standard = Console()
+
+    @TaskLocal public static var current: Console = .standard
+
+    private init() {
+        capture = nil
+        stdoutIsTTY = isatty(1) == 1
+        stderrIsTTY = isatty(2) == 1
+        var env: [String: String] = [:]
+        for key in ["NO_COLOR", "COLUMNS", "TERM", "CLICOLOR_FORCE"] {
+            if let v = getenv(key) { env[key] = String(cString: v) }
+        }
+        environment = env
+    }
+
+    /// A console that records everything (for tests), pretending to be a terminal or not.
+    public init(capturing: Bool = true, tty: Bool = false, environment: [String: String] = [:]) {
+        capture = Capture()
+        stdoutIsTTY = tty
+        stderrIsTTY = tty
+        self.environment = environment
+    }
+
+    public func write(_ text: String, to stream: Stream = .out) {
+        if let capture {
+            capture.text.withLock { c in
+                if stream == .out { c.out += text } else { c.err += text }
+            }
+            return
+        }
+        var t = text
+        t.withUTF8 { buf in
+            var done = 0
+            let fd: Int32 = stream == .out ? 1 : 2
+            while done < buf.count {
+                let n = Glibc.write(fd, buf.baseAddress! + done, buf.count - done)
+                if n < 0 { if errno == EINTR { continue } else { return } }
+                done += n
+            }
+        }
+    }
+
+    public func print(_ line: String = "", to stream: Stream = .out) { write(line + "\n", to: stream) }
+
+    public var capturedOutput: String { capture?.text.withLock { $0.out } ?? "" }
+    public var capturedError: String { capture?.text.withLock { $0.err } ?? "" }
+
+    /// Terminal width for tables (COLUMNS, else 100).
+    public var width: Int { environment["COLUMNS"].flatMap(Int.init) ?? 100 }
+}

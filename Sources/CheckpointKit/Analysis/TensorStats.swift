@@ -1,0 +1,125 @@
+/// Summary statistics of one tensor, computed in one streaming pass.
+///
+/// Documented semantics (the same in `inspect --stats`, `--json` and the HTML report):
+/// - `nans`, `posInfs`, `negInfs` count non-finite elements; `zeros` counts +0 and -0.
+/// - `min`, `max`, `mean`, `std` are over the finite elements only (nil if there are none);
+///   `std` is the population standard deviation (numpy's default, ddof 0).
+/// - When every finite element is equal, `mean` is that value and `std` is exactly 0.
+/// - Integer and bool tensors are summarised as numbers (bool as 0/1).
+public struct TensorStats: Sendable, Equatable {
+    public var count: Int = 0
+    public var finite: Int = 0
+    public var zeros: Int = 0
+    public var nans: Int = 0
+    public var posInfs: Int = 0
+    public var negInfs: Int = 0
+    public var min: Double?
+    public var max: Double?
+    /// Σx over finite elements, and the sum of squared deviations from the mean (Chan et al.).
+    var sum: Double = 0
+    var m2: Double = 0
+    var meanValue: Double = 0
+
+    public init() {}
+
+    public var mean: Double? { finite == 0 ? nil : (min == max ? min : meanValue) }
+    public var std: Double? {
+        guard finite > 0 else { return nil }
+        if min == max { return 0 }
+        return (Swift.max(0, m2) / Double(finite)).squareRoot()
+    }
+    public var infs: Int { posInfs + negInfs }
+
+    /// Statistics of one chunk (a whole number of elements): two passes over data in cache.
+    public static func of(_ dtype: DType, _ bytes: UnsafeRawBufferPointer) -> TensorStats {
+        var s = TensorStats()
+        var lo = Double.infinity, hi = -Double.infinity, sum = 0.0
+        var finite = 0, zeros = 0, nans = 0, pinf = 0, ninf = 0
+        Elements.forEach(dtype, bytes) { x in
+            if x.isFinite {
+                finite &+= 1
+                sum += x
+                if x < lo { lo = x }
+                if x > hi { hi = x }
+                if x == 0 { zeros &+= 1 }
+            } else if x.isNaN {
+                nans &+= 1
+            } else if x > 0 {
+                pinf &+= 1
+            } else {
+                ninf &+= 1
+            }
+        }
+        s.count = bytes.count / dtype.itemSize
+        s.finite = finite
+        s.zeros = zeros
+        s.nans = nans
+        s.posInfs = pinf
+        s.negInfs = ninf
+        if finite > 0 {
+            s.min = lo
+            s.max = hi
+            s.sum = sum
+            let mean = sum / Double(finite)
+            s.meanValue = mean
+            var m2 = 0.0
+            Elements.forEach(dtype, bytes) { x in
+                if x.isFinite { let d = x - mean; m2 += d * d }
+            }
+            s.m2 = m2
+        }
+        return s
+    }
+
+    /// Combines the statistics of two disjoint parts (order-independent counts; Chan's update
+    /// for the variance).
+    public mutating func merge(_ o: TensorStats) {
+        let n1 = Double(finite), n2 = Double(o.finite)
+        if o.finite > 0 {
+            if finite == 0 {
+                meanValue = o.meanValue
+                m2 = o.m2
+            } else {
+                let delta = o.meanValue - meanValue
+                let n = n1 + n2
+                meanValue += delta * n2 / n
+                m2 += o.m2 + delta * delta * n1 * n2 / n
+            }
+            min = Swift.min(min ?? o.min!, o.min!)
+            max = Swift.max(max ?? o.max!, o.max!)
+        }
+        count += o.count
+        finite += o.finite
+        zeros += o.zeros
+        nans += o.nans
+        posInfs += o.posInfs
+        negInfs += o.negInfs
+        sum += o.sum
+    }
+
+    /// Statistics of tensor `i` of `source`, reading its pieces on every core.
+    public static func compute(_ source: any TensorSource, tensor i: Int, parallel: Bool = true) throws -> TensorStats {
+        let dtype = source.index.tensors[i].dtype
+        let pieces = source.pieces(of: i)
+        let parts = try ParallelWork.map(count: pieces.count, parallel: parallel && pieces.count > 1) { p -> (TensorStats, UInt32) in
+            var st = TensorStats()
+            var carry: [UInt8] = []
+            let crc = try source.readPiece(i, p) { chunk in
+                // Pieces may arrive split mid-element; carry the remainder to the next call.
+                if carry.isEmpty && chunk.count % dtype.itemSize == 0 {
+                    st.merge(TensorStats.of(dtype, chunk))
+                } else {
+                    carry.append(contentsOf: chunk)
+                    let whole = carry.count - carry.count % dtype.itemSize
+                    carry.withUnsafeBytes { st.merge(TensorStats.of(dtype, UnsafeRawBufferPointer(rebasing: $0[0..<whole]))) }
+                    carry.removeFirst(whole)
+                }
+            }
+            return (st, crc)
+        }
+        if pieces.count > 1 { try source.verifyPieces(of: i, crcs: parts.map(\.1)) }
+        var total = TensorStats()
+        for (s, _) in parts { total.merge(s) }
+        return total
+    }
+}

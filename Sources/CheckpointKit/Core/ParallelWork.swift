@@ -1,0 +1,63 @@
+import Dispatch
+import Synchronization
+
+/// Runs independent work items on every core, biggest first, and reports the failure of the
+/// lowest-numbered item so errors are deterministic.
+public enum ParallelWork {
+    /// Number of worker threads (the machine's online cores).
+    public static var cores: Int {
+        #if canImport(Glibc)
+        return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        #else
+        return 2
+        #endif
+    }
+
+    public static func forEach(count: Int, parallel: Bool = true, weight: ((Int) -> Int)? = nil,
+                               _ body: @Sendable (Int) throws -> Void) throws {
+        guard count > 0 else { return }
+        if !parallel || count == 1 || cores == 1 {
+            for i in 0..<count { try body(i) }
+            return
+        }
+        var order = Array(0..<count)
+        if let weight {
+            let w = order.map(weight)
+            order.sort { w[$0] != w[$1] ? w[$0] > w[$1] : $0 < $1 }
+        }
+        let schedule = order
+        let next = Atomic<Int>(0)
+        let failure = Mutex<(Int, any Error)?>(nil)
+        DispatchQueue.concurrentPerform(iterations: min(cores, count)) { _ in
+            while true {
+                let k = next.add(1, ordering: .relaxed).oldValue
+                guard k < schedule.count else { return }
+                let i = schedule[k]
+                if failure.withLock({ $0 != nil && $0!.0 < i }) { continue }
+                do {
+                    try body(i)
+                } catch {
+                    failure.withLock { f in
+                        if f == nil || i < f!.0 { f = (i, error) }
+                    }
+                }
+            }
+        }
+        if let (_, error) = failure.withLock({ $0 }) { throw error }
+    }
+
+    /// Maps items in parallel, returning results in input order.
+    public static func map<T: Sendable>(count: Int, parallel: Bool = true, weight: ((Int) -> Int)? = nil,
+                                        _ body: @Sendable (Int) throws -> T) throws -> [T] {
+        let results = Mutex<[T?]>(Array(repeating: nil, count: count))
+        try forEach(count: count, parallel: parallel, weight: weight) { i in
+            let r = try body(i)
+            results.withLock { $0[i] = r }
+        }
+        return results.withLock { $0.map { $0! } }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,197 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CRuntimeLibs
+import Synchronization
+
+/// Where a writer puts its bytes: a temporary file in the destination's directory that becomes
+/// the destination only on ``commit()`` (flushed with fsync, then renamed). Dropped or aborted, it
+/// removes itself, so a failed or interrupted write leaves nothing half-written behind.
+public final class AtomicOutputFile {
+    public let destination: String
+    public let temporaryPath: String
+    private var fd: Int32
+    private var committed = false
+    private var slot: Int32 = -1
+    private let overwrite: Bool
+
+    /// Bytes written so far (the next append goes here).
+    public private(set) var offset: UInt64 = 0
+    private var buffer: [UInt8] = []
+    private var bufferStart: UInt64 = 0
+    private let bufferLimit = 1 << 20
+
+    private static let counter = Atomic<Int>(0)
+
+    /// - Parameters:
+    ///   - overwrite: replace an existing destination (`--force`); otherwise an existing file is an error,
+    ///     checked before writing and again, atomically, at the rename.
+    ///   - inputs: files that must never be replaced, whatever `overwrite` says.
+    public init(destination: String, overwrite: Bool, inputs: [ReadableFile] = []) throws {
+        self.destination = destination
+        self.overwrite = overwrite
+        for input in inputs where input.isSameFile(asPath: destination) {
+            throw CheckpointError(.outputExists, "the output is the input file; ckpt never replaces its input", file: destination,
+                                  hint: "write to another path")
+        }
+        var st = stat()
+        if stat(destination, &st) == 0 {
+            if (st.st_mode & S_IFMT) == S_IFDIR {
+                throw CheckpointError(.outputExists, "the output path is a directory", file: destination)
+            }
+            if !overwrite {
+                throw CheckpointError(.outputExists, "the output file already exists", file: destination, hint: "pass --force to replace it")
+            }
+        }
+        let dir: String
+        let base: String
+        if let slash = destination.lastIndex(of: "/") {
+            dir = destination[..<slash].isEmpty ? "/" : String(destination[..<slash])
+            base = String(destination[destination.index(after: slash)...])
+        } else {
+            dir = "."
+            base = destination
+        }
+        let n = AtomicOutputFile.counter.add(1, ordering: .relaxed).newValue
+        temporaryPath = (dir == "/" ? "" : dir) + "/." + base + ".ckpt-tmp-\(getpid())-\(n)"
+        fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw CheckpointError.io("cannot create a temporary file in \(dir)", file: destination, errno: errno)
+        }
+        slot = ckpt_register_temp(temporaryPath)
+    }
+
+    deinit {
+        if !committed { abort() }
+    }
+
+    /// Removes the temporary file; the destination is untouched.
+    public func abort() {
+        if fd >= 0 { close(fd); fd = -1 }
+        if !committed { unlink(temporaryPath) }
+        if slot >= 0 { ckpt_unregister_temp(slot); slot = -1 }
+    }
+
+    public func append(_ bytes: UnsafeRawBufferPointer) throws {
+        guard bytes.count > 0 else { return }
+        if buffer.count + bytes.count > bufferLimit {
+            try flushBuffer()
+            if bytes.count >= bufferLimit {
+                try writeFully(bytes, at: offset)
+                offset += UInt64(bytes.count)
+                bufferStart = offset
+                return
+            }
+        }
+        buffer.append(contentsOf: bytes)
+        offset += UInt64(bytes.count)
+    }
+
+    public func append(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try append($0) }
+    }
+
+    /// Overwrites already-appended bytes (patching a header once sizes are known).
+    public func patch(_ bytes: [UInt8], at position: UInt64) throws {
+        precondition(position + UInt64(bytes.count) <= offset, "patch beyond the written data")
+        if position >= bufferStart {
+            let s = Int(position - bufferStart)
+            buffer.replaceSubrange(s..<(s + bytes.count), with: bytes)
+        } else if position + UInt64(bytes.count) <= bufferStart {
+            try bytes.withUnsafeBytes { try writeFully($0, at: position) }
+        } else {
+            try flushBuffer()
+            try bytes.withUnsafeBytes { try writeFully($0, at: position) }
+        }
+    }
+
+    /// Copies `count` bytes from `source` at `sourceOffset` to the end of this file, in the kernel
+    /// where possible (`copy_file_range`).
+    public func appendCopy(from source: ReadableFile, at sourceOffset: UInt64, count: UInt64) throws {
+        guard count > 0 else { return }
+        try flushBuffer()
+        var inOff = Int64(sourceOffset)
+        var outOff = Int64(offset)
+        var left = count
+        #if os(Linux)
+        while left > 0 {
+            let n = ckpt_copy_file_range(source.fd, &inOff, fd, &outOff, Int(min(left, 1 << 30)))
+            if n < 0 {
+                if errno == EINTR { continue }
+                if errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP { break }
+                throw CheckpointError.io("cannot copy member data", file: destination, errno: errno)
+            }
+            if n == 0 {
+                throw CheckpointError(.truncated, "the input ended while copying its member data", file: source.path, offset: UInt64(inOff))
+            }
+            left -= UInt64(n)
+        }
+        #endif
+        if left > 0 {
+            var chunk = [UInt8](repeating: 0, count: Int(min(left, 4 << 20)))
+            while left > 0 {
+                let n = Int(min(left, UInt64(chunk.count)))
+                try chunk.withUnsafeMutableBytes { b in
+                    let part = UnsafeMutableRawBufferPointer(rebasing: b[0..<n])
+                    try source.read(at: UInt64(inOff), into: part, what: "member data")
+                    try writeFully(UnsafeRawBufferPointer(part), at: UInt64(outOff))
+                }
+                inOff += Int64(n)
+                outOff += Int64(n)
+                left -= UInt64(n)
+            }
+        } else {
+            IOStatistics.shared.addRead(Int(count))
+        }
+        offset += count
+        bufferStart = offset
+    }
+
+    /// Flushes, fsyncs, and renames the temporary file to the destination (atomically replacing it
+    /// only if `overwrite`), then fsyncs the directory.
+    public func commit() throws {
+        try flushBuffer()
+        guard fsync(fd) == 0 else { throw CheckpointError.io("cannot flush the output to disk", file: destination, errno: errno) }
+        guard close(fd) == 0 else {
+            fd = -1
+            throw CheckpointError.io("cannot close the output", file: destination, errno: errno)
+        }
+        fd = -1
+        let rc = overwrite ? rename(temporaryPath, destination) : ckpt_rename_noreplace(temporaryPath, destination)
+        guard rc == 0 else {
+            let e = errno
+            if e == EEXIST {
+                throw CheckpointError(.outputExists, "the output file appeared while it was being written", file: destination, hint: "pass --force to replace it")
+            }
+            throw CheckpointError.io("cannot move the finished file into place", file: destination, errno: e)
+        }
+        committed = true
+        if slot >= 0 { ckpt_unregister_temp(slot); slot = -1 }
+        let dir: String = destination.lastIndex(of: "/").map { destination[..<$0].isEmpty ? "/" : String(destination[..<$0]) } ?? "."
+        let dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dfd >= 0 { _ = fsync(dfd); close(dfd) }
+    }
+
+    private func flushBuffer() throws {
+        guard !buffer.isEmpty else { bufferStart = offset; return }
+        try buffer.withUnsafeBytes { try writeFully($0, at: bufferStart) }
+        buffer.removeAll(keepingCapacity: true)
+        bufferStart = offset
+    }
+
+    private func writeFully(_ bytes: UnsafeRawBufferPointer, at position: UInt64) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(position + UInt64(done)))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw CheckpointError.io("cannot write the output", file: destination, errno: errno)
+            }
+            done += n
+        }
+    }
+}

@@ -1,0 +1,109 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+
+/// Counters the structural tests read: what a command really touched.
+public final class IOStatistics: Sendable {
+    public static let shared = IOStatistics()
+    private let _bytesRead = Atomic<UInt64>(0)
+    private let _bytesInflated = Atomic<UInt64>(0)
+    private let _bytesDeflated = Atomic<UInt64>(0)
+
+    public var bytesRead: UInt64 { _bytesRead.load(ordering: .relaxed) }
+    /// Uncompressed bytes produced by inflating (zlib or libdeflate).
+    public var bytesInflated: UInt64 { _bytesInflated.load(ordering: .relaxed) }
+    /// Uncompressed bytes consumed by deflating.
+    public var bytesDeflated: UInt64 { _bytesDeflated.load(ordering: .relaxed) }
+
+    func addRead(_ n: Int) { _bytesRead.add(UInt64(n), ordering: .relaxed) }
+    func addInflated(_ n: Int) { _bytesInflated.add(UInt64(n), ordering: .relaxed) }
+    func addDeflated(_ n: Int) { _bytesDeflated.add(UInt64(n), ordering: .relaxed) }
+
+    public func reset() {
+        _bytesRead.store(0, ordering: .relaxed)
+        _bytesInflated.store(0, ordering: .relaxed)
+        _bytesDeflated.store(0, ordering: .relaxed)
+    }
+}
+
+/// A file opened read-only, read with `pread` so any number of threads can share it.
+public final class ReadableFile: @unchecked Sendable {
+    // @unchecked: the descriptor is only used with pread(2), which is thread-safe, and closed in deinit.
+    public let path: String
+    public let size: UInt64
+    let fd: Int32
+
+    public init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw CheckpointError.io("cannot open the file for reading", file: path, errno: errno) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            let e = errno
+            close(fd)
+            throw CheckpointError.io("cannot stat the file", file: path, errno: e)
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            throw CheckpointError(.notRecognized, "not a regular file", file: path)
+        }
+        self.fd = fd
+        self.size = UInt64(st.st_size)
+        self.device = UInt64(st.st_dev)
+        self.inode = UInt64(st.st_ino)
+    }
+
+    let device: UInt64
+    let inode: UInt64
+
+    deinit { close(fd) }
+
+    /// Reads exactly `buffer.count` bytes at `offset`, or throws `.truncated` naming what was being read.
+    public func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer, what: @autoclosure () -> String = "data", member: String? = nil) throws {
+        guard buffer.count > 0 else { return }
+        let (end, overflow) = offset.addingReportingOverflow(UInt64(buffer.count))
+        guard !overflow, end <= size else {
+            throw CheckpointError(.truncated, "the file ends at byte \(size), before the end of the \(what()) (\(buffer.count) bytes from byte \(offset))",
+                                  file: path, member: member, offset: offset)
+        }
+        var done = 0
+        while done < buffer.count {
+            let n = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + UInt64(done)))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw CheckpointError.io("cannot read \(what())", file: path, errno: errno).located(member: member, offset: offset + UInt64(done))
+            }
+            if n == 0 {
+                throw CheckpointError(.truncated, "the file ended while reading the \(what())", file: path, member: member, offset: offset + UInt64(done))
+            }
+            done += n
+        }
+        IOStatistics.shared.addRead(done)
+    }
+
+    public func read(at offset: UInt64, count: Int, what: @autoclosure () -> String = "data", member: String? = nil) throws -> [UInt8] {
+        guard count > 0 else { return [] }
+        var out = [UInt8](repeating: 0, count: count)
+        try out.withUnsafeMutableBytes { try read(at: offset, into: $0, what: what(), member: member) }
+        return out
+    }
+
+    /// Whether two open files are the same inode (so an output never replaces an input).
+    public func isSameFile(asPath other: String) -> Bool {
+        var st = stat()
+        guard stat(other, &st) == 0 else { return false }
+        return UInt64(st.st_dev) == device && UInt64(st.st_ino) == inode
+    }
+
+    /// Advises the kernel that the whole file will be read sequentially (large copies).
+    public func adviseSequential() {
+        #if os(Linux)
+        _ = posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_SEQUENTIAL))
+        #endif
+    }
+}
