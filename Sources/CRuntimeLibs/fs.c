@@ -74,3 +74,12 @@ long ckpt_copy_file_range(int fd_in, long long *off_in, int fd_out, long long *o
     *off_out = (long long)b;
     return (long)n;
 }
+
+#include <malloc.h>
+void ckpt_tune_malloc(void) {
+    /* Chunk buffers are 1-4 MiB and are allocated and freed thousands of times per second; by
+     * default glibc serves them with fresh mmaps, paying a page fault per 4 KiB every time.
+     * Keep them in the heap instead (freed memory above 128 MiB is still returned). */
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    mallopt(M_TRIM_THRESHOLD, 128 << 20);
+}

@@ -15,4 +15,6 @@ void ckpt_install_cleanup_handlers(void);
 #include <sys/types.h>
 /* copy_file_range(2): copies in the kernel (reflink or page-cache copy). -1/errno on failure. */
 long ckpt_copy_file_range(int fd_in, long long *off_in, int fd_out, long long *off_out, size_t len);
+/* Allocator settings for streaming work (see fs.c). */
+void ckpt_tune_malloc(void);
 #endif

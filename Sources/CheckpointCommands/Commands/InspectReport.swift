@@ -154,8 +154,8 @@ struct InspectReport {
         out += "\n"
 
         // Layer table (Keras model.summary() spirit).
-        let rows = layerRows()
-        if !rows.isEmpty && selected.count == index.tensors.count {
+        let rows = selected.count == index.tensors.count ? layerRows() : []
+        if !rows.isEmpty {
             var table = TextTable(["Layer (type)", "Params", "Trainable", "Bytes"], align: [.left, .right, .left, .right])
             for r in rows {
                 let tr = r.params == 0 ? "-" : r.nonTrainableParams == 0 ? "yes" : r.trainableParams == 0 ? "no" : "partly"

@@ -1,16 +1,35 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// printf-style formatting through the C library (no Foundation: it would double start-up time).
+func cFormat(_ format: String, _ args: CVarArg...) -> String {
+    withVaList(args) { va in
+        var buf = [CChar](repeating: 0, count: 128)
+        let n = buf.withUnsafeMutableBufferPointer { vsnprintf($0.baseAddress, 128, format, va) }
+        if n >= 128 {
+            buf = [CChar](repeating: 0, count: Int(n) + 1)
+            _ = withVaList(args) { va2 in buf.withUnsafeMutableBufferPointer { vsnprintf($0.baseAddress, Int(n) + 1, format, va2) } }
+        }
+        return buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    }
+}
 
 /// Number formatting shared by every renderer; deterministic (no locale).
 enum Fmt {
     /// 101770 -> "101,770"
     static func count<T: BinaryInteger>(_ n: T) -> String {
-        let s = String(n.magnitude)
-        var out = ""
-        for (i, c) in s.enumerated() {
-            if i > 0 && (s.count - i) % 3 == 0 { out.append(",") }
+        let digits = Array(String(n.magnitude).utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(digits.count + digits.count / 3 + 1)
+        if n < 0 { out.append(UInt8(ascii: "-")) }
+        for (i, c) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { out.append(UInt8(ascii: ",")) }
             out.append(c)
         }
-        return (n < 0 ? "-" : "") + out
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Keras's `readable_memory_size`: 1024-based, two decimals ("397.54 KB").
@@ -19,32 +38,50 @@ enum Fmt {
         let units = ["B", "KB", "MB", "GB", "TB", "PB"]
         var u = 0
         while v >= 1024 && u < units.count - 1 { v /= 1024; u += 1 }
-        return String(format: "%.2f %@", v, units[u])
+        return fixed(v, 2) + " " + units[u]
     }
 
     /// `%.<digits>g` with Python's spelling of non-finite values.
     static func g(_ x: Double, _ digits: Int = 6) -> String {
         if x.isNaN { return "nan" }
         if x.isInfinite { return x < 0 ? "-inf" : "inf" }
-        return String(format: "%.\(digits)g", x)
+        return cFormat("%.*g", Int32(digits), x)
     }
 
+    /// `%.<decimals>f` without Foundation (it is on the hot path of every table).
     static func fixed(_ x: Double, _ decimals: Int) -> String {
         if x.isNaN { return "nan" }
         if x.isInfinite { return x < 0 ? "-inf" : "inf" }
-        return String(format: "%.\(decimals)f", x)
+        guard abs(x) < 1e15, decimals <= 9 else { return cFormat("%.*f", Int32(decimals), x) }
+        var scale = 1.0
+        for _ in 0..<decimals { scale *= 10 }
+        let scaled = (abs(x) * scale).rounded(.toNearestOrEven)
+        let n = UInt64(scaled)
+        let whole = n / UInt64(scale)
+        let frac = n % UInt64(scale)
+        var s = (x < 0 && n != 0 ? "-" : "") + String(whole)
+        if decimals > 0 {
+            let f = String(frac)
+            s += "." + String(repeating: "0", count: decimals - f.count) + f
+        }
+        return s
     }
 
     /// Shape as numpy prints it: (784, 128), (10,), ().
     static func shape(_ s: [Int]) -> String {
-        "(" + s.map(String.init).joined(separator: ", ") + (s.count == 1 ? ",)" : ")")
+        var out = "("
+        for (k, d) in s.enumerated() {
+            if k > 0 { out += ", " }
+            out += String(d)
+        }
+        return out + (s.count == 1 ? ",)" : ")")
     }
 
     /// Seconds as "0.42 s" / "1m 05s".
     static func duration(_ s: Double) -> String {
-        if s < 60 { return String(format: "%.1f s", s) }
+        if s < 60 { return cFormat("%.1f s", s) }
         let m = Int(s) / 60
-        return String(format: "%dm %02ds", m, Int(s) % 60)
+        return cFormat("%dm %02ds", m, Int(s) % 60)
     }
 }
 
@@ -67,33 +104,46 @@ struct TextTable {
 
     /// Renders with two spaces between columns. `style` colours cells after padding.
     func render(style: ((Int, Int, String) -> String)? = nil) -> String {
+        let cellWidths = rows.map { $0.map(displayWidth) }
         var widths = headers.map { displayWidth($0) }
-        for r in rows { for (i, c) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], displayWidth(c)) } }
-        func line(_ cells: [String], row: Int?) -> String {
-            var parts: [String] = []
-            for (i, c) in cells.enumerated() {
-                let pad = String(repeating: " ", count: max(0, widths[i] - displayWidth(c)))
-                var cell = align[i] == .right ? pad + c : c + (i == cells.count - 1 ? "" : pad)
-                if let row, let style { cell = style(row, i, cell) }
-                parts.append(cell)
-            }
-            var s = parts.joined(separator: "  ")
-            while s.hasSuffix(" ") { s.removeLast() }
-            return s
-        }
-        var out = line(headers, row: nil) + "\n"
+        for r in cellWidths { for (i, w) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], w) } }
         let total = widths.reduce(0, +) + 2 * max(0, widths.count - 1)
-        out += String(repeating: "─", count: total) + "\n"
-        for (k, r) in rows.enumerated() {
-            out += line(r, row: k) + "\n"
-            if rules.contains(k) { out += String(repeating: "─", count: total) + "\n" }
+        var out: [UInt8] = []
+        out.reserveCapacity((rows.count + 3) * (total + 8) + 64)
+        func spaces(_ n: Int) { for _ in 0..<n { out.append(0x20) } }
+        func line(_ cells: [String], _ ws: [Int], row: Int?) {
+            var pending = 0
+            for (i, c) in cells.enumerated() {
+                let pad = max(0, widths[i] - ws[i])
+                if i > 0 { pending += 2 }
+                if align[i] == .right { pending += pad }
+                if !c.isEmpty {
+                    spaces(pending)
+                    pending = 0
+                    if let row, let style { out.append(contentsOf: style(row, i, c).utf8) } else { out.append(contentsOf: c.utf8) }
+                }
+                if align[i] == .left { pending += pad }
+            }
+            out.append(0x0A)
         }
-        return out
+        line(headers, headers.map(displayWidth), row: nil)
+        let ruleLine = Array((String(repeating: "─", count: total) + "\n").utf8)
+        out.append(contentsOf: ruleLine)
+        for (k, r) in rows.enumerated() {
+            line(r, cellWidths[k], row: k)
+            if rules.contains(k) { out.append(contentsOf: ruleLine) }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }
 
 /// Width in terminal cells (ASCII-accurate; other scalars counted as one).
-func displayWidth(_ s: String) -> Int { s.unicodeScalars.count }
+func displayWidth(_ s: String) -> Int {
+    var n = 0
+    var ascii = true
+    for b in s.utf8 { if b >= 0x80 { ascii = false; break }; n += 1 }
+    return ascii ? n : s.unicodeScalars.count
+}
 
 /// ANSI styling, applied only when colour is on.
 struct Style: Sendable {

@@ -31,28 +31,28 @@ public final class CheckpointArchive: TensorSource {
         }
         let manifestOffset = try zip.dataOffset(of: manifestEntry)
         let manifestBytes = try zip.readMember(manifestEntry, maxBytes: limits.maxManifestBytes)
-        let manifestJSON: JSONValue
-        do {
-            manifestJSON = try JSONParser.parse(manifestBytes, options: limits.jsonOptions)
-        } catch let e as CheckpointError {
-            throw e.located(file: path, member: ContainerSpec.manifestMember, offset: manifestOffset)
-        }
-        let manifest = try Manifest.parse(manifestJSON, file: path, offset: manifestOffset, limits: limits)
+        let manifest = try Manifest.decode(manifestBytes, file: path, offset: manifestOffset, limits: limits)
         self.manifest = manifest
 
         // Every tensor has its member with the sizes and CRC the manifest says; no other members.
         var entries: [ZipEntry] = []
         entries.reserveCapacity(manifest.tensors.count)
-        var accounted = Set<String>([ContainerSpec.manifestMember])
+        var accounted = [Bool](repeating: false, count: zip.entries.count)
+        if let m = zip.entryIndex(named: ContainerSpec.manifestMember) { accounted[m] = true }
         for t in manifest.tensors {
-            let expectedMember = ContainerSpec.memberName(forTensor: t.info.name)
-            guard t.member == expectedMember else {
+            guard t.member.utf8.count == t.info.name.utf8.count + 4, t.member.hasSuffix(ContainerSpec.tensorSuffix), t.member.hasPrefix(t.info.name) else {
+                let expectedMember = ContainerSpec.memberName(forTensor: t.info.name)
                 throw CheckpointError(.invalidManifest, "the manifest puts tensor \"\(escapeForDisplay(t.info.name))\" in member \"\(escapeForDisplay(t.member))\", not \"\(escapeForDisplay(expectedMember))\"",
                                       file: path, member: ContainerSpec.manifestMember, offset: manifestOffset)
             }
-            guard let e = zip.entry(named: t.member) else {
+            guard let ei = zip.entryIndex(named: t.member) else {
                 throw CheckpointError(.invalidManifest, "the manifest lists tensor \"\(escapeForDisplay(t.info.name))\" but the archive has no member \"\(escapeForDisplay(t.member))\"",
                                       file: path, member: t.member, offset: zip.centralDirectoryOffset)
+            }
+            let e = zip.entries[ei]
+            guard !accounted[ei] else {
+                throw CheckpointError(.duplicateName, "the manifest lists the tensor \"\(escapeForDisplay(t.info.name))\" twice", file: path,
+                                      member: ContainerSpec.manifestMember, offset: manifestOffset)
             }
             guard e.crc32 == t.storage.crc32, e.uncompressedSize == t.storage.size, e.compressedSize == t.storage.storedSize else {
                 throw CheckpointError(.invalidManifest,
@@ -62,7 +62,7 @@ public final class CheckpointArchive: TensorSource {
             if e.method == 0 && !t.storage.chunkOffsets.isEmpty {
                 throw CheckpointError(.invalidManifest, "the manifest gives chunk offsets for a stored member", file: path, member: t.member, offset: e.centralRecordOffset)
             }
-            accounted.insert(t.member)
+            accounted[ei] = true
             entries.append(e)
         }
         self.entries = entries
@@ -73,7 +73,7 @@ public final class CheckpointArchive: TensorSource {
                 throw CheckpointError(.invalidManifest, "the manifest names architecture member \"\(escapeForDisplay(a))\", which the archive lacks", file: path, member: a)
             }
             architecture = try zip.readMember(e, maxBytes: limits.maxJSONBytes)
-            accounted.insert(a)
+            if let k = zip.entryIndex(named: a) { accounted[k] = true }
         }
         var optimizer: OptimizerInfo? = nil
         if let o = manifest.optimizerMember {
@@ -92,9 +92,9 @@ public final class CheckpointArchive: TensorSource {
                 throw CheckpointError(.invalidManifest, "the manifest says \(mi) optimizer iterations, optimizer.json says \(it)", file: path, member: o, offset: e.localHeaderOffset)
             }
             optimizer = OptimizerInfo(className: cls, module: v["module"]?.stringValue ?? "keras.optimizers", config: config, iterations: it)
-            accounted.insert(o)
+            if let k = zip.entryIndex(named: o) { accounted[k] = true }
         }
-        for e in zip.entries where !accounted.contains(e.name) {
+        for (k, e) in zip.entries.enumerated() where !accounted[k] {
             throw CheckpointError(.invalidManifest, "the archive has a member the manifest does not list", file: path, member: e.name, offset: e.localHeaderOffset)
         }
         let hasOptimizerTensors = manifest.tensors.contains { $0.info.role == .optimizer }

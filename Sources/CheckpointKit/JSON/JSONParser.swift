@@ -30,29 +30,29 @@ public struct JSONParser {
         try parse(Array(text.utf8), options: options)
     }
 
-    private let buf: UnsafeBufferPointer<UInt8>
-    private let options: Options
-    private let base: UInt64
-    private var i = 0
+    let buf: UnsafeBufferPointer<UInt8>
+    let options: Options
+    let base: UInt64
+    var i = 0
 
-    private init(buf: UnsafeBufferPointer<UInt8>, options: Options, base: UInt64) {
+    init(buf: UnsafeBufferPointer<UInt8>, options: Options, base: UInt64) {
         self.buf = buf
         self.options = options
         self.base = base
     }
 
-    private func fail(_ reason: String, at: Int? = nil) -> CheckpointError {
+    func fail(_ reason: String, at: Int? = nil) -> CheckpointError {
         CheckpointError(.invalidJSON, "invalid JSON: " + reason, offset: base + UInt64(at ?? i))
     }
 
-    private mutating func skipWhitespace() {
+    mutating func skipWhitespace() {
         while i < buf.count {
             let c = buf[i]
             if c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 { i += 1 } else { break }
         }
     }
 
-    private mutating func value(depth: Int) throws -> JSONValue {
+    mutating func value(depth: Int) throws -> JSONValue {
         guard depth <= options.maxDepth else { throw fail("nesting deeper than \(options.maxDepth) levels") }
         guard i < buf.count else { throw fail("the text ends where a value was expected") }
         switch buf[i] {
@@ -73,7 +73,7 @@ public struct JSONParser {
         c >= 0x20 && c < 0x7F ? "'\(Character(Unicode.Scalar(c)))'" : "byte 0x" + String(c, radix: 16)
     }
 
-    private mutating func literal(_ word: StaticString) throws {
+    mutating func literal(_ word: StaticString) throws {
         let n = word.utf8CodeUnitCount
         guard buf.count - i >= n else { throw fail("the text ends inside a literal") }
         let w = UnsafeBufferPointer(start: word.utf8Start, count: n)
@@ -84,7 +84,7 @@ public struct JSONParser {
     private mutating func object(depth: Int) throws -> JSONValue {
         i += 1
         var members: [(String, JSONValue)] = []
-        var seen = Set<String>()
+        var seen: Set<String>? = nil
         skipWhitespace()
         if i < buf.count, buf[i] == UInt8(ascii: "}") { i += 1; return .object(members) }
         while true {
@@ -92,7 +92,15 @@ public struct JSONParser {
             guard i < buf.count, buf[i] == UInt8(ascii: "\"") else { throw fail("expected a quoted key in an object") }
             let keyAt = i
             let key = try string()
-            guard seen.insert(key).inserted else { throw fail("duplicate key \"\(escapeForDisplay(key))\"", at: keyAt) }
+            // Small objects: compare linearly; large ones: hash.
+            var duplicate = false
+            if members.count < 16 {
+                for (k, _) in members where k == key { duplicate = true; break }
+            } else {
+                if seen == nil { seen = Set(members.map(\.0)) }
+                duplicate = !(seen!.insert(key).inserted)
+            }
+            guard !duplicate else { throw fail("duplicate key \"\(escapeForDisplay(key))\"", at: keyAt) }
             skipWhitespace()
             guard i < buf.count, buf[i] == UInt8(ascii: ":") else { throw fail("expected ':' after an object key") }
             i += 1
@@ -123,7 +131,7 @@ public struct JSONParser {
         }
     }
 
-    private mutating func number() throws -> JSONValue {
+    mutating func number() throws -> JSONValue {
         let start = i
         if buf[i] == UInt8(ascii: "-") {
             i += 1
@@ -172,9 +180,30 @@ public struct JSONParser {
         return v
     }
 
-    private mutating func string() throws -> String {
+    mutating func string() throws -> String {
         let open = i
         i += 1
+        // Fast path: no escapes before the closing quote.
+        var j = i
+        var ascii = true
+        while j < buf.count {
+            let c = buf[j]
+            if c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") || c < 0x20 { break }
+            if c >= 0x80 { ascii = false }
+            j += 1
+        }
+        if j < buf.count, buf[j] == UInt8(ascii: "\""), j - open <= options.maxStringBytes {
+            let slice = UnsafeBufferPointer(rebasing: buf[i..<j])
+            let s: String
+            if ascii {
+                s = String(decoding: slice, as: UTF8.self)
+            } else {
+                guard let v = String(validating: slice, as: UTF8.self) else { throw fail("a string that is not valid UTF-8", at: open) }
+                s = v
+            }
+            i = j + 1
+            return s
+        }
         // Fast path: no escapes, ASCII or valid UTF-8 checked by the decoder below.
         var bytes: [UInt8] = []
         var runStart = i

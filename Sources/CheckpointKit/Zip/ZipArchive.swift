@@ -157,15 +157,14 @@ public final class ZipArchive: Sendable {
             throw CheckpointError(.corrupt, "\(totalEntries) members cannot fit in a \(cdSize)-byte central directory", file: path, offset: cdOffset)
         }
 
-        let cd: [UInt8]
+        // Parse the directory in place when the tail already holds it.
+        var cur: ByteCursor
         if cdOffset >= tailStart {
-            let s = Int(cdOffset - tailStart)
-            cd = Array(tail[s..<(s + Int(cdSize))])
+            cur = ByteCursor(tail, base: tailStart, file: path, what: "central directory", position: Int(cdOffset - tailStart))
         } else {
-            cd = try file.read(at: cdOffset, count: Int(cdSize), what: "central directory")
+            cur = ByteCursor(try file.read(at: cdOffset, count: Int(cdSize), what: "central directory"), base: cdOffset, file: path, what: "central directory")
         }
-
-        var cur = ByteCursor(cd, base: cdOffset, file: path, what: "central directory")
+        let cdEndPosition = cur.position + Int(cdSize)
         var raw: [(entry: ZipEntry, nameLen: Int)] = []
         raw.reserveCapacity(Int(totalEntries))
         var index: [String: Int] = [:]
@@ -258,8 +257,8 @@ public final class ZipArchive: Sendable {
             raw.append((ZipEntry(name: name, method: method, flags: flags, crc32: crc, compressedSize: csize, uncompressedSize: usize,
                                  localHeaderOffset: localOffset, centralRecordOffset: recordAt, dataLimit: cdOffset, nameByteCount: nameLen), nameLen))
         }
-        guard cur.remaining == 0 else {
-            throw CheckpointError(.corrupt, "\(cur.remaining) unexplained bytes at the end of the central directory", file: path, offset: cur.fileOffset)
+        guard cur.position == cdEndPosition else {
+            throw CheckpointError(.corrupt, "the central directory's records do not end where its size says (byte \(cdOffset + cdSize))", file: path, offset: cur.fileOffset)
         }
 
         // Members must not overlap: each one's local header + name + data ends before the next starts.
@@ -288,6 +287,9 @@ public final class ZipArchive: Sendable {
 
     public func entry(named name: String) -> ZipEntry? { index[name].map { entries[$0] } }
 
+    /// Position of the member in ``entries``.
+    public func entryIndex(named name: String) -> Int? { index[name] }
+
     static func methodName(_ m: UInt16) -> String {
         switch m {
         case 1: return "shrink"
@@ -303,23 +305,37 @@ public final class ZipArchive: Sendable {
     }
 
     /// Spec §1 rule 7: relative, `/`-separated, no `.`/`..`/empty components, no `\`, NUL or controls.
+    /// Scans bytes once (it runs for every member of every archive).
     static func checkMemberName(_ name: String, file: String?, offset: UInt64?) throws {
         func refuse(_ why: String) -> CheckpointError {
             CheckpointError(.unsafeName, "the member name \"\(escapeForDisplay(name))\" \(why); refused", file: file, offset: offset)
         }
-        guard !name.isEmpty else { throw refuse("is empty") }
-        if name.hasPrefix("/") { throw refuse("is an absolute path") }
-        for u in name.unicodeScalars {
-            if u.value < 0x20 || u.value == 0x7F { throw refuse("contains a control character") }
-            if u == "\\" { throw refuse("contains a backslash") }
+        var contiguous = name
+        contiguous.makeContiguousUTF8()
+        let checked: String?? = contiguous.utf8.withContiguousStorageIfAvailable { b -> String? in
+            guard !b.isEmpty else { return "is empty" }
+            if b[0] == 0x2F { return "is an absolute path" }
+            if b.count >= 2, b[1] == 0x3A, (b.count == 2 || b[2] == 0x2F), (b[0] | 0x20) >= 0x61, (b[0] | 0x20) <= 0x7A { return "starts with a drive letter" }
+            var componentStart = 0
+            for i in 0...b.count {
+                let c: UInt8 = i < b.count ? b[i] : 0x2F
+                if i < b.count {
+                    if c < 0x20 || c == 0x7F { return "contains a control character" }
+                    if c == 0x5C { return "contains a backslash" }
+                    if c == 0xC2, i + 1 < b.count, b[i + 1] >= 0x80, b[i + 1] < 0xA0 { return "contains a control character" }
+                }
+                if c == 0x2F {
+                    let len = i - componentStart
+                    if len == 0 && !(i == b.count && i > 0) { return "has an empty path component" }
+                    if len == 1 && b[componentStart] == 0x2E { return "has a \".\" component" }
+                    if len == 2 && b[componentStart] == 0x2E && b[componentStart + 1] == 0x2E { return "climbs out of its directory with \"..\"" }
+                    componentStart = i + 1
+                }
+            }
+            return nil
         }
-        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
-        for (k, part) in parts.enumerated() {
-            if part == ".." { throw refuse("climbs out of its directory with \"..\"") }
-            if part == "." { throw refuse("has a \".\" component") }
-            if part.isEmpty && !(k == parts.count - 1 && k > 0) { throw refuse("has an empty path component") }
-        }
-        if let first = parts.first, first.count == 2, first.last == ":" { throw refuse("starts with a drive letter") }
+        guard let result = checked else { throw refuse("could not be checked") }
+        if let problem = result { throw refuse(problem) }
     }
 
     // MARK: - Member data
