@@ -1,0 +1,164 @@
+/// Full checkpoint → weights-only checkpoint (Keras's `save_weights_only=True`).
+public enum Strip {
+    public struct Summary: Sendable {
+        /// Weights kept (trainable and non-trainable).
+        public var keptTensors: Int
+        public var keptParams: Int
+        /// Optimizer tensors removed, their element count and their stored (compressed) bytes.
+        public var removedTensors: Int
+        public var removedParams: Int
+        public var removedStoredBytes: UInt64
+        public var removedOptimizerConfig: Bool
+        public var removedArchitecture: Bool
+        public var inputBytes: UInt64
+        public var outputBytes: UInt64
+        /// True when the input had nothing to strip (already weights-only); nothing was written.
+        public var nothingToStrip: Bool
+    }
+
+    /// The index of the stripped checkpoint: every weight, no optimizer state; the architecture
+    /// only if `keepArchitecture`.
+    public static func strippedIndex(_ index: CheckpointIndex, keepArchitecture: Bool) -> CheckpointIndex {
+        CheckpointIndex(tensors: index.weights, architecture: keepArchitecture ? index.architecture : nil,
+                        optimizer: nil, metadata: index.metadata, producer: index.producer)
+    }
+
+    /// Writes the weights of `source` to `path`. By default the output is a `.ckpt`; from a
+    /// `.ckpt` the compressed weight members are copied as they are (no inflate, no deflate) and
+    /// their CRC-32s carried over (checked against the directory when the input was opened).
+    /// Pass `writer` to write another format from the stripped index and its payloads.
+    @discardableResult
+    public static func run(_ source: any TensorSource, to path: String, keepArchitecture: Bool = false,
+                           options: WriteOptions = WriteOptions(),
+                           writer: ((CheckpointIndex, [TensorPayload]) throws -> Void)? = nil) throws -> Summary {
+        let index = source.index
+        var summary = Summary(keptTensors: 0, keptParams: 0, removedTensors: 0, removedParams: 0, removedStoredBytes: 0,
+                              removedOptimizerConfig: index.optimizer != nil,
+                              removedArchitecture: !keepArchitecture && index.architecture != nil,
+                              inputBytes: (try? ReadableFile(path: source.path).size) ?? 0, outputBytes: 0, nothingToStrip: false)
+        if index.kind == .weights {
+            summary.nothingToStrip = true
+            summary.removedArchitecture = false
+            return summary
+        }
+        let out = strippedIndex(index, keepArchitecture: keepArchitecture)
+        var payloads: [TensorPayload] = []
+        let archive = writer == nil ? source as? CheckpointArchive : nil
+        for (k, t) in index.tensors.enumerated() {
+            if t.role == .weight {
+                payloads.append(archive.map { .copy($0, k) } ?? .source(source, k))
+                summary.keptTensors += 1
+                summary.keptParams += t.elementCount ?? 0
+            } else {
+                summary.removedTensors += 1
+                summary.removedParams += t.elementCount ?? 0
+                summary.removedStoredBytes += archive?.manifest.tensors[k].storage.storedSize ?? UInt64(t.byteCount ?? 0)
+            }
+        }
+        if let writer {
+            try writer(out, payloads)
+        } else {
+            try CheckpointWriter.write(out, payloads: payloads, to: path, options: options)
+        }
+        summary.outputBytes = (try? ReadableFile(path: path).size) ?? 0
+        return summary
+    }
+
+    /// Re-reads `output` and checks every weight is bit-identical to the same tensor of `input`:
+    /// for members copied from a `.ckpt`, the output member must inflate to the input's CRC-32
+    /// and size; otherwise both tensors are streamed and compared byte for byte.
+    public static func verify(input: any TensorSource, output: any TensorSource) throws {
+        let weights = input.index.tensors.indices.filter { input.index.tensors[$0].role == .weight }
+        guard output.index.tensors.count == weights.count else {
+            throw CheckpointError(.verificationFailed, "the output has \(output.index.tensors.count) tensors, the input \(weights.count) weights", file: output.path)
+        }
+        try ParallelWork.forEach(count: weights.count, weight: { input.index.tensors[weights[$0]].byteCount ?? 0 }) { k in
+            let i = weights[k]
+            let t = input.index.tensors[i]
+            guard let j = output.tensorIndex(named: t.name) else {
+                throw CheckpointError(.verificationFailed, "the weight is missing from the output", file: output.path, member: t.name)
+            }
+            let o = output.index.tensors[j]
+            guard o.dtype == t.dtype, o.shape == t.shape, o.trainable == t.trainable else {
+                throw CheckpointError(.verificationFailed, "the output has \(o.dtype.rawValue) \(o.shape) where the input has \(t.dtype.rawValue) \(t.shape)", file: output.path, member: t.name)
+            }
+            if let fi = input.fingerprint(of: i), let fo = output.fingerprint(of: j), fi == fo {
+                // Same member bytes claimed: prove it by reading the output fully (CRC-checked).
+                try output.readTensor(j) { _ in }
+                return
+            }
+            try TensorCompare.equalBytes(input, i, output, j)
+        }
+    }
+}
+
+/// Byte-for-byte comparison of two tensors, streamed (memory: about one piece of each side).
+public enum TensorCompare {
+    /// Throws `.verificationFailed` at the first differing byte. Both sides are integrity-checked
+    /// as they are read (CRC-32 where the format keeps one).
+    public static func equalBytes(_ a: any TensorSource, _ i: Int, _ b: any TensorSource, _ j: Int) throws {
+        let name = a.index.tensors[i].name
+        var reader = SequentialPieces(a, i)
+        var offset = 0
+        try b.readTensor(j) { chunk in
+            guard let cb = chunk.baseAddress, chunk.count > 0 else { return }
+            try reader.ensure(chunk.count)
+            let same = reader.withAvailable { avail in
+                avail.count >= chunk.count && memcmp(avail.baseAddress!, cb, chunk.count) == 0
+            }
+            if !same {
+                throw CheckpointError(.verificationFailed, "the two differ near data byte \(offset)", file: b.path, member: name)
+            }
+            reader.consume(chunk.count)
+            offset += chunk.count
+        }
+        try reader.finish()
+        if reader.leftover > 0 {
+            throw CheckpointError(.verificationFailed, "\(b.path) has \(reader.leftover) fewer bytes", file: b.path, member: name)
+        }
+    }
+}
+
+/// Pulls a tensor's bytes piece by piece on demand, verifying the pieces at the end.
+struct SequentialPieces {
+    let source: any TensorSource
+    let tensor: Int
+    private var next = 0
+    private let count: Int
+    private var buffer: [UInt8] = []
+    private var position = 0
+    private var crcs: [UInt32] = []
+
+    init(_ source: any TensorSource, _ tensor: Int) {
+        self.source = source
+        self.tensor = tensor
+        self.count = source.pieces(of: tensor).count
+    }
+
+    var leftover: Int { buffer.count - position }
+
+    mutating func ensure(_ n: Int) throws {
+        while buffer.count - position < n && next < count {
+            if position > 0 { buffer.removeFirst(position); position = 0 }
+            var piece: [UInt8] = []
+            crcs.append(try source.readPiece(tensor, next) { piece.append(contentsOf: $0) })
+            buffer.append(contentsOf: piece)
+            next += 1
+        }
+    }
+
+    func withAvailable<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try buffer.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[position...])) }
+    }
+
+    mutating func consume(_ n: Int) { position += n }
+
+    mutating func finish() throws {
+        try ensure(Int.max)
+        if count > 1 { try source.verifyPieces(of: tensor, crcs: crcs) }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
