@@ -262,7 +262,7 @@ struct InspectReport {
             ("param_bytes", .number(t.paramBytes)), ("optimizer_bytes", .number(t.optimizerBytes)),
         ])))
         root.append(("layers", .array(layerRows().map { r in
-            .object([("name", .string(r.name)), ("class_name", .string(r.className)), ("params", .number(r.params)),
+            .object([("name", .string(r.name)), ("class_name", r.className == "?" ? .null : .string(r.className)), ("params", .number(r.params)),
                      ("trainable_params", .number(r.trainableParams)), ("non_trainable_params", .number(r.nonTrainableParams)),
                      ("bytes", .number(r.bytes))])
         })))
