@@ -213,8 +213,32 @@ public final class CheckpointArchive: TensorSource {
         guard count <= out.count * Int(ContainerSpec.maxDeflateRatio) + 1024 + out.count else {
             throw CheckpointError(.corrupt, "a chunk of \(count) compressed bytes for \(out.count) bytes of data", file: path, member: member, offset: offset)
         }
-        var input = [UInt8](repeating: 0, count: count)
-        try input.withUnsafeMutableBytes { try zip.readBytes(at: offset, into: $0, what: "member data", member: member) }
+        // Two spare bytes: with libdeflate a non-final chunk gets a final empty block appended.
+        var input = [UInt8](repeating: 0, count: count + 2)
+        try input.withUnsafeMutableBytes { try zip.readBytes(at: offset, into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<count]), what: "member data", member: member) }
+        if LibDeflate.available {
+            if !last {
+                input[count] = LibDeflate.finalEmptyBlock[0]
+                input[count + 1] = LibDeflate.finalEmptyBlock[1]
+            }
+            let total = last ? count : count + 2
+            let result: (Int, Int)?
+            do {
+                result = try input.withUnsafeBytes { inb in
+                    try out.withUnsafeMutableBytes { outb in try LibDeflate.inflate(UnsafeRawBufferPointer(rebasing: inb[0..<total]), into: outb) }
+                }
+            } catch let e as CheckpointError {
+                throw e.located(file: path, member: member, offset: offset)
+            }
+            if let (consumed, produced) = result {
+                guard consumed == total, produced == out.count else {
+                    throw CheckpointError(.corrupt, "a chunk inflates to \(produced) bytes from \(consumed) of \(total) compressed bytes; expected \(out.count) bytes and \(last ? "the end of the stream" : "a flush point")",
+                                          file: path, member: member, offset: offset)
+                }
+                return
+            }
+        }
+        input.removeLast(2)
         let inflater = try InflaterPool.shared.take()
         defer { InflaterPool.shared.give(inflater) }
         try inflater.reset()
