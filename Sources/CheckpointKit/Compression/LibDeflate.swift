@@ -29,7 +29,7 @@ enum LibDeflate {
 
     /// Inflates `input` (a complete deflate stream) into exactly `output.count` bytes.
     /// Returns (consumed, produced) or nil if libdeflate is unavailable; throws on bad data.
-    static func inflate(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws -> (Int, Int)? {
+    static func inflate(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer, account: IOStatistics? = nil) throws -> (Int, Int)? {
         guard available, let d = take() else { return nil }
         defer { give(d) }
         var used = 0, produced = 0
@@ -37,6 +37,7 @@ enum LibDeflate {
         switch rc {
         case 0:
             IOStatistics.shared.addInflated(produced)
+            account?.addInflated(produced)
             return (used, produced)
         case 3:
             throw CheckpointError(.corrupt, "the deflate data inflates to more than the \(output.count) bytes expected")

@@ -138,7 +138,7 @@ final class Inflater: @unchecked Sendable {
 
     /// Inflates from `input` into `output`. Returns bytes consumed and produced; sets `finished`
     /// at the end of the deflate stream. Throws `.corrupt` on bad data.
-    func inflate(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws -> (consumed: Int, produced: Int) {
+    func inflate(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer, account: IOStatistics? = nil) throws -> (consumed: Int, produced: Int) {
         guard !finished else { return (0, 0) }
         stream.pointee.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: UInt8.self))
         stream.pointee.avail_in = UInt32(input.count)
@@ -149,6 +149,7 @@ final class Inflater: @unchecked Sendable {
         let consumed = input.count - Int(stream.pointee.avail_in)
         let produced = output.count - Int(stream.pointee.avail_out)
         IOStatistics.shared.addInflated(produced)
+        account?.addInflated(produced)
         switch rc {
         case Z_OK: break
         case Z_STREAM_END: finished = true

@@ -225,7 +225,7 @@ public final class CheckpointArchive: TensorSource {
             let result: (Int, Int)?
             do {
                 result = try input.withUnsafeBytes { inb in
-                    try out.withUnsafeMutableBytes { outb in try LibDeflate.inflate(UnsafeRawBufferPointer(rebasing: inb[0..<total]), into: outb) }
+                    try out.withUnsafeMutableBytes { outb in try LibDeflate.inflate(UnsafeRawBufferPointer(rebasing: inb[0..<total]), into: outb, account: zip.file.statistics) }
                 }
             } catch let e as CheckpointError {
                 throw e.located(file: path, member: member, offset: offset)
@@ -250,7 +250,7 @@ public final class CheckpointArchive: TensorSource {
                     // Output first; then let zlib eat the trailing flush marker with no room left.
                     while consumed < count && !inflater.finished {
                         let r = try inflater.inflate(UnsafeRawBufferPointer(rebasing: inb[consumed...]),
-                                                     into: UnsafeMutableRawBufferPointer(rebasing: outb[produced...]))
+                                                     into: UnsafeMutableRawBufferPointer(rebasing: outb[produced...]), account: zip.file.statistics)
                         consumed += r.consumed
                         produced += r.produced
                         if r.consumed == 0 && r.produced == 0 { break }
@@ -270,6 +270,29 @@ public final class CheckpointArchive: TensorSource {
     private func streamWhole(_ i: Int, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
         let t = manifest.tensors[i]
         let e = entries[i]
+        if LibDeflate.available && e.uncompressedSize <= 4 << 20 {
+            // Small member: one read, one whole-buffer inflate.
+            let start = try zip.dataOffset(of: e)
+            var member = [UInt8](repeating: 0, count: Int(e.uncompressedSize))
+            let input = try zip.readBytes(at: start, count: Int(e.compressedSize), what: "member data", member: e.name)
+            let result: (Int, Int)?
+            do {
+                result = try input.withUnsafeBytes { inb in try member.withUnsafeMutableBytes { try LibDeflate.inflate(inb, into: $0, account: zip.file.statistics) } }
+            } catch let err as CheckpointError {
+                throw err.located(file: path, member: e.name, offset: start)
+            }
+            if let (consumed, produced) = result {
+                guard consumed == input.count, produced == member.count else {
+                    throw CheckpointError(.corrupt, "the member inflates to \(produced) bytes from \(consumed) of \(input.count) compressed bytes; the directory says \(member.count)",
+                                          file: path, member: e.name, offset: start)
+                }
+                let c = crc32(member)
+                guard c == e.crc32 else { throw crcError(i, computed: c, offset: start) }
+                try checkHeaderBytes(Array(member[0..<t.storage.headerSize]), i, offset: start)
+                try member.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[t.storage.headerSize...])) }
+                return
+            }
+        }
         let stream = try MemberStream(archive: zip, entry: e)
         var header = [UInt8](repeating: 0, count: t.storage.headerSize)
         var got = 0

@@ -146,6 +146,7 @@ public final class AtomicOutputFile {
             }
         } else {
             IOStatistics.shared.addRead(Int(count))
+            source.statistics.addRead(Int(count))
         }
         offset += count
         bufferStart = offset

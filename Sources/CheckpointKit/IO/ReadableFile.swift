@@ -7,9 +7,12 @@ import Darwin
 #endif
 import Synchronization
 
-/// Counters the structural tests read: what a command really touched.
+/// Counters the structural tests read: what a command really touched. `shared` counts the whole
+/// process; every ``ReadableFile`` also has its own (tests run in parallel, so they check a
+/// file's counters, not the process's).
 public final class IOStatistics: Sendable {
     public static let shared = IOStatistics()
+    public init() {}
     private let _bytesRead = Atomic<UInt64>(0)
     private let _bytesInflated = Atomic<UInt64>(0)
     private let _bytesDeflated = Atomic<UInt64>(0)
@@ -37,6 +40,8 @@ public final class ReadableFile: @unchecked Sendable {
     public let path: String
     public let size: UInt64
     let fd: Int32
+    /// What was read from this file and inflated from its members.
+    public let statistics = IOStatistics()
 
     public init(path: String) throws {
         self.path = path
@@ -84,6 +89,7 @@ public final class ReadableFile: @unchecked Sendable {
             done += n
         }
         IOStatistics.shared.addRead(done)
+        statistics.addRead(done)
     }
 
     public func read(at offset: UInt64, count: Int, what: @autoclosure () -> String = "data", member: String? = nil) throws -> [UInt8] {

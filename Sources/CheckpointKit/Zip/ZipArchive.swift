@@ -487,7 +487,7 @@ public final class MemberStream {
             let result: (consumed: Int, produced: Int)
             do {
                 result = try input.withUnsafeBytes { b in
-                    try inflater.inflate(UnsafeRawBufferPointer(rebasing: b[inputPos..<inputEnd]), into: target)
+                    try inflater.inflate(UnsafeRawBufferPointer(rebasing: b[inputPos..<inputEnd]), into: target, account: archive.file.statistics)
                 }
             } catch let e as CheckpointError {
                 throw e.located(file: archive.path, member: entry.name, offset: fileOffset)
