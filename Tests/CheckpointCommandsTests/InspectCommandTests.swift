@@ -33,20 +33,9 @@ struct InspectCommandTests {
         #expect(values.count == 10)
         let text = CLI.run(["inspect", Self.weightsSample, "--tensor", "dense_1/bias", "--values", "10"])
         #expect(text.out.contains("dense_1/bias  float32 (10,), 10 values:"))
-        guard let py = ProcessInfo.processInfo.environment["PATH"]?.split(separator: ":").map({ "\($0)/python3" }).first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            #expect(ProcessInfo.processInfo.environment["CKPT_REQUIRE_PYTHON"] != "1", "python3 is required")
-            return
-        }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: py)
-        p.arguments = ["-c", "import sys, numpy as np; a = np.load(sys.argv[1])['dense_1/bias']; print(' '.join(repr(float(x)) for x in a))", Self.weightsSample]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        try p.run()
-        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
-            #expect(ProcessInfo.processInfo.environment["CKPT_REQUIRE_PYTHON"] != "1", "numpy is required")
+        guard let (status, out) = try CLI.runProcess("python3", ["-c", "import sys, numpy as np; a = np.load(sys.argv[1])['dense_1/bias']; print(' '.join(repr(float(x)) for x in a))", Self.weightsSample]),
+              status == 0 else {
+            #expect(!CLI.requirePython, "python3 with numpy is required (CKPT_REQUIRE_PYTHON=1)")
             return
         }
         let numpy = out.split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }

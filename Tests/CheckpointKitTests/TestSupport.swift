@@ -30,22 +30,28 @@ enum TestEnv {
 
     static var requirePython: Bool { ProcessInfo.processInfo.environment["CKPT_REQUIRE_PYTHON"] == "1" }
 
-    /// Runs a program; returns (status, stdout+stderr).
+    /// Runs a program; returns (status, stdout+stderr). Output goes through a file, not a pipe:
+    /// reading a pipe to its end can be interrupted (EINTR) when many tests run in parallel.
     @discardableResult
     static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String) {
+        let dir = try temporaryDirectory("ckpt-proc")
+        defer { cleanup(dir) }
+        let outPath = dir + "/out.txt"
+        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
         p.environment = env
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
+        p.standardOutput = out
+        p.standardError = out
+        p.standardInput = FileHandle.nullDevice
         try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        try out.close()
+        return (p.terminationStatus, String(decoding: try read(outPath), as: UTF8.self))
     }
 
     static func which(_ name: String) -> String? {

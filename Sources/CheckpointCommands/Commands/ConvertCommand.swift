@@ -69,10 +69,10 @@ struct ConvertCommand: ParsableCommand {
         let progress = ProgressReporter(console: console, enabled: display.showProgress(console), label: "convert", total: total)
         options.progress = { done, _ in progress.update(done: done) }
         let payloads = index.tensors.indices.map { TensorPayload.source(source, $0) }
-        try Exporters.write(index: index, payloads: payloads, source: source, format: outFormat, to: output, options: options,
-                            maxShardSize: maxShardSize)
+        let written = try Exporters.write(index: index, payloads: payloads, source: source, format: outFormat, to: output, options: options,
+                                          maxShardSize: maxShardSize)
         progress.finish()
-        console.print("wrote \(escapeForDisplay(output)) (\(outFormat.displayName), \(index.tensors.count) tensors, \(Fmt.bytes(total)) of data)", to: .err)
+        console.print("wrote \(escapeForDisplay(output)) (\(outFormat.displayName), \(written) tensors)", to: .err)
     }
 }
 
@@ -95,13 +95,37 @@ enum Metadata {
 
 /// Writing any output format from an index and payloads.
 enum Exporters {
+    /// Writes `index` as `format`; returns how many tensors were written.
+    @discardableResult
     static func write(index: CheckpointIndex, payloads: [TensorPayload], source: any TensorSource, format: CheckpointFormat,
-                      to path: String, options: WriteOptions, maxShardSize: String?) throws {
+                      to path: String, options: WriteOptions, maxShardSize: String?) throws -> Int {
+        if maxShardSize != nil && format != .safetensors {
+            throw CheckpointError(.invalidArgument, "--max-shard-size applies to safetensors output only, not \(format.displayName)")
+        }
         switch format {
         case .ckpt:
             try CheckpointWriter.write(index, payloads: payloads, to: path, options: options)
+            return index.tensors.count
         case .npz:
             try NPZWriter.write(IndexedSource(index: index, payloads: payloads, base: source), to: path, options: options)
+            return index.tensors.count
+        case .safetensors:
+            // `path` is the file, or (with --max-shard-size, or a name ending in .index.json) the
+            // index of a sharded set written next to it. safetensors holds weights only: optimizer
+            // state is left out (say so), and the user metadata goes into `__metadata__`.
+            let maxSize = try maxShardSize.map { try SafetensorsWriter.parseSize($0) }
+            var options = options
+            if let st = source as? SafetensorsSource {
+                options.inputs += st.files // never replace a shard of the input set
+            }
+            let weights = index.tensors.indices.filter { index.tensors[$0].role == .weight }
+            let left = index.tensors.count - weights.count
+            try SafetensorsWriter.write(IndexedSource(index: index, payloads: payloads, base: source), tensors: weights, to: path,
+                                        options: options, maxShardSize: maxSize)
+            if left > 0 {
+                Console.current.print("note: \(left) optimizer tensor\(left == 1 ? " was" : "s were") left out: safetensors holds weights only", to: .err)
+            }
+            return weights.count
         default:
             throw CheckpointError(.unsupported, "writing \(format.displayName) files is not supported yet", file: path)
         }

@@ -66,8 +66,9 @@ public enum CheckpointWriter {
             switch payloads[i] {
             case .copy(let archive, let k):
                 let st = archive.manifest.tensors[k]
-                guard st.info.dtype == t.dtype, st.info.shape == t.shape, st.info.name == t.name else {
-                    throw CheckpointError(.invalidArgument, "cannot copy member \"\(escapeForDisplay(st.member))\" as tensor \"\(escapeForDisplay(t.name))\": the dtype, shape or name differ", file: path)
+                // The member's bytes (npy header + data) depend only on dtype and shape; the name may change.
+                guard st.info.dtype == t.dtype, st.info.shape == t.shape else {
+                    throw CheckpointError(.invalidArgument, "cannot copy member \"\(escapeForDisplay(st.member))\" as tensor \"\(escapeForDisplay(t.name))\": the dtype or shape differ", file: path)
                 }
                 try writer.copyMember(name: member, from: archive.zip, entry: archive.entries[k], storage: st.storage)
             case .fill(let pattern):

@@ -1,10 +1,3 @@
-/// Placeholder until the safetensors reader lands.
-public enum SafetensorsSource {
-    public static func open(path: String, limits: Limits) throws -> any TensorSource {
-        throw CheckpointError(.unsupported, "safetensors files are not supported yet", file: path)
-    }
-}
-
 /// Placeholder until the Keras readers land.
 public enum KerasFiles {
     public static func open(path: String, format: CheckpointFormat, options: Checkpoints.OpenOptions) throws -> any TensorSource {

@@ -166,12 +166,11 @@ final class ZipWriter {
     private let pool = CompressionPool.shared
     private let workQueue = DispatchQueue(label: "ckpt.deflate", qos: .userInitiated, attributes: .concurrent)
     private let maxInFlight: Int
-    private let slots: DispatchSemaphore
 
     private enum Item {
         case begin(name: String, size: UInt64, headerSize: Int)
         case chunk(CompressionJob, isData: Bool)
-        case copy(source: ZipArchive, entry: ZipEntry, storage: MemberStorage)
+        case copy(name: String, source: ZipArchive, entry: ZipEntry, storage: MemberStorage)
         case end
     }
 
@@ -213,7 +212,13 @@ final class ZipWriter {
         out = output
         let cores = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         self.maxInFlight = maxInFlight ?? (2 * cores + 2)
-        slots = DispatchSemaphore(value: self.maxInFlight)
+    }
+
+    deinit {
+        // An abandoned write (an error mid-member): let the jobs still running finish first.
+        for item in items[head...] {
+            if case .chunk(let job, _) = item { job.done.wait() }
+        }
     }
 
     private func checkName(_ name: String) throws {
@@ -300,18 +305,19 @@ final class ZipWriter {
         items.append(.end)
     }
 
-    /// Copies a member's compressed bytes from another archive as they are (no inflate/deflate).
+    /// Copies a member's compressed bytes from another archive as they are (no inflate/deflate),
+    /// under `name` (which may differ from the source member's).
     func copyMember(name: String, from source: ZipArchive, entry: ZipEntry, storage: MemberStorage) throws {
         precondition(!submitting)
         try checkName(name)
-        items.append(.copy(source: source, entry: entry, storage: storage))
+        items.append(.copy(name: name, source: source, entry: entry, storage: storage))
         try drainIfNeeded()
     }
 
     private func enqueue(_ job: CompressionJob, isData: Bool) throws {
         items.append(.chunk(job, isData: isData))
+        // drainIfNeeded keeps jobsInFlight below maxInFlight: memory stays bounded.
         jobsInFlight += 1
-        slots.wait()
         let pool = self.pool
         workQueue.async { pool.run(job) }
         try drainIfNeeded()
@@ -360,7 +366,6 @@ final class ZipWriter {
         case .chunk(let job, let isData):
             job.done.wait()
             jobsInFlight -= 1
-            slots.signal()
             if let e = job.error { throw e.located(file: out.destination, member: curName) }
             if isData {
                 curDataChunks += 1
@@ -375,16 +380,16 @@ final class ZipWriter {
             central.append(Central(name: curName, crc: curCRC, csize: csize, usize: curSize, offset: curOffset, method: 8))
             storage[curName] = MemberStorage(crc32: curCRC, size: curSize, storedSize: csize, headerSize: curHeaderSize,
                                              chunkOffsets: curDataChunks > 1 ? curChunkOffsets : [], method: 8)
-        case .copy(let source, let entry, let st):
+        case .copy(let name, let source, let entry, let st):
             let offset = out.offset
             let zip64 = deflateBoundEstimate(entry.uncompressedSize) >= ContainerSpec.zip64Threshold
             let dataStart = try source.dataOffset(of: entry)
-            try out.append(localHeader(name: entry.name, crc: entry.crc32, csize: entry.compressedSize, usize: entry.uncompressedSize,
+            try out.append(localHeader(name: name, crc: entry.crc32, csize: entry.compressedSize, usize: entry.uncompressedSize,
                                        method: entry.method, zip64: zip64))
             try out.appendCopy(from: source.file, at: dataStart, count: entry.compressedSize)
-            central.append(Central(name: entry.name, crc: entry.crc32, csize: entry.compressedSize, usize: entry.uncompressedSize,
+            central.append(Central(name: name, crc: entry.crc32, csize: entry.compressedSize, usize: entry.uncompressedSize,
                                    offset: offset, method: entry.method))
-            storage[entry.name] = st
+            storage[name] = st
         }
     }
 

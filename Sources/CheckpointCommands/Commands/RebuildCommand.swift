@@ -1,0 +1,195 @@
+import ArgumentParser
+import CheckpointKit
+
+struct RebuildCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rebuild",
+        abstract: "Weights + a Keras architecture JSON + a fresh optimizer → a full checkpoint.",
+        discussion: """
+        The architecture is the text of Keras's model.to_json(), Keras 3 or Keras 2 (tf.keras). \
+        Every variable each layer owns is inferred from it; the weights must match by name \
+        (with or without a leading model name) and shape. The optimizer state is what Keras 3's \
+        optimizer.build(model.trainable_variables) creates: its slots, a zero step counter and \
+        the learning rate. The optimizer comes from --optimizer (with --learning-rate and \
+        --set key=value), from --optimizer-config (Keras get_config() JSON), or from the \
+        architecture's compile_config. Optimizers: SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, \
+        Adamax, Nadam, Ftrl, Lion, Adafactor, Lamb.
+        """
+    )
+
+    @Argument(help: ArgumentHelp("The weights (any readable format).", valueName: "weights"), completion: .file(extensions: CheckpointFiles.extensions))
+    var input: String
+
+    @Option(name: .long, help: ArgumentHelp("The architecture JSON (model.to_json()); default: the one inside the weights file.", valueName: "model.json"),
+            completion: .file(extensions: ["json"]))
+    var architecture: String?
+
+    @Option(name: .long, help: ArgumentHelp("Keras optimizer class, case-insensitive (adam, sgd, rmsprop, adamw, ...).", valueName: "name"))
+    var optimizer: String?
+
+    @Option(name: .long, help: ArgumentHelp("The optimizer's learning rate.", valueName: "rate"))
+    var learningRate: String?
+
+    @Option(name: .customLong("set"), help: ArgumentHelp("Another optimizer hyperparameter, KEY=VALUE (repeatable), e.g. --set momentum=0.9.", valueName: "key=value"))
+    var settings: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("Keras optimizer.get_config() JSON (or a serialized optimizer with class_name).", valueName: "opt.json"),
+            completion: .file(extensions: ["json"]))
+    var optimizerConfig: String?
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the full checkpoint (.ckpt, .keras, .weights.h5).", valueName: "full"),
+            completion: .file(extensions: CheckpointFiles.extensions))
+    var output: String
+
+    @Option(name: .long, help: ArgumentHelp("Read the weights as this format.", valueName: "format"))
+    var from: String?
+
+    @Option(name: .long, help: ArgumentHelp("The Keras backend the checkpoint is for: tensorflow (int64 step counter), jax or torch (int32).", valueName: "backend"))
+    var backend: String = "tensorflow"
+
+    @Flag(name: .long, help: "Take the tensors of layers whose class is unknown from the weights as they are.")
+    var allowUnknownLayers = false
+
+    @Flag(name: .long, help: "Leave out mismatched and unexpected tensors (listed) instead of failing.")
+    var skipMismatch = false
+
+    @Flag(name: .long, help: "Replace the output if it exists (never the input).")
+    var force = false
+
+    @Flag(name: .long, help: "Print a JSON report (schema ckpt.rebuild/1).")
+    var json = false
+
+    @OptionGroup var display: DisplayOptions
+
+    func validate() throws {
+        if optimizer != nil && optimizerConfig != nil {
+            throw ValidationError("give --optimizer or --optimizer-config, not both (use --optimizer NAME --set key=value to adjust defaults)")
+        }
+        if optimizer == nil && optimizerConfig == nil && (learningRate != nil || !settings.isEmpty) {
+            throw ValidationError("--learning-rate and --set need --optimizer NAME")
+        }
+    }
+
+    func run() throws {
+        let console = Console.current
+        let source = try CheckpointFiles.open(input, from: from, architecture: architecture)
+        guard let archBytes = try CheckpointFiles.readArchitecture(architecture) ?? source.index.architecture else {
+            throw CheckpointError(.missingPart, "the weights carry no architecture", file: input,
+                                  hint: "pass --architecture model.json (the text of Keras's model.to_json())")
+        }
+        guard let kerasBackend = KerasBackend(rawValue: backend.lowercased()) else {
+            throw CheckpointError(.invalidArgument, "unknown backend \"\(escapeForDisplay(backend))\"", hint: "use tensorflow, jax or torch")
+        }
+
+        let optimizerSource: Rebuild.OptimizerSource
+        if let name = optimizer {
+            var overrides: [(String, String)] = []
+            if let learningRate { overrides.append(("learning_rate", learningRate)) }
+            for s in settings {
+                guard let eq = s.firstIndex(of: "="), eq != s.startIndex else {
+                    throw CheckpointError(.invalidArgument, "--set needs KEY=VALUE, got \"\(escapeForDisplay(s))\"")
+                }
+                overrides.append((String(s[..<eq]), String(s[s.index(after: eq)...])))
+            }
+            optimizerSource = .named(name, overrides: overrides)
+        } else if let path = optimizerConfig {
+            guard let bytes = try CheckpointFiles.readArchitecture(path) else { return }
+            let v: JSONValue
+            do { v = try JSONParser.parse(bytes) } catch let e as CheckpointError { throw e.located(file: path) }
+            if v["class_name"] != nil {
+                optimizerSource = .config(className: nil, v)     // {"class_name": ..., "config": {...}}
+            } else {
+                // A bare get_config(): its "name" is the class's default name (adam, rm_sprop, adam_w).
+                guard let name = v["name"]?.stringValue else {
+                    throw CheckpointError(.invalidOptimizer, "the optimizer config has neither \"class_name\" nor \"name\"", file: path,
+                                          hint: "add --optimizer NAME, or use {\"class_name\": \"Adam\", \"config\": {...}}")
+                }
+                optimizerSource = .config(className: name, v)
+            }
+        } else {
+            optimizerSource = .fromArchitecture
+        }
+
+        var options = Rebuild.Options()
+        options.allowUnknownLayers = allowUnknownLayers
+        options.skipMismatch = skipMismatch
+        options.backend = kerasBackend
+        let (index, payloads, report) = try Rebuild.plan(weights: source, architecture: archBytes, optimizer: optimizerSource, options: options)
+        let style = Style(enabled: display.useColor(console) && !json)
+        if report.hasProblems {
+            if !json { console.write(Self.problems(report, file: input, skipping: skipMismatch, style: style), to: .err) }
+            if !skipMismatch {
+                if json { console.write(Self.json(report, input: input, output: nil).serialized(.pretty)) }
+                throw Rebuild.mismatchError(report, file: input)
+            }
+        }
+
+        let outFormat = try CheckpointFiles.format(nil) ?? CheckpointFormat.fromExtension(output) ?? .ckpt
+        var write = WriteOptions(overwrite: force, inputs: [try ReadableFile(path: input)])
+        let total = index.tensors.reduce(UInt64(0)) { $0 + UInt64($1.byteCount ?? 0) }
+        let progress = ProgressReporter(console: console, enabled: display.showProgress(console), label: "rebuild", total: total)
+        write.progress = { done, _ in progress.update(done: done) }
+        try Exporters.write(index: index, payloads: payloads, source: source, format: outFormat, to: output, options: write, maxShardSize: nil)
+        progress.finish()
+
+        if json {
+            console.write(Self.json(report, input: input, output: output).serialized(.pretty))
+            return
+        }
+        let opt = report.optimizer.map { "\($0.className)" } ?? "?"
+        console.print("architecture: \(report.dialect.displayName) JSON, \(report.modelClass) \"\(escapeForDisplay(report.modelName))\", \(report.layerCount) layers")
+        console.print("\(style.green("rebuilt")) \(escapeForDisplay(output)): \(report.matched.count) weights from \(escapeForDisplay(input))"
+            + (report.takenAsIs.isEmpty ? "" : " (+\(report.takenAsIs.count) of unknown layers, as they are)")
+            + ", fresh \(opt) state: \(report.optimizerVariables.count) variables (step 0"
+            + (report.optimizer?.learningRate.map { ", learning rate \(Fmt.g($0))" } ?? "") + ")")
+    }
+
+    /// The three lists, each line saying which side is the file and which the architecture.
+    static func problems(_ r: Rebuild.Report, file: String, skipping: Bool, style: Style) -> String {
+        let f = escapeForDisplay(file)
+        var out = ""
+        if !r.missing.isEmpty {
+            out += "missing (in the architecture, not in \(f)):\n"
+            for m in r.missing { out += "  \(escapeForDisplay(m.name))  the architecture needs \(Fmt.shape(m.shape))\n" }
+        }
+        if !r.unexpected.isEmpty {
+            out += "unexpected (in \(f), not in the architecture)\(skipping ? ", skipped" : ""):\n"
+            for u in r.unexpected { out += "  \(escapeForDisplay(u.name))  \(Fmt.shape(u.shape)) in \(f)\n" }
+        }
+        if !r.mismatched.isEmpty {
+            out += "mismatched (shape or dtype in \(f) vs the architecture)\(skipping ? ", skipped" : ""):\n"
+            for m in r.mismatched {
+                out += "  \(escapeForDisplay(m.name))  \(m.fileDType.rawValue) \(Fmt.shape(m.fileShape)) in \(f), the architecture needs \(m.architectureDType.rawValue) \(Fmt.shape(m.architectureShape))\n"
+            }
+        }
+        if skipping && !r.missing.isEmpty {
+            out += style.yellow("warning") + ": the output lacks \(r.missing.count) variable\(r.missing.count == 1 ? "" : "s") the architecture needs; Keras will not load it until they are provided\n"
+        }
+        return out
+    }
+
+    static func json(_ r: Rebuild.Report, input: String, output: String?) -> JSONValue {
+        .object([
+            ("schema", .string("ckpt.rebuild/1")),
+            ("input", .string(input)),
+            ("output", output.map { .string($0) } ?? .null),
+            ("dialect", .string(r.dialect.rawValue)),
+            ("model_class", .string(r.modelClass)),
+            ("model_name", .string(r.modelName)),
+            ("matched", .array(r.matched.map { .string($0.name) })),
+            ("missing", .array(r.missing.map { .object([("name", .string($0.name)), ("architecture_shape", .array($0.shape.map { .number($0) }))]) })),
+            ("unexpected", .array(r.unexpected.map { .object([("name", .string($0.name)), ("file_shape", .array($0.shape.map { .number($0) }))]) })),
+            ("mismatched", .array(r.mismatched.map {
+                .object([("name", .string($0.name)), ("file_shape", .array($0.fileShape.map { .number($0) })),
+                         ("architecture_shape", .array($0.architectureShape.map { .number($0) })),
+                         ("file_dtype", .string($0.fileDType.rawValue)), ("architecture_dtype", .string($0.architectureDType.rawValue))])
+            })),
+            ("taken_as_is", .array(r.takenAsIs.map { .string($0) })),
+            ("optimizer", r.optimizer.map { .object([("class_name", .string($0.className)), ("config", $0.config)]) } ?? .null),
+            ("optimizer_variables", .array(r.optimizerVariables.map {
+                .object([("name", .string($0.name)), ("keras_path", .string($0.kerasPath)), ("shape", .array($0.shape.map { .number($0) })),
+                         ("dtype", .string($0.dtype.rawValue)), ("initial", .number($0.initialValue))])
+            })),
+        ])
+    }
+}

@@ -1,0 +1,192 @@
+/// Weights + a Keras architecture JSON + a fresh optimizer → a full checkpoint, exactly as Keras
+/// would build it (`model_from_json`, `compile`, `optimizer.build(model.trainable_variables)`).
+public enum Rebuild {
+    public struct Options: Sendable {
+        /// Layers whose class is unknown take their tensors from the weights file as they are.
+        public var allowUnknownLayers = false
+        /// Drop mismatched and unexpected tensors (listed in the report) instead of failing.
+        public var skipMismatch = false
+        /// Decides the dtype of the optimizer's `iteration` (int64 on TensorFlow, int32 on JAX/torch).
+        public var backend: KerasBackend = .tensorflow
+        public init() {}
+    }
+
+    /// What matched and what did not, each side named.
+    public struct Report: Sendable {
+        public var dialect: KerasDialect
+        public var modelClass: String
+        public var modelName: String
+        public var layerCount: Int
+        /// Weights taken from the file, in the model's order.
+        public var matched: [TensorInfo] = []
+        /// In the architecture, not in the weights file: (name, shape the architecture needs).
+        public var missing: [(name: String, shape: [Int])] = []
+        /// In the weights file, not in the architecture: (name in the file, its shape).
+        public var unexpected: [(name: String, shape: [Int])] = []
+        /// In both with different shapes or dtypes: (architecture name, file's shape, architecture's shape, file dtype, architecture dtype).
+        public var mismatched: [(name: String, fileShape: [Int], architectureShape: [Int], fileDType: DType, architectureDType: DType)] = []
+        /// Tensors of unknown layers taken as they are.
+        public var takenAsIs: [String] = []
+        public var unknownLayers: [String] = []
+        public var optimizer: KerasOptimizerConfig?
+        public var optimizerVariables: [KerasOptimizerVariable] = []
+
+        public var hasProblems: Bool { !missing.isEmpty || !unexpected.isEmpty || !mismatched.isEmpty }
+    }
+
+    /// The optimizer to build: explicit name with hyperparameters, a `get_config()` JSON (with or
+    /// without `class_name`), or the architecture's `compile_config`.
+    public enum OptimizerSource: Sendable {
+        case named(String, overrides: [(String, String)])
+        case config(className: String?, JSONValue)
+        case fromArchitecture
+    }
+
+    /// Works out the full checkpoint (index + payloads) without writing anything.
+    public static func plan(weights source: any TensorSource, architecture bytes: [UInt8], optimizer: OptimizerSource,
+                            options: Options = Options()) throws -> (CheckpointIndex, [TensorPayload], Report) {
+        let arch = try KerasArchitecture(bytes: bytes)
+        var inference = KerasInferenceOptions()
+        inference.allowUnknownLayers = options.allowUnknownLayers
+        inference.backend = options.backend
+        let model = try arch.variables(options: inference)
+        var report = Report(dialect: arch.dialect, modelClass: model.modelClass, modelName: model.modelName,
+                            layerCount: arch.model.layers.filter { $0.className != "InputLayer" }.count)
+        report.unknownLayers = model.unknownLayers.map { "\($0.name) (\($0.className))" }
+
+        // Optimizer configuration.
+        let config: KerasOptimizerConfig
+        switch optimizer {
+        case .named(let name, let overrides):
+            config = try KerasOptimizerConfig(className: name, overrides: overrides)
+        case .config(let cls, let json):
+            if let cls {
+                config = try KerasOptimizerConfig(className: cls, config: json["config"] ?? json)
+            } else {
+                config = try KerasOptimizerConfig(serialized: json)
+            }
+        case .fromArchitecture:
+            guard let c = try arch.optimizerConfig() else {
+                throw CheckpointError(.missingPart, "no optimizer was given and the architecture has no compile_config to take one from",
+                                      hint: "pass --optimizer adam (or another Keras optimizer), or --optimizer-config opt.json")
+            }
+            config = c
+        }
+        report.optimizer = config
+
+        // Match the file's weights (weights only: optimizer state in the input is ignored) against the architecture.
+        let fileWeights = source.index.tensors.indices.filter { source.index.tensors[$0].role == .weight }
+        var byVariable: [Int: Int] = [:]          // variable index -> source tensor index
+        var unknownOwned: [Int] = []               // source tensors of unknown layers
+        for k in fileWeights {
+            let t = source.index.tensors[k]
+            if let v = model.variable(named: t.name) {
+                if let previous = byVariable[v.index] {
+                    throw CheckpointError(.weightsMismatch, "two tensors of the weights file, \"\(escapeForDisplay(source.index.tensors[previous].name))\" and \"\(escapeForDisplay(t.name))\", are both the architecture's \"\(escapeForDisplay(v.path))\"",
+                                          file: source.path)
+                }
+                if v.shape != t.shape || v.dtype != t.dtype {
+                    report.mismatched.append((v.path, t.shape, v.shape, t.dtype, v.dtype))
+                    continue
+                }
+                byVariable[v.index] = k
+            } else if model.unknownLayer(owning: t.name) != nil {
+                unknownOwned.append(k)
+            } else {
+                report.unexpected.append((t.name, t.shape))
+            }
+        }
+        let mismatchedNames = Set(report.mismatched.map(\.name))
+        for v in model.variables where byVariable[v.index] == nil && !mismatchedNames.contains(v.path) {
+            report.missing.append((v.path, v.shape))
+        }
+        if report.hasProblems && !options.skipMismatch {
+            return (CheckpointIndex(tensors: []), [], report)
+        }
+
+        // Weights in the model's order (unknown layers' tensors, as they are, at the end).
+        var tensors: [TensorInfo] = []
+        var payloads: [TensorPayload] = []
+        let archive = source as? CheckpointArchive
+        for v in model.variables {
+            guard let k = byVariable[v.index] else { continue }
+            var info = v.tensorInfo
+            info.name = v.path
+            tensors.append(info)
+            payloads.append(archive.map { .copy($0, k) } ?? .source(source, k))
+            report.matched.append(info)
+        }
+        for k in unknownOwned {
+            var info = source.index.tensors[k]
+            info.name = KerasNames.stripModelPrefix(KerasNames.stripTensorSuffix(info.name), modelName: model.modelName)
+            tensors.append(info)
+            payloads.append(archive.map { .copy($0, k) } ?? .source(source, k))
+            report.takenAsIs.append(info.name)
+        }
+
+        // Fresh optimizer state for the trainable weights, in model.trainable_variables order.
+        let trainable = tensors.filter(\.trainable)
+        let state = try config.stateVariables(trainableTensors: trainable, backend: options.backend)
+        report.optimizerVariables = state
+        for v in state {
+            tensors.append(v.tensorInfo)
+            payloads.append(.fill(fillPattern(v.initialValue, v.dtype)))
+        }
+        let index = CheckpointIndex(tensors: tensors, architecture: bytes, optimizer: config.optimizerInfo(iterations: 0),
+                                    metadata: source.index.metadata, producer: source.index.producer)
+        return (index, payloads, report)
+    }
+
+    /// One element of `value` in `dtype`, little-endian.
+    public static func fillPattern(_ value: Double, _ dtype: DType) -> [UInt8] {
+        func le<T: FixedWidthInteger>(_ v: T) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
+        switch dtype {
+        case .float32: return le(Float(value).bitPattern)
+        case .float64: return le(value.bitPattern)
+        case .float16:
+            #if arch(x86_64) || arch(arm64)
+            return le(Float16(value).bitPattern)
+            #else
+            return le(UInt16(0))
+            #endif
+        case .bfloat16:
+            // Round to nearest even from float32.
+            let bits = Float(value).bitPattern
+            let rounded = bits &+ 0x7FFF &+ ((bits >> 16) & 1)
+            return le(UInt16(truncatingIfNeeded: rounded >> 16))
+        case .bool: return [value != 0 ? 1 : 0]
+        case .int8: return le(Int8(clamping: Int64(value)))
+        case .uint8: return le(UInt8(clamping: Int64(value)))
+        case .int16: return le(Int16(clamping: Int64(value)))
+        case .uint16: return le(UInt16(clamping: Int64(value)))
+        case .int32: return le(Int32(clamping: Int64(value)))
+        case .uint32: return le(UInt32(clamping: Int64(value)))
+        case .int64: return le(Int64(value))
+        case .uint64: return le(UInt64(max(0, value)))
+        }
+    }
+
+    /// Plans and writes. Fails with `.weightsMismatch` (after filling `report`) when the weights do
+    /// not match and `skipMismatch` is off.
+    @discardableResult
+    public static func run(weights source: any TensorSource, architecture: [UInt8], optimizer: OptimizerSource, to path: String,
+                           options: Options = Options(), writeOptions: WriteOptions = WriteOptions(),
+                           writer: ((CheckpointIndex, [TensorPayload]) throws -> Void)? = nil) throws -> Report {
+        let (index, payloads, report) = try plan(weights: source, architecture: architecture, optimizer: optimizer, options: options)
+        if report.hasProblems && !options.skipMismatch {
+            throw mismatchError(report, file: source.path)
+        }
+        if let writer {
+            try writer(index, payloads)
+        } else {
+            try CheckpointWriter.write(index, payloads: payloads, to: path, options: writeOptions)
+        }
+        return report
+    }
+
+    public static func mismatchError(_ r: Report, file: String) -> CheckpointError {
+        CheckpointError(.weightsMismatch,
+                        "the weights do not match the architecture: \(r.missing.count) missing, \(r.unexpected.count) unexpected, \(r.mismatched.count) mismatched",
+                        file: file, hint: "fix the inputs, or pass --skip-mismatch to rebuild without them")
+    }
+}
