@@ -12,7 +12,7 @@ public struct CkptCommand: ParsableCommand {
         1 differences (diff), 2 trouble (unreadable file, bad arguments).
         """,
         version: CheckpointKitVersion.string,
-        subcommands: [InspectCommand.self, StripCommand.self, RebuildCommand.self, ConvertCommand.self]
+        subcommands: [InspectCommand.self, DiffCommand.self, StripCommand.self, RebuildCommand.self, ConvertCommand.self]
     )
 
     public init() {}
