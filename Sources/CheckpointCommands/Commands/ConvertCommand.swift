@@ -18,10 +18,10 @@ struct ConvertCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("The file to write.", valueName: "output"), completion: .file(extensions: CheckpointFiles.extensions))
     var output: String
 
-    @Option(name: .long, help: ArgumentHelp("Input format: ckpt, npz, safetensors, keras, weights.h5, h5.", valueName: "format"))
+    @Option(name: .long, help: ArgumentHelp("Input format: ckpt, npz, safetensors, keras, weights.h5, h5.", valueName: "format"), completion: .list(CheckpointFiles.formatNames))
     var from: String?
 
-    @Option(name: .long, help: ArgumentHelp("Output format: ckpt, npz, safetensors, keras, weights.h5.", valueName: "format"))
+    @Option(name: .long, help: ArgumentHelp("Output format: ckpt, npz, safetensors, keras, weights.h5.", valueName: "format"), completion: .list(CheckpointFiles.formatNames))
     var to: String?
 
     @Option(name: .long, help: ArgumentHelp("Architecture JSON (model.to_json()) to pair with weights that lack one.", valueName: "model.json"),
@@ -126,8 +126,13 @@ enum Exporters {
                 Console.current.print("note: \(left) optimizer tensor\(left == 1 ? " was" : "s were") left out: safetensors holds weights only", to: .err)
             }
             return weights.count
-        default:
-            throw CheckpointError(.unsupported, "writing \(format.displayName) files is not supported yet", file: path)
+        case .keras, .kerasWeightsH5, .kerasLegacyH5:
+            // Laid out by the architecture: the index's, else the source's (a weights-only index
+            // made by `strip` from a full checkpoint carries none). Never replace a source file.
+            var options = options
+            if let st = source as? SafetensorsSource { options.inputs += st.files }
+            try KerasFiles.write(index, payloads: payloads, to: path, format: format, architecture: source.index.architecture, options: options)
+            return index.tensors.count
         }
     }
 }

@@ -89,19 +89,25 @@ struct DiffCommand: ParsableCommand {
     @Flag(name: .long, help: "Leave out the per-layer bars of relative change.")
     var noBars = false
 
-    @Option(name: .customLong("from-a"), help: ArgumentHelp("Read A as this format: ckpt, npz, safetensors, keras, weights.h5, h5.", valueName: "format"))
+    @Option(name: .customLong("from-a"), help: ArgumentHelp("Read A as this format: ckpt, npz, safetensors, keras, weights.h5, h5.", valueName: "format"), completion: .list(CheckpointFiles.formatNames))
     var fromA: String?
 
-    @Option(name: .customLong("from-b"), help: ArgumentHelp("Read B as this format.", valueName: "format"))
+    @Option(name: .customLong("from-b"), help: ArgumentHelp("Read B as this format.", valueName: "format"), completion: .list(CheckpointFiles.formatNames))
     var fromB: String?
 
     @Option(name: .long, help: ArgumentHelp("Architecture JSON (model.to_json()) for inputs that lack one (a bare .weights.h5).", valueName: "model.json"),
             completion: .file(extensions: ["json"]))
     var architecture: String?
 
+    @Option(name: .long, help: ArgumentHelp("Also write a self-contained HTML page (verdict, per-layer chart, tables) to this file; - for stdout.", valueName: "file.html"),
+            completion: .file(extensions: ["html"]))
+    var report: String?
+
     @OptionGroup var display: DisplayOptions
 
     func validate() throws {
+        if report != nil && quiet { throw ValidationError("-q stops at the first difference and prints nothing; leave it out to write a --report") }
+        if report == "-" && json { throw ValidationError("--report - and --json both write to stdout; give --report a file name") }
         for (name, v) in [("--atol", atol), ("--rtol", rtol)] {
             if let v, !(v >= 0 && v.isFinite) { throw ValidationError("\(name) must be a finite number, 0 or more") }
         }
@@ -117,8 +123,8 @@ struct DiffCommand: ParsableCommand {
 
     func run() throws {
         let console = Console.current
-        let sa = try CheckpointFiles.open(a, from: fromA, architecture: architecture)
-        let sb = try CheckpointFiles.open(b, from: fromB, architecture: architecture)
+        let sa = try CheckpointFiles.open(a, from: fromA, architecture: architecture, fromFlag: "--from-a")
+        let sb = try CheckpointFiles.open(b, from: fromB, architecture: architecture, fromFlag: "--from-b")
 
         var options = DiffOptions()
         options.atol = exact ? 0 : atol
@@ -150,12 +156,17 @@ struct DiffCommand: ParsableCommand {
         let result = try CheckpointDiff.compare(sa, sb, options: options)
         holder.withLock { $0 }?.finish()
 
-        if json {
+        let rendered = DiffReport(result: result, fileA: a, fileB: b, onlyChanged: onlyChanged, bars: !noBars)
+        if let path = report {
+            try ReportOutput.write(rendered.html(), to: path, inputs: [a, b])
+        }
+        if report == "-" {
+            // The page is the output.
+        } else if json {
             console.write(result.json().serialized(.pretty))
         } else if !quiet {
             let style = Style(enabled: display.useColor(console))
-            let report = DiffReport(result: result, fileA: a, fileB: b, onlyChanged: onlyChanged, bars: !noBars)
-            console.write(report.text(style: style, width: console.width))
+            console.write(rendered.text(style: style, width: console.width))
         }
         if result.exitCode != 0 { throw ExitCode(result.exitCode) }
     }

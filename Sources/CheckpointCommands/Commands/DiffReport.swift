@@ -30,7 +30,7 @@ struct DiffReport {
 
     // MARK: Header
 
-    private func sideLine(_ label: String, _ file: String, _ s: CheckpointDiff.Side, reference: Bool, style: Style) -> String {
+    func sideLine(_ label: String, _ file: String, _ s: CheckpointDiff.Side, reference: Bool, style: Style) -> String {
         var parts = [s.format.displayName]
         if s.format == .ckpt { parts[0] += ", " + s.kind.rawValue }
         if let o = s.optimizer { parts.append("\(o)" + (s.iterations.map { " step \($0)" } ?? "")) }
@@ -41,15 +41,15 @@ struct DiffReport {
 
     // MARK: Table
 
-    private func layerLabel(_ l: DiffLayerSummary) -> String {
+    func layerLabel(_ l: DiffLayerSummary) -> String {
         escapeForDisplay(l.name) + (l.className.map { " (\($0))" } ?? "")
     }
 
-    private func visible(_ t: TensorDiff) -> Bool {
+    func visible(_ t: TensorDiff) -> Bool {
         !onlyChanged || t.isDifference || t.values == .notCompared
     }
 
-    private func tensorTable(style: Style, width: Int) -> String {
+    func tensorTable(style: Style, width: Int) -> String {
         let full = buildTable(style: style, compact: false)
         guard let text = full else { return "" }
         let widest = text.split(separator: "\n").map { displayWidth(String($0)) }.max() ?? 0
@@ -58,7 +58,7 @@ struct DiffReport {
     }
 
     /// nil when no row is left to show.
-    private func buildTable(style: Style, compact: Bool) -> String? {
+    func buildTable(style: Style, compact: Bool) -> String? {
         var headers = ["", "Tensor", "dtype", "shape", "max |Δ|", "mean |Δ|", "RMS Δ", "max rel Δ", "cosine", "differ"]
         var align: [TextTable.Align] = [.left, .left, .left, .left, .right, .right, .right, .right, .right, .right]
         if compact {
@@ -108,17 +108,17 @@ struct DiffReport {
         }
     }
 
-    private func dtypeText(_ t: TensorDiff) -> String {
+    func dtypeText(_ t: TensorDiff) -> String {
         guard let a = t.a, let b = t.b else { return (t.a ?? t.b)?.dtype.rawValue ?? "" }
         return a.dtype == b.dtype ? a.dtype.rawValue : "\(a.dtype.rawValue)→\(b.dtype.rawValue)"
     }
 
-    private func shapeText(_ t: TensorDiff) -> String {
+    func shapeText(_ t: TensorDiff) -> String {
         guard let a = t.a, let b = t.b else { return Fmt.shape((t.a ?? t.b)?.shape ?? []) }
         return a.shape == b.shape ? Fmt.shape(a.shape) : "\(Fmt.shape(a.shape))→\(Fmt.shape(b.shape))"
     }
 
-    private func metricCells(_ t: TensorDiff) -> [String] {
+    func metricCells(_ t: TensorDiff) -> [String] {
         let blank = Array(repeating: "", count: 6)
         if t.onlyInA { return ["only in A"] + blank.dropLast() }
         if t.onlyInB { return ["only in B"] + blank.dropLast() }
@@ -172,7 +172,7 @@ struct DiffReport {
         return String(repeating: "█", count: full) + partials[part]
     }
 
-    private func barView(style: Style) -> String {
+    func barView(style: Style) -> String {
         var lines: [(String, String, String)] = []
         for l in result.layers {
             if onlyChanged && !l.changed && l.tensors.allSatisfy({ !visible(result.tensors[$0]) }) { continue }
@@ -205,7 +205,7 @@ struct DiffReport {
 
     // MARK: Architecture and optimizer
 
-    private func structureText(style: Style) -> String {
+    func structureText(style: Style) -> String {
         var out = ""
         if let d = result.architecture {
             switch d.status {
@@ -278,6 +278,18 @@ struct DiffReport {
     /// When names do not pair up but would after stripping a common first component, or a
     /// `--map` target names nothing in B.
     func hints() -> [String] {
+        kindHints() + nameHints()
+    }
+
+    /// A weights-only checkpoint against a full one: say what was (not) compared and how to match them.
+    func kindHints() -> [String] {
+        guard result.a.kind != result.b.kind, !result.options.weightsOnly else { return [] }
+        let (weights, full) = result.a.kind == .weights ? ("A", "B") : ("B", "A")
+        return ["\(weights) is a weights-only checkpoint and \(full) a full one: the optimizer state is only in \(full); "
+                + "`ckpt strip` makes \(full) weights-only, `ckpt rebuild` pairs \(weights) with an architecture JSON and a fresh optimizer"]
+    }
+
+    func nameHints() -> [String] {
         let onlyInB = result.tensors.filter(\.onlyInB).map(\.name)
         if !result.options.names.isEmpty {
             var out: [String] = []
@@ -312,7 +324,7 @@ struct DiffReport {
         return []
     }
 
-    private func toleranceLine() -> String {
+    func toleranceLine() -> String {
         var seen: [(String, DiffTolerance)] = []
         for t in result.tensors {
             guard let tol = t.tolerance, let a = t.a, let b = t.b, a.dtype.isFloatingPoint || b.dtype.isFloatingPoint else { continue }
@@ -331,7 +343,7 @@ struct DiffReport {
         return text
     }
 
-    private func verdictLine(style: Style) -> String {
+    func verdictLine(style: Style) -> String {
         let s = result.summary
         var details: [String] = []
         let n = s.compared

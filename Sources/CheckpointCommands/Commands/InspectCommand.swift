@@ -8,13 +8,18 @@ struct InspectCommand: ParsableCommand {
         discussion: """
         Reads only the index (ZIP directory and manifest) unless --stats, --values or --verify \
         ask for tensor data. Works on .ckpt, .npz, .safetensors, .keras, .weights.h5 and .h5 files.
+
+        --stats adds each tensor's distribution as a 20-bin histogram (a large one for \
+        --tensor NAME; counts and edges in --json): the finite values, in equal bins covering \
+        [min, max], with exact counts; NaN and ±inf are counted apart; when every value is \
+        equal there is one bin.
         """
     )
 
     @Argument(help: ArgumentHelp("The checkpoint to inspect.", valueName: "file"), completion: .file(extensions: CheckpointFiles.extensions))
     var file: String
 
-    @Option(name: .long, help: ArgumentHelp("Read the file as this format: ckpt, npz, safetensors, keras, weights.h5, h5.", valueName: "format"))
+    @Option(name: .long, help: ArgumentHelp("Read the file as this format: ckpt, npz, safetensors, keras, weights.h5, h5.", valueName: "format"), completion: .list(CheckpointFiles.formatNames))
     var from: String?
 
     @Option(name: .long, help: ArgumentHelp("Architecture JSON (model.to_json()) for a bare .weights.h5.", valueName: "model.json"), completion: .file(extensions: ["json"]))
@@ -26,7 +31,7 @@ struct InspectCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Only tensors whose name matches this glob (*, ?, [...]).", valueName: "glob"))
     var filter: String?
 
-    @Flag(name: .long, help: "Per-tensor min, max, mean, std, zeros, NaN and Inf counts (reads all data).")
+    @Flag(name: .long, help: "Per-tensor min, max, mean, std, zeros, NaN and Inf counts, and a histogram (reads all data).")
     var stats = false
 
     @Option(name: .long, help: ArgumentHelp("Show one tensor.", valueName: "name"))
@@ -38,9 +43,14 @@ struct InspectCommand: ParsableCommand {
     @Flag(name: .long, help: "Check every member's CRC-32, sizes and headers; exit 2 on any mismatch.")
     var verify = false
 
+    @Option(name: .long, help: ArgumentHelp("Also write a self-contained HTML page (summary, charts, tables; histograms with --stats) to this file; - for stdout.", valueName: "file.html"),
+            completion: .file(extensions: ["html"]))
+    var report: String?
+
     @OptionGroup var display: DisplayOptions
 
     func validate() throws {
+        if report == "-" && json { throw ValidationError("--report - and --json both write to stdout; give --report a file name") }
         if let values, values < 0 { throw ValidationError("--values must be 0 or more") }
         if values != nil && tensor == nil { throw ValidationError("--values needs --tensor NAME") }
     }
@@ -78,9 +88,7 @@ struct InspectCommand: ParsableCommand {
                                             total: selected.reduce(UInt64(0)) { $0 + UInt64(index.tensors[$1].byteCount ?? 0) })
             let list = selected
             let results = try ParallelWork.map(count: list.count, weight: { index.tensors[list[$0]].byteCount ?? 0 }) { k -> TensorStats in
-                let s = try TensorStats.compute(source, tensor: list[k], parallel: false)
-                progress.add(UInt64(index.tensors[list[k]].byteCount ?? 0))
-                return s
+                try TensorStats.compute(source, tensor: list[k], parallel: false, progress: { progress.add(UInt64($0)) })
             }
             progress.finish()
             for (k, i) in list.enumerated() { statsByTensor[i] = results[k] }
@@ -93,6 +101,10 @@ struct InspectCommand: ParsableCommand {
 
         let report = InspectReport(source: source, file: file, selected: selected, stats: statsByTensor, values: valuesByTensor,
                                    verified: verify)
+        if let path = self.report {
+            try ReportOutput.write(report.html(), to: path, inputs: [file])
+            if path == "-" { return }
+        }
         if json {
             console.write(report.json().serialized(.pretty))
         } else {

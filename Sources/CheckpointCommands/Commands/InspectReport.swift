@@ -36,16 +36,16 @@ struct InspectReport {
     let values: [Int: [UInt8]]
     let verified: Bool
 
-    private var index: CheckpointIndex { source.index }
+    var index: CheckpointIndex { source.index }
 
-    private var fileSize: UInt64 { (try? ReadableFile(path: file).size) ?? 0 }
+    var fileSize: UInt64 { (try? ReadableFile(path: file).size) ?? 0 }
 
-    private func storedBytes(_ i: Int) -> UInt64? {
+    func storedBytes(_ i: Int) -> UInt64? {
         if let a = source as? CheckpointArchive { return a.manifest.tensors[i].storage.storedSize }
         return nil
     }
 
-    private func kindText() -> String {
+    func kindText() -> String {
         switch index.kind {
         case .full:
             return index.architecture != nil ? "full checkpoint (architecture + weights + optimizer)" : "full checkpoint (weights + optimizer, no architecture)"
@@ -176,8 +176,8 @@ struct InspectReport {
         var headers = ["Tensor", "dtype", "shape", "elements", "stored", "ratio"]
         var align: [TextTable.Align] = [.left, .left, .left, .right, .right, .right]
         if !stats.isEmpty {
-            headers += ["min", "max", "mean", "std", "zeros", "nan", "inf"]
-            align += [.right, .right, .right, .right, .right, .right, .right]
+            headers += ["min", "max", "mean", "std", "zeros", "nan", "inf", "histogram"]
+            align += [.right, .right, .right, .right, .right, .right, .right, .left]
         }
         var table = TextTable(headers, align: align)
         for (i, depth) in orderedTensors() {
@@ -192,18 +192,25 @@ struct InspectReport {
             if !stats.isEmpty {
                 if let s = stats[i] {
                     let f: (Double?) -> String = { $0.map { Fmt.g($0, 5) } ?? "-" }
-                    row += [f(s.min), f(s.max), f(s.mean), f(s.std), Fmt.count(s.zeros), Fmt.count(s.nans), Fmt.count(s.infs)]
+                    row += [f(s.min), f(s.max), f(s.mean), f(s.std), Fmt.count(s.zeros), Fmt.count(s.nans), Fmt.count(s.infs),
+                            s.histogram().map { HistogramText.sparkline($0.counts) } ?? ""]
                 } else {
-                    row += Array(repeating: "", count: 7)
+                    row += Array(repeating: "", count: 8)
                 }
             }
             table.add(row)
         }
         out += table.render(style: { row, col, cell in
             guard col >= 11, !stats.isEmpty else { return cell }
+            if col == 13 { return style.cyan(cell) }
             return cell.trimmingSpaces() == "0" ? cell : style.yellow(cell)
         })
         out += "\(selected.count) of \(index.tensors.count) tensors\n"
+
+        // One tensor asked for by name: its histogram, large.
+        if selected.count == 1, let i = selected.first, let s = stats[i], let h = s.histogram() {
+            out += "\n" + HistogramText.large(h, name: index.tensors[i].name, stats: s, style: style)
+        }
 
         for (i, bytes) in values {
             let info = index.tensors[i]
@@ -284,6 +291,9 @@ struct InspectReport {
                     ("min", Self.num(s.min)), ("max", Self.num(s.max)), ("mean", Self.num(s.mean)), ("std", Self.num(s.std)),
                     ("zeros", .number(s.zeros)), ("nan", .number(s.nans)), ("pos_inf", .number(s.posInfs)), ("neg_inf", .number(s.negInfs)),
                     ("finite", .number(s.finite)),
+                    ("histogram", s.histogram().map { h in
+                        .object([("edges", .array(h.edges.map { Self.num($0) })), ("counts", .array(h.counts.map { .number($0) }))])
+                    } ?? .null),
                 ])))
             }
             if let bytes = values[i] {
@@ -351,5 +361,52 @@ enum ValuePrinter {
         }
         lines.append(line + "]")
         return s + lines.joined(separator: "\n") + "\n"
+    }
+}
+
+/// Terminal pictures of a ``TensorHistogram``.
+enum HistogramText {
+    static let levels: [Character] = [" ", "▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"]
+
+    /// One cell per bin, height proportional to the count (any non-empty bin shows at least ▁).
+    static func sparkline(_ counts: [Int]) -> String {
+        let top = counts.max() ?? 0
+        guard top > 0 else { return String(repeating: " ", count: counts.count) }
+        return String(counts.map { c -> Character in
+            guard c > 0 else { return " " }
+            return levels[Swift.max(1, Swift.min(8, Int((Double(c) / Double(top) * 8).rounded(.up))))]
+        })
+    }
+
+    /// A horizontal bar per bin: its range, a bar, the count.
+    static func large(_ h: TensorHistogram, name: String, stats s: TensorStats, style: Style, barWidth: Int = 40) -> String {
+        var out = style.bold(escapeForDisplay(name)) + "  histogram of \(Fmt.count(s.finite)) finite value\(s.finite == 1 ? "" : "s")"
+        out += h.counts.count == 1 ? " (all equal)\n" : ", \(h.counts.count) bins of width \(Fmt.g(h.edges[1] - h.edges[0], 3))\n"
+        let lows = h.counts.indices.map { Fmt.g(h.edges[$0], 4) }
+        let highs = h.counts.indices.map { Fmt.g(h.edges[$0 + 1], 4) }
+        let wl = lows.map(displayWidth).max() ?? 0, wh = highs.map(displayWidth).max() ?? 0
+        let top = h.counts.max() ?? 0
+        let counts = h.counts.map { Fmt.count($0) }
+        let wc = counts.map(displayWidth).max() ?? 0
+        for k in h.counts.indices {
+            let bar = top == 0 ? "" : Self.bar(Double(h.counts[k]) / Double(top), width: barWidth)
+            let close = h.counts.count == 1 ? "]" : ")"
+            out += "  [" + String(repeating: " ", count: wl - displayWidth(lows[k])) + lows[k] + ", "
+            out += highs[k] + close + String(repeating: " ", count: wh - displayWidth(highs[k])) + "  "
+            out += style.cyan(bar) + String(repeating: " ", count: barWidth - displayWidth(bar)) + "  "
+            out += String(repeating: " ", count: wc - displayWidth(counts[k])) + counts[k] + "\n"
+        }
+        if s.nans + s.infs > 0 {
+            out += "  not counted: \(Fmt.count(s.nans)) NaN, \(Fmt.count(s.posInfs)) +inf, \(Fmt.count(s.negInfs)) -inf\n"
+        }
+        return out
+    }
+
+    /// A bar `fraction` of `width` cells long, in eighths; a non-zero fraction shows at least ▏.
+    static func bar(_ fraction: Double, width: Int) -> String {
+        guard fraction > 0 else { return "" }
+        let eighths = Swift.max(1, Int((Swift.min(1, fraction) * Double(width * 8)).rounded()))
+        let partials = ["", "▏", "▎", "▍", "▌", "▋", "▊", "▉"]
+        return String(repeating: "█", count: eighths / 8) + partials[eighths % 8]
     }
 }

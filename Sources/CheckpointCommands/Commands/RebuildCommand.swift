@@ -24,7 +24,7 @@ struct RebuildCommand: ParsableCommand {
             completion: .file(extensions: ["json"]))
     var architecture: String?
 
-    @Option(name: .long, help: ArgumentHelp("Keras optimizer class, case-insensitive (adam, sgd, rmsprop, adamw, ...).", valueName: "name"))
+    @Option(name: .long, help: ArgumentHelp("Keras optimizer class, case-insensitive (adam, sgd, rmsprop, adamw, ...).", valueName: "name"), completion: .list(CheckpointFiles.optimizerNames))
     var optimizer: String?
 
     @Option(name: .long, help: ArgumentHelp("The optimizer's learning rate.", valueName: "rate"))
@@ -41,10 +41,10 @@ struct RebuildCommand: ParsableCommand {
             completion: .file(extensions: CheckpointFiles.extensions))
     var output: String
 
-    @Option(name: .long, help: ArgumentHelp("Read the weights as this format.", valueName: "format"))
+    @Option(name: .long, help: ArgumentHelp("Read the weights as this format.", valueName: "format"), completion: .list(CheckpointFiles.formatNames))
     var from: String?
 
-    @Option(name: .long, help: ArgumentHelp("The Keras backend the checkpoint is for: tensorflow (int64 step counter), jax or torch (int32).", valueName: "backend"))
+    @Option(name: .long, help: ArgumentHelp("The Keras backend the checkpoint is for: tensorflow (int64 step counter), jax or torch (int32).", valueName: "backend"), completion: .list(["tensorflow", "jax", "torch"]))
     var backend: String = "tensorflow"
 
     @Flag(name: .long, help: "Take the tensors of layers whose class is unknown from the weights as they are.")
@@ -74,8 +74,9 @@ struct RebuildCommand: ParsableCommand {
         let console = Console.current
         let source = try CheckpointFiles.open(input, from: from, architecture: architecture)
         guard let archBytes = try CheckpointFiles.readArchitecture(architecture) ?? source.index.architecture else {
-            throw CheckpointError(.missingPart, "the weights carry no architecture", file: input,
-                                  hint: "pass --architecture model.json (the text of Keras's model.to_json())")
+            throw CheckpointError(.missingPart, "rebuild needs the model's architecture, and this \(source.index.kind == .weights ? "weights-only checkpoint" : "checkpoint") carries none",
+                                  file: input,
+                                  hint: "pair it with an architecture JSON (the text of Keras's model.to_json()): `ckpt rebuild \(escapeForDisplay(input)) --architecture model.json -o \(escapeForDisplay(output))`")
         }
         guard let kerasBackend = KerasBackend(rawValue: backend.lowercased()) else {
             throw CheckpointError(.invalidArgument, "unknown backend \"\(escapeForDisplay(backend))\"", hint: "use tensorflow, jax or torch")

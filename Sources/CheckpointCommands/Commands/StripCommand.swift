@@ -22,10 +22,10 @@ struct StripCommand: ParsableCommand {
             completion: .file(extensions: CheckpointFiles.extensions))
     var output: String
 
-    @Option(name: .long, help: ArgumentHelp("Read the input as this format.", valueName: "format"))
+    @Option(name: .long, help: ArgumentHelp("Read the input as this format.", valueName: "format"), completion: .list(CheckpointFiles.formatNames))
     var from: String?
 
-    @Option(name: .long, help: ArgumentHelp("Write the output as this format (default: from its extension).", valueName: "format"))
+    @Option(name: .long, help: ArgumentHelp("Write the output as this format (default: from its extension).", valueName: "format"), completion: .list(CheckpointFiles.formatNames))
     var to: String?
 
     @Option(name: .long, help: ArgumentHelp("Architecture JSON for an input that lacks one (a bare .weights.h5).", valueName: "model.json"),

@@ -3,6 +3,10 @@ import CheckpointKit
 /// Opening inputs the way every subcommand does: `--from`, `--architecture`, clear errors.
 enum CheckpointFiles {
     static let extensions = ["ckpt", "npz", "safetensors", "json", "keras", "h5", "hdf5"]
+    /// `--from`/`--to` values (for shell completion).
+    static let formatNames = ["ckpt", "npz", "safetensors", "keras", "weights.h5", "h5"]
+    /// `rebuild --optimizer` values (for shell completion; the option is case-insensitive).
+    static let optimizerNames = ["sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "ftrl", "lion", "adafactor", "lamb"]
 
     static func format(_ name: String?) throws -> CheckpointFormat? {
         guard let name else { return nil }
@@ -22,11 +26,55 @@ enum CheckpointFiles {
         return try file.read(at: 0, count: Int(file.size), what: "architecture JSON")
     }
 
-    static func open(_ path: String, from: String?, architecture: String?) throws -> any TensorSource {
+    static func open(_ path: String, from: String?, architecture: String?, fromFlag: String = "--from") throws -> any TensorSource {
         let fmt = try format(from)
         var options = Checkpoints.OpenOptions()
         options.architecture = try readArchitecture(architecture)
-        return try Checkpoints.open(path, format: fmt, options: options)
+        do {
+            return try Checkpoints.open(path, format: fmt, options: options)
+        } catch let error as CheckpointError {
+            throw explain(error, path: path, asked: fmt, fromFlag: fromFlag)
+        }
+    }
+
+    /// A file that is not what its name (or --from) says: say what it is and what to do.
+    static func explain(_ error: CheckpointError, path: String, asked: CheckpointFormat?, fromFlag: String) -> CheckpointError {
+        let readable: Set<CheckpointError.Code> = [.notRecognized, .corrupt, .truncated, .invalidNPY, .invalidManifest, .invalidSafetensors,
+                                                  .invalidHDF5, .limitExceeded, .invalidJSON, .unsupported]
+        guard readable.contains(error.code) else { return error }
+        var e = error
+        if let json = jsonKind(path) {
+            e.hint = json == .architecture
+                ? "this is a Keras architecture JSON (model.to_json()), not a checkpoint: pair it with weights, e.g. `ckpt rebuild WEIGHTS --architecture \(escapeForDisplay(path)) -o full.ckpt`, or pass it as --architecture"
+                : "this is a JSON text, not a checkpoint; ckpt reads .ckpt, .npz, .safetensors (and a sharded set's .safetensors.index.json), .keras, .weights.h5 and .h5 files"
+            return e
+        }
+        let expected = asked ?? CheckpointFormat.fromExtension(path)
+        guard let actual = try? Checkpoints.sniff(path), family(actual) != expected.map(family) else { return error }
+        let ext: String
+        switch actual {
+        case .kerasLegacyH5, .kerasWeightsH5: ext = ".weights.h5 or .h5"
+        default: ext = "." + actual.rawValue
+        }
+        e.hint = "the file is really a \(actual.displayName) file\(expected.map { " (not a " + $0.displayName + ")" } ?? ""): name it \(ext) or pass \(fromFlag) \(actual.rawValue)"
+        return e
+    }
+
+    private static func family(_ f: CheckpointFormat) -> String {
+        f == .kerasLegacyH5 || f == .kerasWeightsH5 ? "hdf5" : f.rawValue
+    }
+
+    enum JSONKind { case architecture, other }
+
+    /// Whether `path` holds JSON text (first non-blank byte `{` or `[`), and if so whether it
+    /// looks like a Keras model.
+    static func jsonKind(_ path: String) -> JSONKind? {
+        guard let file = try? ReadableFile(path: path), file.size > 0,
+              let head = try? file.read(at: 0, count: Int(min(file.size, 4096)), what: "file start") else { return nil }
+        guard let first = head.first(where: { !" \t\r\n".utf8.contains($0) }), first == UInt8(ascii: "{") || first == UInt8(ascii: "[") else { return nil }
+        let text = String(decoding: head, as: UTF8.self)
+        // A ZIP or HDF5 file never starts with a brace; a safetensors file has 8 length bytes first.
+        return text.contains("\"class_name\"") && (text.contains("\"layers\"") || text.contains("\"config\"")) ? .architecture : .other
     }
 }
 

@@ -17,7 +17,7 @@ public final class Console: Sendable {
     /// Whether stdout / stderr are terminals (decides colour and progress bars).
     public let stdoutIsTTY: Bool
     public let stderrIsTTY: Bool
-    /// Environment variables the commands consult (NO_COLOR, COLUMNS).
+    /// Environment variables the commands consult (NO_COLOR, COLUMNS, CKPT_PROGRESS_DELAY).
     public let environment: [String: String]
 
     /// The process's console.
@@ -30,7 +30,7 @@ public final class Console: Sendable {
         stdoutIsTTY = isatty(1) == 1
         stderrIsTTY = isatty(2) == 1
         var env: [String: String] = [:]
-        for key in ["NO_COLOR", "COLUMNS", "TERM", "CLICOLOR_FORCE"] {
+        for key in ["NO_COLOR", "COLUMNS", "TERM", "CLICOLOR_FORCE", "CKPT_PROGRESS_DELAY"] {
             if let v = getenv(key) { env[key] = String(cString: v) }
         }
         environment = env

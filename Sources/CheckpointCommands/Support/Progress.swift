@@ -17,9 +17,11 @@ final class ProgressReporter: Sendable {
     private let label: String
     private let total: UInt64
     private let start: Double
+    private let delay: Double
     private let state = Mutex(State())
-    /// Shown only once the work has taken this long.
-    static let delay = 1.0
+    /// Shown only once the work has taken this long (seconds); `CKPT_PROGRESS_DELAY` overrides
+    /// it (tests set 0 to see the bar on short runs).
+    static let defaultDelay = 1.0
 
     init(console: Console, enabled: Bool, label: String, total: UInt64) {
         self.console = console
@@ -27,6 +29,8 @@ final class ProgressReporter: Sendable {
         self.label = label
         self.total = total
         self.start = Self.now()
+        let custom = console.environment["CKPT_PROGRESS_DELAY"].flatMap(Double.init)
+        self.delay = custom.map { $0.isFinite && $0 >= 0 ? $0 : Self.defaultDelay } ?? Self.defaultDelay
     }
 
     static func now() -> Double {
@@ -43,7 +47,7 @@ final class ProgressReporter: Sendable {
         let t = Self.now()
         let line: String? = state.withLock { s in
             change(&s.done)
-            guard t - start >= Self.delay, t - s.lastDraw >= 0.1 || s.done >= total else { return nil }
+            guard t - start >= delay, t - s.lastDraw >= 0.1 || s.done >= total else { return nil }
             s.lastDraw = t
             s.drawn = true
             return render(done: s.done, elapsed: t - start)

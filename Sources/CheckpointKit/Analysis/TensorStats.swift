@@ -6,6 +6,10 @@
 ///   `std` is the population standard deviation (numpy's default, ddof 0).
 /// - When every finite element is equal, `mean` is that value and `std` is exactly 0.
 /// - Integer and bool tensors are summarised as numbers (bool as 0/1).
+/// - ``fine`` is an exact histogram of the finite elements on a power-of-two grid of at most
+///   1,024 bins, computed in the same pass (see ``FineHistogram``); ``histogram(bins:)`` groups
+///   it into about 20 equal bins covering [min, max] for display, still exact. NaN and ±inf are
+///   not in it; when every finite element is equal it is one bin.
 public struct TensorStats: Sendable, Equatable {
     public var count: Int = 0
     public var finite: Int = 0
@@ -19,8 +23,18 @@ public struct TensorStats: Sendable, Equatable {
     var sum: Double = 0
     var m2: Double = 0
     var meanValue: Double = 0
+    /// The finite elements on a fine power-of-two grid (nil when there are none).
+    public var fine: FineHistogram?
 
     public init() {}
+
+    /// The finite elements in `bins` equal-width bins over [min, max] (see
+    /// ``FineHistogram/rebinned(bins:min:max:)`` for the approximation); nil when no element is
+    /// finite. When every finite element is equal there is one bin holding them all.
+    public func histogram(bins: Int = 20) -> TensorHistogram? {
+        guard let fine, let min, let max else { return nil }
+        return fine.rebinned(bins: bins, min: min, max: max)
+    }
 
     public var mean: Double? { finite == 0 ? nil : (min == max ? min : meanValue) }
     public var std: Double? {
@@ -63,10 +77,21 @@ public struct TensorStats: Sendable, Equatable {
             let mean = sum / Double(finite)
             s.meanValue = mean
             var m2 = 0.0
-            Elements.forEach(dtype, bytes) { x in
-                if x.isFinite { let d = x - mean; m2 += d * d }
+            var fine = FineHistogram(lo: lo, hi: hi)
+            let inv = fine.inverseWidth
+            let first = fine.first
+            fine.counts.withUnsafeMutableBufferPointer { counts in
+                Elements.forEach(dtype, bytes) { x in
+                    if x.isFinite {
+                        let d = x - mean
+                        m2 += d * d
+                        // lo ≤ x ≤ hi, so the index is in range (checked when the grid was chosen).
+                        counts[Int(Int64((x * inv).rounded(.down)) &- first)] &+= 1
+                    }
+                }
             }
             s.m2 = m2
+            s.fine = fine
         }
         return s
     }
@@ -85,8 +110,13 @@ public struct TensorStats: Sendable, Equatable {
                 meanValue += delta * n2 / n
                 m2 += o.m2 + delta * delta * n1 * n2 / n
             }
-            min = Swift.min(min ?? o.min!, o.min!)
-            max = Swift.max(max ?? o.max!, o.max!)
+            if let omin = o.min, let omax = o.max {
+                min = Swift.min(min ?? omin, omin)
+                max = Swift.max(max ?? omax, omax)
+            }
+            if let of = o.fine {
+                if fine == nil { fine = of } else { fine?.merge(of) }
+            }
         }
         count += o.count
         finite += o.finite
@@ -98,13 +128,16 @@ public struct TensorStats: Sendable, Equatable {
     }
 
     /// Statistics of tensor `i` of `source`, reading its pieces on every core.
-    public static func compute(_ source: any TensorSource, tensor i: Int, parallel: Bool = true) throws -> TensorStats {
+    /// `progress`, if given, is called with the byte count of each chunk as it is read.
+    public static func compute(_ source: any TensorSource, tensor i: Int, parallel: Bool = true,
+                               progress: (@Sendable (Int) -> Void)? = nil) throws -> TensorStats {
         let dtype = source.index.tensors[i].dtype
         let pieces = source.pieces(of: i)
         let parts = try ParallelWork.map(count: pieces.count, parallel: parallel && pieces.count > 1) { p -> (TensorStats, UInt32) in
             var st = TensorStats()
             var carry: [UInt8] = []
             let crc = try source.readPiece(i, p) { chunk in
+                progress?(chunk.count)
                 // Pieces may arrive split mid-element; carry the remainder to the next call.
                 if carry.isEmpty && chunk.count % dtype.itemSize == 0 {
                     st.merge(TensorStats.of(dtype, chunk))

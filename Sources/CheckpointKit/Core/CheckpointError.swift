@@ -89,7 +89,7 @@ public struct CheckpointError: Error, Sendable, CustomStringConvertible, Equatab
         if !place.isEmpty { location.append(place) }
         var text = location.isEmpty ? reason : location.joined(separator: ": ") + ": " + reason
         if let hint { text += "; " + hint }
-        if !text.hasSuffix(".") { text += "." }
+        if !text.hasSuffix(".") && !text.hasSuffix("?") && !text.hasSuffix("!") { text += "." }
         return text
     }
 

@@ -4,7 +4,7 @@
 public enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
-    /// The number's literal text as it appeared (or as written by ``JSONValue/number(_:)-swift.type.method``).
+    /// The number's literal text as it appeared (or as written by ``JSONValue/number(_:)-(Double)``).
     case number(String)
     case string(String)
     case array([JSONValue])

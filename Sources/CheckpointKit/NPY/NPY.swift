@@ -37,7 +37,7 @@ public enum NPY {
     public static let preambleLength = 12
 
     /// Parses a header from the start of a member. `prefix` must hold at least the whole header
-    /// (call ``headerLength(prefix:)`` first to know how much to read).
+    /// (call ``headerLength(prefix:limits:file:member:offset:)`` first to know how much to read).
     public static func parseHeader(_ prefix: [UInt8], limits: Limits = .default, file: String? = nil, member: String? = nil, offset: UInt64? = nil) throws -> Header {
         func bad(_ why: String) -> CheckpointError {
             CheckpointError(.invalidNPY, "invalid .npy header: " + why, file: file, member: member, offset: offset)

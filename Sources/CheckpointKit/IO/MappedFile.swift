@@ -1,0 +1,73 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A whole file mapped read-only into memory (`mmap`), unmapped when released.
+///
+/// Used to hand a stored ZIP member (the `model.weights.h5` of a `.keras` file) to libhdf5 as an
+/// in-memory image without copying it. The mapping is private and read-only; whoever holds a
+/// pointer into it must keep this object alive. A file shortened by another process while it is
+/// mapped makes reads past its new end fault (`SIGBUS`), as with any mapping.
+final class MappedFile: @unchecked Sendable {
+    // @unchecked Sendable: the mapping is read-only and immutable for the object's lifetime.
+
+    /// The file as named in errors.
+    let path: String
+    /// Start of the mapping (nil for an empty file, which cannot be mapped).
+    let base: UnsafeRawPointer?
+    /// Bytes mapped (the file's size when it was mapped).
+    let count: Int
+
+    init(_ file: ReadableFile) throws {
+        path = file.path
+        guard file.size > 0 else {
+            base = nil
+            count = 0
+            return
+        }
+        guard file.size <= UInt64(Int.max) else {
+            throw CheckpointError(.limitExceeded, "the file is too large to map into memory", file: file.path)
+        }
+        let n = Int(file.size)
+        let p = mmap(nil, n, PROT_READ, MAP_PRIVATE, file.fd, 0)
+        guard let p, p != MAP_FAILED else {
+            throw CheckpointError.io("cannot map the file into memory", file: file.path, errno: errno)
+        }
+        base = UnsafeRawPointer(p)
+        count = n
+    }
+
+    convenience init(path: String) throws {
+        try self.init(ReadableFile(path: path))
+    }
+
+    /// `count` bytes from `offset`, checked against the mapping.
+    func bytes(at offset: UInt64, count n: UInt64, what: String, member: String? = nil) throws -> UnsafeRawBufferPointer {
+        let (end, overflow) = offset.addingReportingOverflow(n)
+        guard !overflow, end <= UInt64(count), let base else {
+            throw CheckpointError(.truncated, "the file ends at byte \(count), before the end of the \(what) (\(n) bytes from byte \(offset))",
+                                  file: path, member: member, offset: offset)
+        }
+        return UnsafeRawBufferPointer(start: base + Int(offset), count: Int(n))
+    }
+
+    /// Tells the kernel the whole pages inside bytes `range` of the file are not needed any more
+    /// (they are dropped from this process and read again from the file if touched), so streaming
+    /// through a large mapping does not keep it resident.
+    func release(_ range: Range<UInt64>) {
+        guard let base, range.lowerBound < range.upperBound, range.upperBound <= UInt64(count) else { return }
+        let page = UInt64(max(4096, sysconf(Int32(_SC_PAGESIZE))))
+        let start = (range.lowerBound + page - 1) / page * page
+        let end = range.upperBound == UInt64(count) ? range.upperBound : range.upperBound / page * page
+        guard start < end else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + Int(start)), Int(end - start), Int32(MADV_DONTNEED))
+    }
+
+    deinit {
+        if let base { munmap(UnsafeMutableRawPointer(mutating: base), count) }
+    }
+}
