@@ -69,14 +69,19 @@ struct KerasFileCommandTests {
         #expect(r.status == 0, "\(r.err)")
         #expect(try Checkpoints.open(dir + "/d.bin", format: .keras).index.tensors.count == 14)
 
-        r = CLI.run(["strip", Self.mlp + "/mlp.keras", "-o", dir + "/w.weights.h5"])
+        r = CLI.run(["strip", Self.mlp + "/mlp.keras", "-o", dir + "/w.weights.h5", "--verify"])
         #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("verified"))
         let stripped = try Checkpoints.open(dir + "/w.weights.h5")
         #expect(stripped.index.kind == .weights && stripped.index.tensors.count == 4)
         // A compiled model's .weights.h5 carries optimizer state; strip removes it.
         r = CLI.run(["strip", Self.mlp + "/mlp.weights.h5", "--architecture", Self.mlp + "/architecture.json", "-o", dir + "/s.weights.h5"])
         #expect(r.status == 0, "\(r.err)")
         #expect(try Checkpoints.open(dir + "/s.weights.h5").index.kind == .weights)
+        // Inspecting a bare .weights.h5 says how to get Keras names.
+        r = CLI.run(["inspect", Self.mlp + "/mlp.weights.h5"])
+        #expect(r.status == 0 && r.err.contains("note: ") && r.err.contains("pass --architecture model.json"), "\(r.err)")
+        #expect(r.out.contains("dense/vars/0"))
         // Without any architecture a Keras file cannot be laid out.
         r = CLI.run(["strip", Self.mlp + "/mlp.weights.h5", "-o", dir + "/t.weights.h5"])
         #expect(r.status == 2)

@@ -123,8 +123,8 @@ struct DiffCommand: ParsableCommand {
 
     func run() throws {
         let console = Console.current
-        let sa = try CheckpointFiles.open(a, from: fromA, architecture: architecture, fromFlag: "--from-a")
-        let sb = try CheckpointFiles.open(b, from: fromB, architecture: architecture, fromFlag: "--from-b")
+        let sa = try CheckpointFiles.open(a, from: fromA, architecture: architecture, fromFlag: "--from-a", quiet: quiet)
+        let sb = try CheckpointFiles.open(b, from: fromB, architecture: architecture, fromFlag: "--from-b", quiet: quiet)
 
         var options = DiffOptions()
         options.atol = exact ? 0 : atol

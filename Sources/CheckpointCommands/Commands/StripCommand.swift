@@ -74,7 +74,9 @@ struct StripCommand: ParsableCommand {
 
         var verified = false
         if verify {
-            let written = try Checkpoints.open(output, format: outFormat)
+            // A Keras output names its tensors through the architecture, which a weights-only
+            // output need not carry: reopen it with the input's.
+            let written = try Checkpoints.open(output, format: outFormat, options: .init(architecture: source.index.architecture))
             try Strip.verify(input: source, output: written)
             verified = true
         }

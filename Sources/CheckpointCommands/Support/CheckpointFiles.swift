@@ -26,12 +26,18 @@ enum CheckpointFiles {
         return try file.read(at: 0, count: Int(file.size), what: "architecture JSON")
     }
 
-    static func open(_ path: String, from: String?, architecture: String?, fromFlag: String = "--from") throws -> any TensorSource {
+    /// Opens an input; notes the reader made (e.g. a Keras file named without an architecture)
+    /// go to stderr as `note:` lines unless `quiet`.
+    static func open(_ path: String, from: String?, architecture: String?, fromFlag: String = "--from", quiet: Bool = false) throws -> any TensorSource {
         let fmt = try format(from)
         var options = Checkpoints.OpenOptions()
         options.architecture = try readArchitecture(architecture)
         do {
-            return try Checkpoints.open(path, format: fmt, options: options)
+            let source = try Checkpoints.open(path, format: fmt, options: options)
+            if !quiet, let keras = source as? KerasFileSource {
+                for note in keras.notes { Console.current.print("note: \(escapeForDisplay(path)): \(note)", to: .err) }
+            }
+            return source
         } catch let error as CheckpointError {
             throw explain(error, path: path, asked: fmt, fromFlag: fromFlag)
         }
