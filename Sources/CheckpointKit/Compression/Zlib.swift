@@ -84,23 +84,21 @@ final class Deflater: @unchecked Sendable {
     func compressFragment(_ input: UnsafeRawBufferPointer, finish: Bool, into output: inout [UInt8]) throws {
         var rc = deflateReset(stream)
         guard rc == Z_OK else { throw Zlib.error(rc, during: "deflateReset") }
-        let start = output.count
         let cap = bound(input.count)
-        output.reserveCapacity(start + cap)
-        // Grow to the bound, write, then trim: avoids per-call reallocation.
-        output.append(contentsOf: repeatElement(0, count: cap))
-        var produced = 0
-        try output.withUnsafeMutableBytes { out in
+        // Written into uninitialised capacity (no zero-fill, no per-element loop even unoptimised).
+        var failure: CheckpointError?
+        let fragment = [UInt8](unsafeUninitializedCapacity: cap) { buf, count in
             stream.pointee.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: UInt8.self))
             stream.pointee.avail_in = UInt32(input.count)
-            stream.pointee.next_out = out.baseAddress!.assumingMemoryBound(to: UInt8.self) + start
+            stream.pointee.next_out = buf.baseAddress
             stream.pointee.avail_out = UInt32(cap)
             rc = deflate(stream, finish ? Z_FINISH : Z_FULL_FLUSH)
             let ok = finish ? rc == Z_STREAM_END : rc == Z_OK
-            guard ok, stream.pointee.avail_in == 0 else { throw Zlib.error(rc, during: "deflate") }
-            produced = cap - Int(stream.pointee.avail_out)
+            if !ok || stream.pointee.avail_in != 0 { failure = Zlib.error(rc, during: "deflate") }
+            count = failure == nil ? cap - Int(stream.pointee.avail_out) : 0
         }
-        output.removeLast(cap - produced)
+        if let failure { throw failure }
+        if output.isEmpty { output = fragment } else { output.append(contentsOf: fragment) }
         IOStatistics.shared.addDeflated(input.count)
     }
 }
