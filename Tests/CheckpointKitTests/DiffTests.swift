@@ -527,4 +527,14 @@ struct DiffTests {
         #expect(j["metrics"]?["max_abs"] == .string("inf"))
         #expect(CheckpointDiff.unravel(7, [2, 4]) == [1, 3] && CheckpointDiff.unravel(0, []) == [])
     }
+
+    @Test("A .keras config.json and the model.to_json() text of the same model are the same architecture (shared_object_id is ignored)")
+    func sharedObjectIdsIgnored() throws {
+        let toJSON = try TestEnv.read(TestEnv.path("Tests/Fixtures/keras/mlp/architecture.json"))
+        let withIds = try #require(try CheckpointArchive(path: TestEnv.path("Samples/mlp.ckpt")).index.architecture)
+        #expect(String(decoding: withIds, as: UTF8.self).contains("shared_object_id"))
+        var changes: [DiffKeyChange] = []
+        DiffJSONCompare.changes(try JSONParser.parse(toJSON), try JSONParser.parse(withIds), into: &changes)
+        #expect(changes.isEmpty, "\(changes.map(\.path))")
+    }
 }

@@ -356,7 +356,11 @@ enum ValuePrinter {
         var lines: [String] = []
         for (k, v) in items.enumerated() {
             let piece = v + (k == items.count - 1 ? (n < total ? ", ..." : "") : ", ")
-            if line.count + piece.count > 78 { lines.append(line); line = " " }
+            if line.count + piece.count > 78 {
+                while line.hasSuffix(" ") { line.removeLast() }
+                lines.append(line)
+                line = " "
+            }
             line += piece
         }
         lines.append(line + "]")

@@ -87,6 +87,10 @@ public struct DiffKeyChange: Sendable, Equatable {
 /// Structural differences of two JSON values, key by key.
 enum DiffJSONCompare {
     static let maxChanges = 200
+    /// Keras's serializer bookkeeping, not model structure: `shared_object_id` is the Python
+    /// `id()` of a shared object (a dtype policy...) and changes on every save (`.keras` files have
+    /// it, `model.to_json()` does not).
+    static let ignoredKeys: Set<String> = ["shared_object_id"]
 
     static func changes(_ a: JSONValue?, _ b: JSONValue?, path: String = "", skip: (String) -> Bool = { _ in false },
                         into out: inout [DiffKeyChange]) {
@@ -94,11 +98,11 @@ enum DiffJSONCompare {
         switch (a, b) {
         case let (.object(x)?, .object(y)?):
             var seen = Set<String>()
-            for (k, va) in x {
+            for (k, va) in x where !ignoredKeys.contains(k) {
                 seen.insert(k)
                 changes(va, y.first { $0.0 == k }?.1, path: join(path, k), skip: skip, into: &out)
             }
-            for (k, vb) in y where !seen.contains(k) {
+            for (k, vb) in y where !seen.contains(k) && !ignoredKeys.contains(k) {
                 changes(nil, vb, path: join(path, k), skip: skip, into: &out)
             }
         case let (.array(x)?, .array(y)?) where x.count == y.count:
