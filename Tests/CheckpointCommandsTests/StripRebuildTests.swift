@@ -213,4 +213,26 @@ struct StripRebuildTests {
                     == archive.zip.file.read(at: archive.zip.dataOffset(of: src), count: Int(src.compressedSize)))
         }
     }
+
+    @Test("An unknown layer class is a clear error unless --allow-unknown-layers, which takes its tensors as they are")
+    func unknownLayers() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let files = CLI.path("Tests/Fixtures/keras-files")
+        // Real Keras weights of a model with a custom layer "scale" (class Scale), as an .npz that
+        // also carries the optimizer's tensors under optimizer/ (ignored: a fresh state is built).
+        var r = CLI.run(["convert", files + "/custom_layer.keras", dir + "/w.npz"])
+        #expect(r.status == 0, "\(r.err)")
+        let arch = files + "/custom_layer.architecture.json"
+        r = CLI.run(["rebuild", dir + "/w.npz", "--architecture", arch, "--optimizer", "adam", "-o", dir + "/full.ckpt"])
+        #expect(r.status == 2)
+        #expect(r.err.contains("\"scale\"") && r.err.contains("Scale") && r.err.contains("--allow-unknown-layers"), "\(r.err)")
+        r = CLI.run(["rebuild", dir + "/w.npz", "--architecture", arch, "--optimizer", "adam", "-o", dir + "/full.ckpt", "--allow-unknown-layers"])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.err.contains("optimizer tensors of") && r.err.contains("replaced by a fresh Adam state"))
+        let full = try CheckpointArchive(path: dir + "/full.ckpt")
+        let scale = try #require(full.index.weights.first { $0.name.hasPrefix("scale/") })
+        #expect(scale.shape == [9])
+        #expect(full.index.optimizerTensors.contains { $0.weight == scale.name }, "the unknown layer's weight gets slots too")
+    }
 }

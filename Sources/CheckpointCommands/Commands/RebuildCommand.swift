@@ -115,7 +115,17 @@ struct RebuildCommand: ParsableCommand {
         options.allowUnknownLayers = allowUnknownLayers
         options.skipMismatch = skipMismatch
         options.backend = kerasBackend
-        let (index, payloads, report) = try Rebuild.plan(weights: source, architecture: archBytes, optimizer: optimizerSource, options: options)
+        let (index, payloads, report): (CheckpointIndex, [TensorPayload], Rebuild.Report)
+        do {
+            (index, payloads, report) = try Rebuild.plan(weights: source, architecture: archBytes, optimizer: optimizerSource, options: options)
+        } catch let e as CheckpointError where e.code == .unknownLayer && !allowUnknownLayers {
+            var e = e
+            e.hint = "pass --allow-unknown-layers to take its tensors from the weights file as they are"
+            throw e
+        }
+        if !report.ignoredOptimizerState.isEmpty && !json {
+            console.print("note: the \(report.ignoredOptimizerState.count) optimizer tensors of \(escapeForDisplay(input)) are replaced by a fresh \(report.optimizer?.className ?? "optimizer") state", to: .err)
+        }
         let style = Style(enabled: display.useColor(console) && !json)
         if report.hasProblems {
             if !json { console.write(Self.problems(report, file: input, skipping: skipMismatch, style: style), to: .err) }

@@ -27,6 +27,9 @@ public enum Rebuild {
         public var mismatched: [(name: String, fileShape: [Int], architectureShape: [Int], fileDType: DType, architectureDType: DType)] = []
         /// Tensors of unknown layers taken as they are.
         public var takenAsIs: [String] = []
+        /// Optimizer state in the input (by role, or named `optimizer/...` in formats without
+        /// roles, such as an `.npz` exported from a full checkpoint): replaced by the fresh state.
+        public var ignoredOptimizerState: [String] = []
         public var unknownLayers: [String] = []
         public var optimizer: KerasOptimizerConfig?
         public var optimizerVariables: [KerasOptimizerVariable] = []
@@ -76,6 +79,7 @@ public enum Rebuild {
 
         // Match the file's weights (weights only: optimizer state in the input is ignored) against the architecture.
         let fileWeights = source.index.tensors.indices.filter { source.index.tensors[$0].role == .weight }
+        report.ignoredOptimizerState = source.index.optimizerTensors.map(\.name)
         var byVariable: [Int: Int] = [:]          // variable index -> source tensor index
         var unknownOwned: [Int] = []               // source tensors of unknown layers
         for k in fileWeights {
@@ -92,6 +96,8 @@ public enum Rebuild {
                 byVariable[v.index] = k
             } else if model.unknownLayer(owning: t.name) != nil {
                 unknownOwned.append(k)
+            } else if t.name.hasPrefix(ContainerSpec.optimizerPrefix) {
+                report.ignoredOptimizerState.append(t.name)
             } else {
                 report.unexpected.append((t.name, t.shape))
             }
