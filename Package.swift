@@ -41,6 +41,11 @@ let package = Package(
             name: "ckpt",
             dependencies: ["CheckpointCommands"]
         ),
+        // libFuzzer targets for the readers (Tests/Fuzz/run.sh); built normally, a corpus replayer.
+        .executableTarget(
+            name: "ckpt-fuzz",
+            dependencies: ["CheckpointKit"]
+        ),
         .testTarget(
             name: "CheckpointKitTests",
             dependencies: ["CheckpointKit"]

@@ -11,20 +11,12 @@ struct LayerRow {
 }
 
 enum ArchitectureOutline {
+    typealias Outline = (modelClass: String, name: String, layers: [(String, String)], dialect: String)
+
     /// (model class, model name, layers as (name, class)) from `model.to_json()` text, either dialect.
-    static func outline(_ bytes: [UInt8]?) -> (modelClass: String, name: String, layers: [(String, String)], dialect: String)? {
-        guard let bytes, let v = try? JSONParser.parse(bytes) else { return nil }
-        let cls = v["class_name"]?.stringValue ?? "Model"
-        let cfg = v["config"]
-        let name = cfg?["name"]?.stringValue ?? ""
-        var layers: [(String, String)] = []
-        for l in cfg?["layers"]?.arrayValue ?? [] {
-            guard let lc = l["class_name"]?.stringValue, let ln = l["config"]?["name"]?.stringValue ?? l["name"]?.stringValue else { continue }
-            if lc == "InputLayer" && cls == "Sequential" { continue }
-            layers.append((ln, lc))
-        }
-        let dialect = v["module"] != nil || v["registered_name"] != nil ? "Keras 3" : "Keras 2"
-        return (cls, name, layers, dialect)
+    static func outline(_ bytes: [UInt8]?) -> Outline? {
+        guard let bytes, let o = KerasModelOutline.read(bytes) else { return nil }
+        return (o.modelClass, o.name, o.layers.map { ($0.name, $0.className) }, o.dialect == .keras3 ? "Keras 3" : "Keras 2")
     }
 }
 
@@ -35,13 +27,28 @@ struct InspectReport {
     let stats: [Int: TensorStats]
     let values: [Int: [UInt8]]
     let verified: Bool
+    /// Taken once: the index (a struct of arrays) and the parsed architecture (a large model's
+    /// JSON is hundreds of KB) are used by every part of the report.
+    let index: CheckpointIndex
+    let outline: ArchitectureOutline.Outline?
+    private let archive: CheckpointArchive?
 
-    var index: CheckpointIndex { source.index }
+    init(source: any TensorSource, file: String, selected: [Int], stats: [Int: TensorStats], values: [Int: [UInt8]], verified: Bool) {
+        self.source = source
+        self.file = file
+        self.selected = selected
+        self.stats = stats
+        self.values = values
+        self.verified = verified
+        self.index = source.index
+        self.outline = ArchitectureOutline.outline(index.architecture)
+        self.archive = source as? CheckpointArchive
+    }
 
     var fileSize: UInt64 { (try? ReadableFile(path: file).size) ?? 0 }
 
     func storedBytes(_ i: Int) -> UInt64? {
-        if let a = source as? CheckpointArchive { return a.manifest.tensors[i].storage.storedSize }
+        if let a = archive { return a.manifest.tensors[i].storage.storedSize }
         return nil
     }
 
@@ -77,7 +84,7 @@ struct InspectReport {
     func layerRows() -> [LayerRow] {
         var rows: [LayerRow] = []
         var position: [String: Int] = [:]
-        if let outline = ArchitectureOutline.outline(index.architecture) {
+        if let outline = outline {
             for (name, cls) in outline.layers where position[name] == nil {
                 position[name] = rows.count
                 rows.append(LayerRow(name: name, className: cls))
@@ -132,7 +139,7 @@ struct InspectReport {
         first += " · \(Fmt.count(t.params)) params · \(Fmt.bytes(size)) on disk"
         out += first + "\n"
         out += "  format      \(source.format.displayName)\n"
-        if let outline = ArchitectureOutline.outline(index.architecture) {
+        if let outline = outline {
             out += "  model       \(outline.modelClass) \"\(escapeForDisplay(outline.name))\", \(outline.layers.count) layers (\(outline.dialect) JSON)\n"
         } else if index.architecture != nil {
             out += "  model       architecture JSON present (\(index.architecture?.count ?? 0) bytes, not parseable)\n"
@@ -186,7 +193,7 @@ struct InspectReport {
             let stored = storedBytes(i)
             let bytes = UInt64(info.byteCount ?? 0)
             let storedText: String = stored.map { Fmt.bytes($0) } ?? "-"
-            let memberSize = (source as? CheckpointArchive).map { $0.manifest.tensors[i].storage.size } ?? bytes
+            let memberSize = archive.map { $0.manifest.tensors[i].storage.size } ?? bytes
             let ratioText: String = stored.map { memberSize == 0 ? "-" : Fmt.fixed(Double($0) / Double(memberSize), 3) } ?? "-"
             var row: [String] = [name, info.dtype.rawValue, Fmt.shape(info.shape), Fmt.count(info.elementCount ?? 0), storedText, ratioText]
             if !stats.isEmpty {
@@ -241,7 +248,7 @@ struct InspectReport {
             ("producer", index.producer.map { .string($0) } ?? .null),
             ("file_size", .number(fileSize)),
         ]
-        if let outline = ArchitectureOutline.outline(index.architecture) {
+        if let outline = outline {
             root.append(("architecture", .object([
                 ("dialect", .string(outline.dialect)),
                 ("model_class", .string(outline.modelClass)),

@@ -23,7 +23,7 @@ extension InspectReport {
         body += "</div>\n"
 
         var facts: [(String, String)] = [("format", e(source.format.displayName)), ("kind", e(kindText()))]
-        if let outline = ArchitectureOutline.outline(index.architecture) {
+        if let outline = outline {
             facts.append(("model", e("\(outline.modelClass) \"\(outline.name)\", \(outline.layers.count) layers (\(outline.dialect) JSON)")))
         } else {
             facts.append(("model", index.architecture == nil ? "<span class=\"muted\">no architecture</span>" : e("architecture JSON present (not parseable)")))

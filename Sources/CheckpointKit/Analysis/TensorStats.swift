@@ -6,6 +6,11 @@
 ///   `std` is the population standard deviation (numpy's default, ddof 0).
 /// - When every finite element is equal, `mean` is that value and `std` is exactly 0.
 /// - Integer and bool tensors are summarised as numbers (bool as 0/1).
+/// - −0 is a zero and equals +0: a tensor of zeros of both signs is all-equal; `min`, `max` (and
+///   so an all-equal `mean`) are the first of equal values in storage order, as numpy's are.
+/// - Subnormals are finite, non-zero values like any other (decoded exactly, float16 included).
+/// - Finite values near the type's limits never make `mean` or `std` overflow: float64 tensors
+///   whose magnitudes pass 2^400 are summed in units scaled by a power of two.
 /// - ``fine`` is an exact histogram of the finite elements on a power-of-two grid of at most
 ///   1,024 bins, computed in the same pass (see ``FineHistogram``); ``histogram(bins:)`` groups
 ///   it into about 20 equal bins covering [min, max] for display, still exact. NaN and ±inf are
@@ -23,6 +28,9 @@ public struct TensorStats: Sendable, Equatable {
     var sum: Double = 0
     var m2: Double = 0
     var meanValue: Double = 0
+    /// `m2` is in units of 2^(2·scale): 0 unless magnitudes passed 2^400 (then deviations are
+    /// squared after scaling by 2^-scale, so they cannot overflow).
+    var scale = 0
     /// The finite elements on a fine power-of-two grid (nil when there are none).
     public var fine: FineHistogram?
 
@@ -40,7 +48,32 @@ public struct TensorStats: Sendable, Equatable {
     public var std: Double? {
         guard finite > 0 else { return nil }
         if min == max { return 0 }
-        return (Swift.max(0, m2) / Double(finite)).squareRoot()
+        return Self.scaled((Swift.max(0, m2) / Double(finite)).squareRoot(), by: scale)
+    }
+
+    /// Magnitudes up to 2^400 need no scaling: squared deviations times any element count stay finite.
+    static let unscaledExponentLimit = 400
+
+    /// x · 2^e, exact unless the result leaves the range.
+    @inline(__always)
+    static func scaled(_ x: Double, by e: Int) -> Double {
+        e == 0 ? x : x * Double(sign: .plus, exponent: e, significand: 1)
+    }
+
+    /// Mean and m2 again, in units of 2^e, for float64 values so large that Σx or (x − mean)²
+    /// overflowed (an extra pass, only for such tensors).
+    static func rescale(_ s: inout TensorStats, _ dtype: DType, _ bytes: UnsafeRawBufferPointer, magnitude: Double) {
+        let e = Int(magnitude.exponent) - unscaledExponentLimit
+        s.scale = e
+        var scaledSum = 0.0
+        Elements.forEach(dtype, bytes) { x in if x.isFinite { scaledSum += scaled(x, by: -e) } }
+        let mean = scaledSum / Double(s.finite)
+        s.meanValue = scaled(mean, by: e)
+        var m2 = 0.0
+        Elements.forEach(dtype, bytes) { x in
+            if x.isFinite { let d = scaled(x, by: -e) - mean; m2 += d * d }
+        }
+        s.m2 = m2
     }
     public var infs: Int { posInfs + negInfs }
 
@@ -92,6 +125,8 @@ public struct TensorStats: Sendable, Equatable {
             }
             s.m2 = m2
             s.fine = fine
+            let magnitude = Swift.max(Swift.abs(lo), Swift.abs(hi))
+            if magnitude.exponent > Self.unscaledExponentLimit { Self.rescale(&s, dtype, bytes, magnitude: magnitude) }
         }
         return s
     }
@@ -104,11 +139,18 @@ public struct TensorStats: Sendable, Equatable {
             if finite == 0 {
                 meanValue = o.meanValue
                 m2 = o.m2
+                scale = o.scale
             } else {
-                let delta = o.meanValue - meanValue
+                // Both parts in the units of the larger scale (0 for all ordinary data: then this
+                // is Chan's update exactly as before).
+                let e = Swift.max(scale, o.scale)
+                let m2a = Self.scaled(m2, by: 2 * (scale - e)), m2b = Self.scaled(o.m2, by: 2 * (o.scale - e))
+                let meanA = Self.scaled(meanValue, by: -e), meanB = Self.scaled(o.meanValue, by: -e)
+                let delta = meanB - meanA
                 let n = n1 + n2
-                meanValue += delta * n2 / n
-                m2 += o.m2 + delta * delta * n1 * n2 / n
+                meanValue = Self.scaled(meanA + delta * n2 / n, by: e)
+                m2 = m2a + m2b + delta * delta * n1 * n2 / n
+                scale = e
             }
             if let omin = o.min, let omax = o.max {
                 min = Swift.min(min ?? omin, omin)

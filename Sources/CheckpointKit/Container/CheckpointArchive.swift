@@ -323,11 +323,37 @@ public final class CheckpointArchive: TensorSource {
         try stream.finish()
     }
 
+    /// Checks the CRC-32 of a member's compressed bytes against the manifest's `stored_crc32`
+    /// (when it has one): catches damage that inflating cannot see, such as deflate's unused
+    /// padding bits, and reads only the compressed bytes.
+    public func checkStoredBytes(_ i: Int) throws {
+        let t = manifest.tensors[i]
+        guard let expected = t.storage.storedCRC32 else { return }
+        let e = entries[i]
+        let start = try zip.dataOffset(of: e)
+        var crc: UInt32 = 0
+        var done: UInt64 = 0
+        var buf = [UInt8](repeating: 0, count: Int(min(e.compressedSize, 4 << 20)))
+        while done < e.compressedSize {
+            let n = Int(min(UInt64(buf.count), e.compressedSize - done))
+            try buf.withUnsafeMutableBytes { b in
+                try zip.readBytes(at: start + done, into: UnsafeMutableRawBufferPointer(rebasing: b[0..<n]), what: "member data", member: e.name)
+                crc = crc32(UnsafeRawBufferPointer(rebasing: b[0..<n]), continuing: crc)
+            }
+            done += UInt64(n)
+        }
+        guard crc == expected else {
+            throw CheckpointError(.checksumMismatch, "the compressed bytes fail their CRC-32 (the manifest says \(hex32(expected)), the file gives \(hex32(crc))): the member is damaged",
+                                  file: path, member: e.name, offset: start)
+        }
+    }
+
     /// Checks every member: CRC-32, sizes, npy headers against the manifest, and the optimizer's
     /// iteration tensor against optimizer.json. Throws the first problem found.
     public func verify(parallel: Bool = true, progress: (@Sendable (UInt64) -> Void)? = nil) throws {
         let n = manifest.tensors.count
         try ParallelWork.forEach(count: n, parallel: parallel, weight: { Int(self.manifest.tensors[$0].storage.size) }) { i in
+            try self.checkStoredBytes(i)
             try self.readTensor(i) { _ in }
             progress?(self.manifest.tensors[i].storage.size)
         }

@@ -132,7 +132,8 @@ public enum CheckpointWriter {
                                 optimizerMember: index.optimizer == nil ? nil : ContainerSpec.optimizerMember,
                                 optimizerClassName: index.optimizer?.className, optimizerIterations: index.optimizer?.iterations,
                                 tensors: stored)
-        try writer.addSmallMember(name: ContainerSpec.manifestMember, bytes: manifest.json().serializedBytes(.pretty))
+        // Compact: the manifest is the whole of index-only work, parsed on every open.
+        try writer.addSmallMember(name: ContainerSpec.manifestMember, bytes: manifest.json().serializedBytes(.compact))
         try writer.finish()
         try out.commit()
         return manifest

@@ -58,6 +58,9 @@ public struct Manifest: Sendable {
             ("crc32", .number(t.storage.crc32)),
             ("size", .number(t.storage.size)),
             ("stored_size", .number(t.storage.storedSize)),
+        ]
+        if let s = t.storage.storedCRC32 { e.append(("stored_crc32", .number(s))) }
+        e += [
             ("header_size", .number(t.storage.headerSize)),
         ]
         if !t.storage.chunkOffsets.isEmpty {
@@ -88,13 +91,13 @@ public struct Manifest: Sendable {
         struct Keys {
             let name = JSONKey("name"), member = JSONKey("member"), dtype = JSONKey("dtype"), shape = JSONKey("shape")
             let role = JSONKey("role"), trainable = JSONKey("trainable"), slot = JSONKey("slot"), weight = JSONKey("weight")
-            let crc32 = JSONKey("crc32"), size = JSONKey("size"), stored_size = JSONKey("stored_size")
+            let crc32 = JSONKey("crc32"), size = JSONKey("size"), stored_size = JSONKey("stored_size"), stored_crc32 = JSONKey("stored_crc32")
             let header_size = JSONKey("header_size"), chunks = JSONKey("chunks")
         }
         let K = Keys()
         struct Entry {
             var name: String?, member: String?, dtype: String?, shape: [Int]?, role: String?, trainable: Bool?
-            var slot: String?, weight: String?, crc: Int64?, size: Int64?, stored: Int64?, header: Int64?, chunks: [Int64]?
+            var slot: String?, weight: String?, crc: Int64?, size: Int64?, stored: Int64?, storedCRC: Int64?, header: Int64?, chunks: [Int64]?
         }
 
         do {
@@ -108,7 +111,10 @@ public struct Manifest: Sendable {
                         case "format_version": try p.readArray { p, _ in version.append(try p.readInt64()) }
                         case "kind": kindText = try p.readString()
                         case "producer": producer = try p.readString()
-                        case "chunk_size": chunkSize = try p.readInt64()
+                        case "chunk_size":
+                            chunkSize = try p.readInt64()
+                            // Checked here, not after the loop: tensor entries that follow divide by it.
+                            guard chunkSize >= 1024, chunkSize <= 1 << 30 else { throw bad("has a chunk_size of \(chunkSize), outside 1 KiB to 1 GiB") }
                         case "metadata":
                             metadata = try p.readValue()
                             guard metadata.objectValue != nil else { throw bad("\"metadata\" is \(metadata.typeDescription), not an object") }
@@ -160,6 +166,7 @@ public struct Manifest: Sendable {
                                     case K.crc32: bit = 256; e.crc = try p.readInt64()
                                     case K.size: bit = 512; e.size = try p.readInt64()
                                     case K.stored_size: bit = 1024; e.stored = try p.readInt64()
+                                    case K.stored_crc32: bit = 8192; e.storedCRC = try p.readInt64()
                                     case K.header_size: bit = 2048; e.header = try p.readInt64()
                                     case K.chunks:
                                         bit = 4096
@@ -204,6 +211,7 @@ public struct Manifest: Sendable {
             guard let crc = e.crc, crc >= 0, crc <= Int64(UInt32.max) else { throw badT("has no valid \"crc32\"") }
             guard let size = e.size, size >= 0 else { throw badT("has no valid \"size\"") }
             guard let stored = e.stored, stored >= 0 else { throw badT("has no valid \"stored_size\"") }
+            if let sc = e.storedCRC, sc < 0 || sc > Int64(UInt32.max) { throw badT("has an invalid \"stored_crc32\"") }
             guard let header = e.header, header >= 10, header <= Int64(limits.maxNPYHeaderBytes + 12) else { throw badT("has no valid \"header_size\"") }
             let (total, overflow) = UInt64(header).addingReportingOverflow(UInt64(nbytes))
             guard !overflow, UInt64(size) == total else {
@@ -222,7 +230,8 @@ public struct Manifest: Sendable {
                 }
             }
             return StoredTensor(info: info, member: member,
-                                storage: MemberStorage(crc32: UInt32(crc), size: UInt64(size), storedSize: UInt64(stored), headerSize: Int(header), chunkOffsets: chunks))
+                                storage: MemberStorage(crc32: UInt32(crc), size: UInt64(size), storedSize: UInt64(stored), storedCRC32: e.storedCRC.map { UInt32($0) },
+                                                       headerSize: Int(header), chunkOffsets: chunks))
         }
 
         guard format == ContainerSpec.formatName else { throw bad("does not say \"format\": \"ckpt\"") }

@@ -49,7 +49,8 @@ public final class NPZSource: TensorSource {
                 guard UInt64(total) <= e.uncompressedSize else {
                     throw CheckpointError(.invalidNPY, "the .npy header (\(total) bytes) is longer than the member (\(e.uncompressedSize) bytes)", file: zip.path, member: e.name, offset: start)
                 }
-                rest = try zip.readBytes(at: start + UInt64(prefix.count), count: total - prefix.count, what: "npy header", member: e.name)
+                // A header shorter than the preamble (a length field of 0 or 1) is already in `prefix`.
+                rest = try zip.readBytes(at: start + UInt64(prefix.count), count: max(0, total - prefix.count), what: "npy header", member: e.name)
                 dataOffsets.append(start)
             } else {
                 let stream = try MemberStream(archive: zip, entry: e, verifyCRC: false, bufferSize: 4096)
@@ -58,7 +59,7 @@ public final class NPZSource: TensorSource {
                 guard UInt64(total) <= e.uncompressedSize else {
                     throw CheckpointError(.invalidNPY, "the .npy header (\(total) bytes) is longer than the member (\(e.uncompressedSize) bytes)", file: zip.path, member: e.name, offset: e.localHeaderOffset)
                 }
-                rest = [UInt8](repeating: 0, count: total - prefix.count)
+                rest = [UInt8](repeating: 0, count: max(0, total - prefix.count))
                 try Self.fill(&rest, from: stream)
                 dataOffsets.append(0)
             }

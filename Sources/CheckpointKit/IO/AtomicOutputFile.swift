@@ -11,9 +11,28 @@ import Synchronization
 /// Where a writer puts its bytes: a temporary file in the destination's directory that becomes
 /// the destination only on ``commit()`` (flushed with fsync, then renamed). Dropped or aborted, it
 /// removes itself, so a failed or interrupted write leaves nothing half-written behind.
+///
+/// The temporary file is `.<name>.ckpt-tmp-<pid>-<n>`, locked (`flock`) while it is written
+/// through this object (not once its path was handed to another writer: see ``temporaryPath``).
+/// SIGINT, SIGTERM, SIGHUP and SIGPIPE remove it (see `fs.c`); SIGKILL or a crash cannot, so the
+/// next write to the same directory removes temporary files whose process is gone and whose lock
+/// nobody holds (``removeStaleTemporaries(in:)``). A full disk or `ulimit -f` is
+/// `CheckpointError.Code.noSpace`.
 public final class AtomicOutputFile {
     public let destination: String
-    public let temporaryPath: String
+    /// The temporary file, for a writer that opens it by name itself (libhdf5 writing a
+    /// `.weights.h5`). Asking for it releases this object's lock on the file first: libhdf5 takes
+    /// its own `flock` when it creates a file and would fail on ours. (Stale-file clean-up then
+    /// relies on the writer's pid alone.)
+    public var temporaryPath: String {
+        if locked && fd >= 0 { _ = flock(fd, LOCK_UN) }
+        locked = false
+        return path
+    }
+    /// The temporary file's path (without releasing the lock).
+    private let path: String
+    /// Whether this object holds the temporary file's `flock` (a sign of life for other runs).
+    private var locked = false
     private var fd: Int32
     private var committed = false
     private var slot: Int32 = -1
@@ -56,13 +75,65 @@ public final class AtomicOutputFile {
             dir = "."
             base = destination
         }
+        AtomicOutputFile.removeStaleTemporaries(in: dir)
         let n = AtomicOutputFile.counter.add(1, ordering: .relaxed).newValue
-        temporaryPath = (dir == "/" ? "" : dir) + "/." + base + ".ckpt-tmp-\(getpid())-\(n)"
-        fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        path = (dir == "/" ? "" : dir) + "/." + base + ".ckpt-tmp-\(getpid())-\(n)"
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
             throw CheckpointError.io("cannot create a temporary file in \(dir)", file: destination, errno: errno)
         }
-        slot = ckpt_register_temp(temporaryPath)
+        // Held until the descriptor closes (or the process dies, even by SIGKILL): it tells a later
+        // run that this temporary file is still being written.
+        locked = flock(fd, LOCK_EX | LOCK_NB) == 0
+        slot = ckpt_register_temp(path)
+    }
+
+    /// The pid in a temporary file name of ours, `.<name>.ckpt-tmp-<pid>-<n>`; nil for any other name.
+    static func temporaryOwner(_ name: String) -> Int32? {
+        let b = Array(name.utf8)
+        let marker = Array(".ckpt-tmp-".utf8)
+        guard b.count > marker.count + 4, b[0] == UInt8(ascii: ".") else { return nil }
+        // The last occurrence of the marker, after a non-empty destination name.
+        var at = -1
+        var k = b.count - marker.count
+        while k >= 2 {
+            if b[k..<(k + marker.count)].elementsEqual(marker) { at = k; break }
+            k -= 1
+        }
+        guard at >= 2 else { return nil }
+        let tail = b[(at + marker.count)...]
+        guard let dash = tail.firstIndex(of: UInt8(ascii: "-")) else { return nil }
+        let pidDigits = tail[tail.startIndex..<dash], nDigits = tail[(dash + 1)...]
+        func isNumber(_ s: ArraySlice<UInt8>) -> Bool { !s.isEmpty && s.count <= 18 && s.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }
+        guard isNumber(pidDigits), isNumber(nDigits), let pid = Int32(String(decoding: pidDigits, as: UTF8.self)), pid > 0 else { return nil }
+        return pid
+    }
+
+    /// Removes temporary files that interrupted writes left in `dir`: a SIGKILL (or a power cut)
+    /// gives a process no chance to remove its own. A file is removed only if its name is one of
+    /// ours, the process it names is not alive on this machine, and no process holds its lock
+    /// (a writer locks its temporary file for as long as it writes, so a live writer elsewhere, on
+    /// a shared file system or in another pid namespace, keeps its file). Best effort: failures
+    /// are ignored.
+    static func removeStaleTemporaries(in dir: String) {
+        guard let d = opendir(dir) else { return }
+        defer { closedir(d) }
+        let me = getpid()
+        while let entry = readdir(d) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            guard let pid = temporaryOwner(name), pid != me else { continue }
+            guard kill(pid, 0) != 0, errno == ESRCH else { continue }
+            let path = (dir == "/" ? "" : dir) + "/" + name
+            let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+            guard fd >= 0 else { continue }
+            var st = stat()
+            if fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, flock(fd, LOCK_EX | LOCK_NB) == 0 {
+                unlink(path)
+            }
+            close(fd)
+        }
     }
 
     deinit {
@@ -72,7 +143,7 @@ public final class AtomicOutputFile {
     /// Removes the temporary file; the destination is untouched.
     public func abort() {
         if fd >= 0 { close(fd); fd = -1 }
-        if !committed { unlink(temporaryPath) }
+        if !committed { unlink(path) }
         if slot >= 0 { ckpt_unregister_temp(slot); slot = -1 }
     }
 
@@ -118,7 +189,7 @@ public final class AtomicOutputFile {
         var outOff = Int64(offset)
         var left = count
         #if os(Linux)
-        while left > 0 {
+        while left > 0 && source.fd >= 0 {
             let n = ckpt_copy_file_range(source.fd, &inOff, fd, &outOff, Int(min(left, 1 << 30)))
             if n < 0 {
                 if errno == EINTR { continue }
@@ -162,7 +233,7 @@ public final class AtomicOutputFile {
             throw CheckpointError.io("cannot close the output", file: destination, errno: errno)
         }
         fd = -1
-        let rc = overwrite ? rename(temporaryPath, destination) : ckpt_rename_noreplace(temporaryPath, destination)
+        let rc = overwrite ? rename(path, destination) : ckpt_rename_noreplace(path, destination)
         guard rc == 0 else {
             let e = errno
             if e == EEXIST {

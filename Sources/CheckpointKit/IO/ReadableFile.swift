@@ -34,12 +34,17 @@ public final class IOStatistics: Sendable {
     }
 }
 
-/// A file opened read-only, read with `pread` so any number of threads can share it.
+/// A file opened read-only, read with `pread` so any number of threads can share it; or bytes
+/// already in memory presented as a file (``init(bytes:name:)``: fuzzers and tests).
 public final class ReadableFile: @unchecked Sendable {
-    // @unchecked: the descriptor is only used with pread(2), which is thread-safe, and closed in deinit.
+    // @unchecked: the descriptor is only used with pread(2), which is thread-safe, and closed in
+    // deinit; the in-memory bytes are immutable.
     public let path: String
     public let size: UInt64
+    /// -1 for an in-memory file.
     let fd: Int32
+    /// The bytes of an in-memory file; nil for a real one.
+    let memory: [UInt8]?
     /// What was read from this file and inflated from its members.
     public let statistics = IOStatistics()
 
@@ -58,15 +63,30 @@ public final class ReadableFile: @unchecked Sendable {
             throw CheckpointError(.notRecognized, "not a regular file", file: path)
         }
         self.fd = fd
+        self.memory = nil
         self.size = UInt64(st.st_size)
         self.device = UInt64(st.st_dev)
         self.inode = UInt64(st.st_ino)
     }
 
+    /// Bytes in memory read as if they were a file named `name` (which appears in messages only:
+    /// nothing is opened). It is the same file as no path.
+    public init(bytes: [UInt8], name: String) {
+        self.path = name
+        self.fd = -1
+        self.memory = bytes
+        self.size = UInt64(bytes.count)
+        self.device = UInt64.max
+        self.inode = UInt64.max
+    }
+
+    /// Whether this file is in memory (``init(bytes:name:)``) rather than a descriptor.
+    public var isInMemory: Bool { memory != nil }
+
     let device: UInt64
     let inode: UInt64
 
-    deinit { close(fd) }
+    deinit { if fd >= 0 { close(fd) } }
 
     /// Reads exactly `buffer.count` bytes at `offset`, or throws `.truncated` naming what was being read.
     public func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer, what: @autoclosure () -> String = "data", member: String? = nil) throws {
@@ -75,6 +95,14 @@ public final class ReadableFile: @unchecked Sendable {
         guard !overflow, end <= size else {
             throw CheckpointError(.truncated, "the file ends at byte \(size), before the end of the \(what()) (\(buffer.count) bytes from byte \(offset))",
                                   file: path, member: member, offset: offset)
+        }
+        if let memory {
+            memory.withUnsafeBytes { m in
+                buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: m[Int(offset)..<Int(end)]))
+            }
+            IOStatistics.shared.addRead(buffer.count)
+            statistics.addRead(buffer.count)
+            return
         }
         var done = 0
         while done < buffer.count {
@@ -101,6 +129,7 @@ public final class ReadableFile: @unchecked Sendable {
 
     /// Whether two open files are the same inode (so an output never replaces an input).
     public func isSameFile(asPath other: String) -> Bool {
+        guard memory == nil else { return false }
         var st = stat()
         guard stat(other, &st) == 0 else { return false }
         return UInt64(st.st_dev) == device && UInt64(st.st_ino) == inode
@@ -109,6 +138,7 @@ public final class ReadableFile: @unchecked Sendable {
     /// Advises the kernel that the whole file will be read sequentially (large copies).
     public func adviseSequential() {
         #if os(Linux)
+        guard fd >= 0 else { return }
         _ = posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_SEQUENTIAL))
         #endif
     }

@@ -107,14 +107,25 @@ extension JSONParser {
         try expect(UInt8(ascii: "{"), "an object")
         skipWhitespace()
         if i < buf.count, buf[i] == UInt8(ascii: "}") { i += 1; return }
+        // Few keys: a linear scan; many (a hostile file): a set, so the check stays linear overall.
         var keys: [String] = []
+        var keySet: Set<String>? = nil
         while true {
             skipWhitespace()
             guard i < buf.count, buf[i] == UInt8(ascii: "\"") else { throw fail("expected a quoted key in an object") }
             let keyAt = i
             let key = try string()
-            if keys.contains(key) { throw fail("duplicate key \"\(escapeForDisplay(key))\"", at: keyAt) }
-            keys.append(key)
+            let duplicate: Bool
+            if var set = keySet {
+                keySet = nil
+                duplicate = !set.insert(key).inserted
+                keySet = set
+            } else {
+                duplicate = keys.contains(key)
+                keys.append(key)
+                if keys.count > 16 { keySet = Set(keys); keys = [] }
+            }
+            if duplicate { throw fail("duplicate key \"\(escapeForDisplay(key))\"", at: keyAt) }
             try expect(UInt8(ascii: ":"), "':' after an object key")
             skipWhitespace()
             try body(&self, key)
@@ -191,6 +202,41 @@ extension JSONParser {
     }
 
     mutating func readValue() throws -> JSONValue { try value(depth: 1) }
+
+    /// Consumes one value without building it (strings are still checked as UTF-8 lazily: only
+    /// their quotes and escapes are scanned). Depth is bounded as in ``value(depth:)``.
+    mutating func skipValue(depth: Int = 1) throws {
+        guard depth <= options.maxDepth else { throw fail("nesting deeper than \(options.maxDepth) levels") }
+        skipWhitespace()
+        guard i < buf.count else { throw fail("the text ends where a value was expected") }
+        switch buf[i] {
+        case UInt8(ascii: "{"):
+            try beginObject()
+            var first = true
+            while try nextKey(first: first) != nil {
+                first = false
+                try skipValue(depth: depth + 1)
+            }
+        case UInt8(ascii: "["):
+            try beginArray()
+            var first = true
+            while try nextElement(first: first) {
+                first = false
+                try skipValue(depth: depth + 1)
+            }
+        case UInt8(ascii: "\""):
+            let open = i
+            i += 1
+            while i < buf.count, buf[i] != UInt8(ascii: "\"") {
+                if buf[i] == UInt8(ascii: "\\") { i += 1 } else if buf[i] < 0x20 { throw fail("a raw control character inside a string") }
+                i += 1
+            }
+            guard i < buf.count else { throw fail("the text ends inside a string", at: open) }
+            i += 1
+        default:
+            _ = try value(depth: depth)
+        }
+    }
 }
 
 /// An object key packed into integers for cheap comparison (ASCII keys of up to 24 bytes);

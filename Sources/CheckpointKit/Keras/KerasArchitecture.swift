@@ -373,6 +373,13 @@ struct KerasArchitectureParser {
             throw CheckpointError(.invalidArchitecture,
                                   "the config of \(context) (\(CheckpointError.printable(className))) should be an object, found \(config.typeDescription)")
         }
+        // Keras refuses a name that is not a string (`Operation.__init__`); so does this reader.
+        for n in [config["name"], entry["name"]] {
+            if let n, !n.isNull, n.stringValue == nil {
+                throw CheckpointError(.invalidArchitecture,
+                                      "\(context) (\(CheckpointError.printable(className))) has a \"name\" that is \(n.typeDescription), not a string")
+            }
+        }
         let name = config["name"]?.stringValue ?? entry["name"]?.stringValue ?? KerasNames.snakeCase(className)
         let where_ = "layer \"\(CheckpointError.printable(name))\" (\(CheckpointError.printable(className)))"
         var trainable = true

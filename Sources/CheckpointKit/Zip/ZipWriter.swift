@@ -8,6 +8,9 @@ public struct MemberStorage: Sendable, Equatable {
     public var size: UInt64
     /// Compressed size.
     public var storedSize: UInt64
+    /// CRC-32 of the compressed bytes (spec §3 `stored_crc32`): lets `--verify` catch a damaged
+    /// byte that inflating cannot (deflate's padding bits), and check a member without inflating it.
+    public var storedCRC32: UInt32?
     /// Length of the npy header (0 for JSON members).
     public var headerSize: Int
     /// Compressed offset, relative to the member's data, of every data chunk after the first
@@ -15,7 +18,8 @@ public struct MemberStorage: Sendable, Equatable {
     public var chunkOffsets: [UInt64]
     public var method: UInt16
 
-    public init(crc32: UInt32, size: UInt64, storedSize: UInt64, headerSize: Int, chunkOffsets: [UInt64], method: UInt16 = 8) {
+    public init(crc32: UInt32, size: UInt64, storedSize: UInt64, storedCRC32: UInt32? = nil, headerSize: Int, chunkOffsets: [UInt64], method: UInt16 = 8) {
+        self.storedCRC32 = storedCRC32
         self.crc32 = crc32
         self.size = size
         self.storedSize = storedSize
@@ -44,6 +48,8 @@ final class CompressionJob: @unchecked Sendable {
     let done = DispatchSemaphore(value: 0)
     var output: [UInt8] = []
     var crc: UInt32 = 0
+    /// CRC-32 of `output`.
+    var outputCRC: UInt32 = 0
     var inputCount: Int
     var error: CheckpointError?
 
@@ -70,7 +76,7 @@ final class CompressionPool: Sendable {
 
     private let deflaters = Mutex<[DeflateStrategy: [Deflater]]>([:])
     private struct FillKey: Hashable { let pattern: [UInt8]; let count: Int; let finish: Bool }
-    private let fillCache = Mutex<[FillKey: (bytes: [UInt8], crc: UInt32)]>([:])
+    private let fillCache = Mutex<[FillKey: (bytes: [UInt8], crc: UInt32, outputCRC: UInt32)]>([:])
 
     private func take(_ s: DeflateStrategy) throws -> Deflater {
         let d: Deflater?? = deflaters.withLock { pool in
@@ -89,6 +95,23 @@ final class CompressionPool: Sendable {
         }
     }
 
+    /// `count` bytes of `pattern` repeated (by doubling copies).
+    static func repeated(_ pattern: [UInt8], count: Int) -> [UInt8] {
+        guard !pattern.isEmpty, !pattern.allSatisfy({ $0 == 0 }) else { return [UInt8](repeating: 0, count: count) }
+        return [UInt8](unsafeUninitializedCapacity: count) { buf, initialized in
+            guard let base = buf.baseAddress, count > 0 else { initialized = 0; return }
+            let first = min(pattern.count, count)
+            pattern.withUnsafeBufferPointer { p in base.update(from: p.baseAddress!, count: first) }
+            var filled = first
+            while filled < count {
+                let n = min(filled, count - filled)
+                (base + filled).update(from: base, count: n)
+                filled += n
+            }
+            initialized = count
+        }
+    }
+
     /// Whether every element of `bytes` equals the first (a buffer is constant with period p iff
     /// it equals itself shifted by p).
     static func isConstant(_ bytes: UnsafeRawBufferPointer, itemSize: Int) -> Bool {
@@ -103,17 +126,14 @@ final class CompressionPool: Sendable {
                 if let hit = fillCache.withLock({ $0[key] }) {
                     job.output = hit.bytes
                     job.crc = hit.crc
+                    job.outputCRC = hit.outputCRC
                 } else {
-                    var buf = [UInt8](repeating: 0, count: fill.count)
-                    let p = fill.pattern.count
-                    if p > 0 && !fill.pattern.allSatisfy({ $0 == 0 }) {
-                        for i in stride(from: 0, to: fill.count, by: p) {
-                            for k in 0..<min(p, fill.count - i) { buf[i + k] = fill.pattern[k] }
-                        }
-                    }
+                    let buf = CompressionPool.repeated(fill.pattern, count: fill.count)
                     try compress(buf, kind: job.kind, finish: job.finish, job: job)
-                    if fillCache.withLock({ $0.count }) < 64 {
-                        let entry = (job.output, job.crc)
+                    // Full chunks only: they are what repeats (a 1 GiB slot is 1,024 of them); the
+                    // odd-sized tails of small tensors would crowd them out and are cheap anyway.
+                    if fill.count == ContainerSpec.chunkSize, fillCache.withLock({ $0.count }) < 64 {
+                        let entry = (job.output, job.crc, job.outputCRC)
                         fillCache.withLock { $0[key] = entry }
                     }
                 }
@@ -141,6 +161,7 @@ final class CompressionPool: Sendable {
             defer { give(d) }
             var out: [UInt8] = []
             try d.compressFragment(raw, finish: finish, into: &out)
+            job.outputCRC = crc32(out)
             job.output = out
         }
     }
@@ -197,6 +218,7 @@ final class ZipWriter {
     private var curOffset: UInt64 = 0
     private var curDataStart: UInt64 = 0
     private var curCRC: UInt32 = 0
+    private var curStoredCRC: UInt32 = 0
     private var curProduced: UInt64 = 0
     private var curChunkOffsets: [UInt64] = []
     private var curDataChunks = 0
@@ -357,6 +379,7 @@ final class ZipWriter {
             curHeaderSize = headerSize
             curOffset = out.offset
             curCRC = 0
+            curStoredCRC = 0
             curProduced = 0
             curChunkOffsets = []
             curDataChunks = 0
@@ -371,6 +394,7 @@ final class ZipWriter {
                 curDataChunks += 1
                 curChunkOffsets.append(out.offset - curDataStart)
             }
+            curStoredCRC = out.offset == curDataStart ? job.outputCRC : crc32Combine(curStoredCRC, job.outputCRC, lengthOfB: job.output.count)
             try out.append(job.output)
             curCRC = curProduced == 0 ? job.crc : crc32Combine(curCRC, job.crc, lengthOfB: job.inputCount)
             curProduced += UInt64(job.inputCount)
@@ -378,7 +402,7 @@ final class ZipWriter {
             let csize = out.offset - curDataStart
             try out.patch(localHeader(name: curName, crc: curCRC, csize: csize, usize: curSize, method: 8, zip64: curZip64), at: curOffset)
             central.append(Central(name: curName, crc: curCRC, csize: csize, usize: curSize, offset: curOffset, method: 8))
-            storage[curName] = MemberStorage(crc32: curCRC, size: curSize, storedSize: csize, headerSize: curHeaderSize,
+            storage[curName] = MemberStorage(crc32: curCRC, size: curSize, storedSize: csize, storedCRC32: curStoredCRC, headerSize: curHeaderSize,
                                              chunkOffsets: curDataChunks > 1 ? curChunkOffsets : [], method: 8)
         case .copy(let name, let source, let entry, let st):
             let offset = out.offset
