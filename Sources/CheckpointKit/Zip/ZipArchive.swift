@@ -409,6 +409,29 @@ public final class ZipArchive: Sendable {
             throw CheckpointError(.limitExceeded, "the member is \(entry.uncompressedSize) bytes (the limit is \(maxBytes))", file: path, member: entry.name, offset: entry.localHeaderOffset)
         }
         var out = [UInt8](repeating: 0, count: Int(entry.uncompressedSize))
+        if entry.method == 8 && LibDeflate.available {
+            // One read and one whole-buffer inflate (the manifest of a big model is ~1 MB).
+            let start = try dataOffset(of: entry)
+            let input = try readBytes(at: start, count: Int(entry.compressedSize), what: "member data", member: entry.name)
+            let result: (Int, Int)?
+            do {
+                result = try input.withUnsafeBytes { inb in try out.withUnsafeMutableBytes { try LibDeflate.inflate(inb, into: $0, account: file.statistics) } }
+            } catch let e as CheckpointError {
+                throw e.located(file: path, member: entry.name, offset: start)
+            }
+            if let (consumed, produced) = result {
+                guard consumed == input.count, produced == out.count else {
+                    throw CheckpointError(.corrupt, "the member inflates to \(produced) bytes from \(consumed) of \(input.count) compressed bytes; the directory says \(out.count)",
+                                          file: path, member: entry.name, offset: start)
+                }
+                let c = crc32(out)
+                guard c == entry.crc32 else {
+                    throw CheckpointError(.checksumMismatch, "CRC-32 mismatch: the directory says \(hex32(entry.crc32)), the data gives \(hex32(c)) (the member's bytes are damaged)",
+                                          file: path, member: entry.name, offset: start)
+                }
+                return out
+            }
+        }
         let stream = try MemberStream(archive: self, entry: entry)
         try out.withUnsafeMutableBytes { buf in
             var filled = 0
