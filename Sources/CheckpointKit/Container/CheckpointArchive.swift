@@ -40,7 +40,9 @@ public final class CheckpointArchive: TensorSource {
         var accounted = [Bool](repeating: false, count: zip.entries.count)
         if let m = zip.entryIndex(named: ContainerSpec.manifestMember) { accounted[m] = true }
         for t in manifest.tensors {
-            guard t.member.utf8.count == t.info.name.utf8.count + 4, t.member.hasSuffix(ContainerSpec.tensorSuffix), t.member.hasPrefix(t.info.name) else {
+            // Byte comparisons (String.hasPrefix compares Characters: slow for thousands of names).
+            guard t.member.utf8.count == t.info.name.utf8.count + 4, t.member.utf8.starts(with: t.info.name.utf8),
+                  t.member.utf8.reversed().starts(with: ContainerSpec.tensorSuffix.utf8.reversed()) else {
                 let expectedMember = ContainerSpec.memberName(forTensor: t.info.name)
                 throw CheckpointError(.invalidManifest, "the manifest puts tensor \"\(escapeForDisplay(t.info.name))\" in member \"\(escapeForDisplay(t.member))\", not \"\(escapeForDisplay(expectedMember))\"",
                                       file: path, member: ContainerSpec.manifestMember, offset: manifestOffset)
