@@ -38,7 +38,9 @@ public enum CheckpointWriter {
     @discardableResult
     public static func write(_ index: CheckpointIndex, payloads: [TensorPayload], to path: String,
                              options: WriteOptions = WriteOptions()) throws -> Manifest {
-        precondition(payloads.count == index.tensors.count, "one payload per tensor")
+        guard payloads.count == index.tensors.count else {
+            throw CheckpointError(.invalidArgument, "\(payloads.count) payloads for \(index.tensors.count) tensors; give one payload per tensor", file: path)
+        }
         let kind = index.kind
         if kind == .full && index.optimizer == nil {
             throw CheckpointError(.missingPart, "optimizer tensors without an optimizer configuration cannot be written as a full checkpoint", file: path)
