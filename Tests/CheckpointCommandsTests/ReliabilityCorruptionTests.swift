@@ -6,9 +6,10 @@ import Testing
 /// Corruption through the command line: truncated and byte-flipped copies of sample files, read
 /// with `ckpt inspect --verify`. Never a crash or a hang; each case exits 2 with one sentence
 /// naming the file, or (for a byte nothing depends on) prints exactly what the original gives.
-/// A flip inside a member's data is caught (exit 2) where the format keeps checksums, unless it
-/// falls in deflate's slack (bits the inflated data never depends on): then every member still
-/// inflates to exactly its original bytes, which the test checks.
+/// A flip inside a `.ckpt` member's data is always caught (exit 2: the manifest's `stored_crc32`
+/// covers the stored bytes). In a `.npz` it is caught unless it falls in deflate's slack (bits the
+/// inflated data never depends on): then every member still inflates to exactly its original
+/// bytes, which the test checks.
 ///
 /// Fast by default (a seeded sample of offsets); `CKPT_SLOW_TESTS=1` tries every offset of files
 /// up to 64 KiB and a dense seeded sample (20 000 offsets) of larger ones.
@@ -98,7 +99,7 @@ struct ReliabilityCorruptionTests {
         }
     }
 
-    @Test("A flipped byte: exit 2 with a sentence, or exactly the original's output; a flip in checksummed member data is caught unless the member inflates unchanged", arguments: samples)
+    @Test("A flipped byte: exit 2 with a sentence, or exactly the original's output; every flip in .ckpt member data is caught; in .npz, unless the member inflates unchanged", arguments: samples)
     func flipped(_ sample: Sample) throws {
         let dir = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -126,10 +127,13 @@ struct ReliabilityCorruptionTests {
                     #expect(r.out.replacingOccurrences(of: flipDir, with: dir) == reference.out,
                             "\(name): a flip at byte \(off) was accepted but changed the output")
                     if inData {
-                        // Deflate streams have slack the data never sees: the padding and type bits
-                        // of an empty flush block, code lengths of unused symbols. A flip there
-                        // leaves every inflated byte as it was (so CRC-32 cannot see it). Anything
-                        // else in member data must be caught.
+                        // A .ckpt keeps a CRC-32 of every member's stored bytes (stored_crc32):
+                        // nothing in its member data may change unnoticed.
+                        #expect(!name.hasSuffix(".ckpt"), "\(name): a flip at byte \(off), inside member data, was not caught")
+                        // Elsewhere (.npz) deflate streams have slack the data never sees: the
+                        // padding and type bits of an empty flush block, code lengths of unused
+                        // symbols. A flip there leaves every inflated byte as it was (so the CRC-32
+                        // of the data cannot see it). Anything else in member data must be caught.
                         let member = try #require(Self.member(at: off, in: original))
                         #expect(member.method == 8, "\(name): a flip at byte \(off), inside stored member \(member.name), was not caught")
                         #expect(try Self.inflated(member.name, of: flipped) == Self.inflated(member.name, of: original),

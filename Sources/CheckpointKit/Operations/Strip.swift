@@ -72,13 +72,17 @@ public enum Strip {
         guard output.index.tensors.count == weights.count else {
             throw CheckpointError(.verificationFailed, "the output has \(output.index.tensors.count) tensors, the input \(weights.count) weights", file: output.path)
         }
+        let outputIndex = output.index
+        var position: [String: Int] = [:]
+        for (j, t) in outputIndex.tensors.enumerated() { position[t.name] = j }
+        let byName = position
         try ParallelWork.forEach(count: weights.count, weight: { input.index.tensors[weights[$0]].byteCount ?? 0 }) { k in
             let i = weights[k]
             let t = input.index.tensors[i]
-            guard let j = output.tensorIndex(named: t.name) else {
+            guard let j = byName[t.name] else {
                 throw CheckpointError(.verificationFailed, "the weight is missing from the output", file: output.path, member: t.name)
             }
-            let o = output.index.tensors[j]
+            let o = outputIndex.tensors[j]
             guard o.dtype == t.dtype, o.shape == t.shape, o.trainable == t.trainable else {
                 throw CheckpointError(.verificationFailed, "the output has \(o.dtype.rawValue) \(o.shape) where the input has \(t.dtype.rawValue) \(t.shape)", file: output.path, member: t.name)
             }
