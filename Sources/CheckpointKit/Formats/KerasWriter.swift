@@ -515,32 +515,8 @@ struct KerasZipWriter {
         try out.append(cd)
         let size = UInt64(cd.count)
         let count = UInt64(central.count)
-        var end: [UInt8] = []
-        if count > 0xFFFF || start > Self.zip64Limit || size > Self.zip64Limit {
-            let record = out.offset
-            end.appendLE(UInt32(0x0606_4B50))
-            end.appendLE(UInt64(44))
-            end.appendLE(UInt16(45))
-            end.appendLE(UInt16(45))
-            end.appendLE(UInt32(0))
-            end.appendLE(UInt32(0))
-            end.appendLE(count)
-            end.appendLE(count)
-            end.appendLE(size)
-            end.appendLE(start)
-            end.appendLE(UInt32(0x0706_4B50))
-            end.appendLE(UInt32(0))
-            end.appendLE(record)
-            end.appendLE(UInt32(1))
-        }
-        end.appendLE(UInt32(0x0605_4B50))
-        end.appendLE(UInt16(0))
-        end.appendLE(UInt16(0))
-        end.appendLE(UInt16(min(count, 0xFFFF)))
-        end.appendLE(UInt16(min(count, 0xFFFF)))
-        end.appendLE(UInt32(min(size, 0xFFFF_FFFF)))
-        end.appendLE(UInt32(min(start, 0xFFFF_FFFF)))
-        end.appendLE(UInt16(0))
-        try out.append(end)
+        let zip64 = count > 0xFFFF || start > Self.zip64Limit || size > Self.zip64Limit
+        try out.append(zipEndRecords(entries: count, directorySize: size, directoryStart: start, zip64At: zip64 ? out.offset : nil,
+                                     zip64MadeBy: 45))
     }
 }

@@ -503,33 +503,41 @@ final class ZipWriter {
         try out.append(cd)
         let cdSize = out.offset - cdStart
         let count = UInt64(central.count)
-        var end: [UInt8] = []
         let needZip64 = count >= 0xFFFF || cdSize >= ContainerSpec.zip64Threshold || cdStart >= ContainerSpec.zip64Threshold
-        if needZip64 {
-            let z64At = out.offset
-            end.appendLE(UInt32(0x0606_4B50))
-            end.appendLE(UInt64(44))
-            end.appendLE(ContainerSpec.versionMadeBy)
-            end.appendLE(UInt16(45))
-            end.appendLE(UInt32(0))
-            end.appendLE(UInt32(0))
-            end.appendLE(count)
-            end.appendLE(count)
-            end.appendLE(cdSize)
-            end.appendLE(cdStart)
-            end.appendLE(UInt32(0x0706_4B50))
-            end.appendLE(UInt32(0))
-            end.appendLE(z64At)
-            end.appendLE(UInt32(1))
-        }
-        end.appendLE(UInt32(0x0605_4B50))
-        end.appendLE(UInt16(0))
-        end.appendLE(UInt16(0))
-        end.appendLE(UInt16(min(count, 0xFFFF)))
-        end.appendLE(UInt16(min(count, 0xFFFF)))
-        end.appendLE(UInt32(min(cdSize, 0xFFFF_FFFF)))
-        end.appendLE(UInt32(min(cdStart, 0xFFFF_FFFF)))
-        end.appendLE(UInt16(0))
-        try out.append(end)
+        try out.append(zipEndRecords(entries: count, directorySize: cdSize, directoryStart: cdStart, zip64At: needZip64 ? out.offset : nil,
+                                     zip64MadeBy: ContainerSpec.versionMadeBy))
     }
+}
+
+/// The end of a ZIP archive: with `zip64At`, the ZIP64 end-of-central-directory record (written at
+/// that offset) and its locator; then the end-of-central-directory record, its 16- and 32-bit
+/// fields saturated (readers take the ZIP64 values). Shared by the `.ckpt` and `.keras` writers.
+func zipEndRecords(entries count: UInt64, directorySize: UInt64, directoryStart: UInt64, zip64At: UInt64?,
+                   zip64MadeBy: UInt16) -> [UInt8] {
+    var end: [UInt8] = []
+    if let zip64At {
+        end.appendLE(UInt32(0x0606_4B50))
+        end.appendLE(UInt64(44))
+        end.appendLE(zip64MadeBy)
+        end.appendLE(UInt16(45))
+        end.appendLE(UInt32(0))
+        end.appendLE(UInt32(0))
+        end.appendLE(count)
+        end.appendLE(count)
+        end.appendLE(directorySize)
+        end.appendLE(directoryStart)
+        end.appendLE(UInt32(0x0706_4B50))
+        end.appendLE(UInt32(0))
+        end.appendLE(zip64At)
+        end.appendLE(UInt32(1))
+    }
+    end.appendLE(UInt32(0x0605_4B50))
+    end.appendLE(UInt16(0))
+    end.appendLE(UInt16(0))
+    end.appendLE(UInt16(min(count, 0xFFFF)))
+    end.appendLE(UInt16(min(count, 0xFFFF)))
+    end.appendLE(UInt32(min(directorySize, 0xFFFF_FFFF)))
+    end.appendLE(UInt32(min(directoryStart, 0xFFFF_FFFF)))
+    end.appendLE(UInt16(0))
+    return end
 }
