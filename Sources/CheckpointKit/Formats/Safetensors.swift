@@ -301,7 +301,7 @@ extension SafetensorsSource {
                 try JSONParser.read(text, options: limits.jsonOptions, baseOffset: 8) { p in
                     var names = Set<String>()
                     var first = true
-                    try p.stBeginObject()
+                    try p.beginObject()
                     while let (key, keyOffset) = try p.stNextKey(first: first) {
                         first = false
                         // README: "Duplicate keys are disallowed."
@@ -385,7 +385,7 @@ extension SafetensorsSource {
                     }
                     var first = true
                     var keys = Set<String>()
-                    try p.stBeginObject()
+                    try p.beginObject()
                     while let (key, keyOffset) = try p.stNextKey(first: first) {
                         first = false
                         guard keys.insert(key).inserted else {
@@ -400,7 +400,7 @@ extension SafetensorsSource {
                             }
                             var names = Set<String>()
                             var firstEntry = true
-                            try p.stBeginObject()
+                            try p.beginObject()
                             while let (tensor, at) = try p.stNextKey(first: firstEntry) {
                                 firstEntry = false
                                 guard names.insert(tensor).inserted else {
@@ -459,30 +459,13 @@ extension SafetensorsSource {
 // MARK: - JSON helpers for the header (same module: the parser's internals are shared)
 
 extension JSONParser {
-    /// Consumes `{`.
-    fileprivate mutating func stBeginObject() throws {
-        skipWhitespace()
-        guard i < buf.count, buf[i] == UInt8(ascii: "{") else { throw fail(i < buf.count ? "expected an object" : "the text ends where an object was expected") }
-        i += 1
-    }
-
     /// The next key as a String with its file offset (positioned at its value), or nil after `}`.
     /// Unlike ``nextKey(first:)`` it keeps the key's text: the keys here are tensor names.
     fileprivate mutating func stNextKey(first: Bool) throws -> (String, UInt64)? {
-        skipWhitespace()
-        guard i < buf.count else { throw fail("the text ends inside an object") }
-        if buf[i] == UInt8(ascii: "}") { i += 1; return nil }
-        if !first {
-            guard buf[i] == UInt8(ascii: ",") else { throw fail("expected ',' or '}' in an object") }
-            i += 1
-            skipWhitespace()
-        }
-        guard i < buf.count, buf[i] == UInt8(ascii: "\"") else { throw fail("expected a quoted key in an object") }
+        guard try atNextKey(first: first) else { return nil }
         let at = offset
         let key = try string()
-        skipWhitespace()
-        guard i < buf.count, buf[i] == UInt8(ascii: ":") else { throw fail("expected ':' after an object key") }
-        i += 1
+        try expect(UInt8(ascii: ":"), "':' after an object key")
         skipWhitespace()
         return (key, at)
     }

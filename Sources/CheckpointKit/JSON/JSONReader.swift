@@ -14,7 +14,7 @@ extension JSONParser {
 
     var offset: UInt64 { base + UInt64(i) }
 
-    private mutating func expect(_ c: UInt8, _ what: String) throws {
+    mutating func expect(_ c: UInt8, _ what: String) throws {
         skipWhitespace()
         guard i < buf.count, buf[i] == c else {
             throw fail(i < buf.count ? "expected \(what)" : "the text ends where \(what) was expected")
@@ -30,15 +30,7 @@ extension JSONParser {
     /// The next key (positioned at its value), or nil after the closing `}`.
     /// Pass `first: true` for the first call after ``beginObject()``.
     mutating func nextKey(first: Bool) throws -> JSONKey? {
-        skipWhitespace()
-        guard i < buf.count else { throw fail("the text ends inside an object") }
-        if buf[i] == UInt8(ascii: "}") { i += 1; return nil }
-        if !first {
-            guard buf[i] == UInt8(ascii: ",") else { throw fail("expected ',' or '}' in an object") }
-            i += 1
-            skipWhitespace()
-        }
-        guard i < buf.count, buf[i] == UInt8(ascii: "\"") else { throw fail("expected a quoted key in an object") }
+        guard try atNextKey(first: first) else { return nil }
         var j = i + 1
         while j < buf.count, buf[j] != UInt8(ascii: "\""), buf[j] != UInt8(ascii: "\\"), buf[j] >= 0x20, buf[j] < 0x80 { j += 1 }
         let key: JSONKey
@@ -51,6 +43,21 @@ extension JSONParser {
         try expect(UInt8(ascii: ":"), "':' after an object key")
         skipWhitespace()
         return key
+    }
+
+    /// Positions at the next key's opening quote (consuming the `,` before it unless `first`), or
+    /// consumes the closing `}` and returns false.
+    mutating func atNextKey(first: Bool) throws -> Bool {
+        skipWhitespace()
+        guard i < buf.count else { throw fail("the text ends inside an object") }
+        if buf[i] == UInt8(ascii: "}") { i += 1; return false }
+        if !first {
+            guard buf[i] == UInt8(ascii: ",") else { throw fail("expected ',' or '}' in an object") }
+            i += 1
+            skipWhitespace()
+        }
+        guard i < buf.count, buf[i] == UInt8(ascii: "\"") else { throw fail("expected a quoted key in an object") }
+        return true
     }
 
     /// Consumes `[`. Follow with ``nextElement(first:)`` until it returns false.
@@ -67,39 +74,6 @@ extension JSONParser {
             skipWhitespace()
         }
         return true
-    }
-
-    /// Iterates an object's members with keys packed into a ``JSONKey`` (no String is made for
-    /// keys of up to 24 ASCII bytes); `body` must consume the value. Duplicate keys are refused.
-    mutating func readObjectFast(_ body: (inout JSONParser, JSONKey) throws -> Void) throws {
-        try expect(UInt8(ascii: "{"), "an object")
-        skipWhitespace()
-        if i < buf.count, buf[i] == UInt8(ascii: "}") { i += 1; return }
-        var seen: [JSONKey] = []
-        while true {
-            skipWhitespace()
-            guard i < buf.count, buf[i] == UInt8(ascii: "\"") else { throw fail("expected a quoted key in an object") }
-            let keyAt = i
-            var j = i + 1
-            while j < buf.count, buf[j] != UInt8(ascii: "\""), buf[j] != UInt8(ascii: "\\"), buf[j] >= 0x20, buf[j] < 0x80 { j += 1 }
-            let key: JSONKey
-            if j < buf.count, buf[j] == UInt8(ascii: "\""), j - i - 1 <= 24 {
-                key = JSONKey(UnsafeBufferPointer(rebasing: buf[(i + 1)..<j]))
-                i = j + 1
-            } else {
-                key = JSONKey(long: try string())
-            }
-            for k in seen where k == key { throw fail("duplicate key", at: keyAt) }
-            seen.append(key)
-            try expect(UInt8(ascii: ":"), "':' after an object key")
-            skipWhitespace()
-            try body(&self, key)
-            skipWhitespace()
-            guard i < buf.count else { throw fail("the text ends inside an object") }
-            if buf[i] == UInt8(ascii: ",") { i += 1; continue }
-            if buf[i] == UInt8(ascii: "}") { i += 1; return }
-            throw fail("expected ',' or '}' in an object")
-        }
     }
 
     /// Iterates an object's members: `body(&self, key)` must consume the value. Keys must be unique.
