@@ -456,26 +456,7 @@ struct KerasZipWriter {
         let offset = out.offset
         // Python decides ZIP64 for a member of known size when size * 1.05 exceeds the limit.
         let zip64 = Double(size) * 1.05 > Double(Self.zip64Limit)
-        var h: [UInt8] = []
-        h.appendLE(UInt32(0x0403_4B50))
-        h.appendLE(UInt16(zip64 ? 45 : 20))
-        h.appendLE(UInt16(nameBytes.contains { $0 >= 0x80 } ? 0x0800 : 0))
-        h.appendLE(UInt16(0)) // stored
-        h.appendLE(ContainerSpec.dosTime)
-        h.appendLE(ContainerSpec.dosDate)
-        h.appendLE(crc)
-        h.appendLE(zip64 ? UInt32.max : UInt32(size))
-        h.appendLE(zip64 ? UInt32.max : UInt32(size))
-        h.appendLE(UInt16(nameBytes.count))
-        h.appendLE(UInt16(zip64 ? 20 : 0))
-        h += nameBytes
-        if zip64 {
-            h.appendLE(UInt16(1))
-            h.appendLE(UInt16(16))
-            h.appendLE(size)
-            h.appendLE(size)
-        }
-        try out.append(h)
+        try out.append(zipLocalHeader(name: name, crc: crc, csize: size, usize: size, method: 0, zip64: zip64))
         central.append((nameBytes, crc, size, offset, zip64))
     }
 

@@ -384,7 +384,7 @@ final class ZipWriter {
             curChunkOffsets = []
             curDataChunks = 0
             curZip64 = deflateBoundEstimate(size) >= ContainerSpec.zip64Threshold
-            try out.append(localHeader(name: name, crc: 0, csize: 0, usize: size, method: 8, zip64: curZip64))
+            try out.append(zipLocalHeader(name: name, crc: 0, csize: 0, usize: size, method: 8, zip64: curZip64))
             curDataStart = out.offset
         case .chunk(let job, let isData):
             job.done.wait()
@@ -400,7 +400,7 @@ final class ZipWriter {
             curProduced += UInt64(job.inputCount)
         case .end:
             let csize = out.offset - curDataStart
-            try out.patch(localHeader(name: curName, crc: curCRC, csize: csize, usize: curSize, method: 8, zip64: curZip64), at: curOffset)
+            try out.patch(zipLocalHeader(name: curName, crc: curCRC, csize: csize, usize: curSize, method: 8, zip64: curZip64), at: curOffset)
             central.append(Central(name: curName, crc: curCRC, csize: csize, usize: curSize, offset: curOffset, method: 8))
             storage[curName] = MemberStorage(crc32: curCRC, size: curSize, storedSize: csize, storedCRC32: curStoredCRC, headerSize: curHeaderSize,
                                              chunkOffsets: curDataChunks > 1 ? curChunkOffsets : [], method: 8)
@@ -408,7 +408,7 @@ final class ZipWriter {
             let offset = out.offset
             let zip64 = deflateBoundEstimate(entry.uncompressedSize) >= ContainerSpec.zip64Threshold
             let dataStart = try source.dataOffset(of: entry)
-            try out.append(localHeader(name: name, crc: entry.crc32, csize: entry.compressedSize, usize: entry.uncompressedSize,
+            try out.append(zipLocalHeader(name: name, crc: entry.crc32, csize: entry.compressedSize, usize: entry.uncompressedSize,
                                        method: entry.method, zip64: zip64))
             try out.appendCopy(from: source.file, at: dataStart, count: entry.compressedSize)
             central.append(Central(name: name, crc: entry.crc32, csize: entry.compressedSize, usize: entry.uncompressedSize,
@@ -420,31 +420,6 @@ final class ZipWriter {
     /// zlib's deflateBound for raw deflate, computed without a stream (spec §1 rule 4).
     private func deflateBoundEstimate(_ n: UInt64) -> UInt64 {
         n + (n >> 12) + (n >> 14) + (n >> 25) + 13 + 5 * (n / UInt64(ContainerSpec.chunkSize) + 2)
-    }
-
-    private func localHeader(name: String, crc: UInt32, csize: UInt64, usize: UInt64, method: UInt16, zip64: Bool) -> [UInt8] {
-        let nameBytes = Array(name.utf8)
-        var h: [UInt8] = []
-        h.reserveCapacity(30 + nameBytes.count + 20)
-        h.appendLE(UInt32(0x0403_4B50))
-        h.appendLE(UInt16(zip64 ? 45 : 20))
-        h.appendLE(UInt16(nameBytes.contains { $0 >= 0x80 } ? 0x0800 : 0))
-        h.appendLE(method)
-        h.appendLE(ContainerSpec.dosTime)
-        h.appendLE(ContainerSpec.dosDate)
-        h.appendLE(crc)
-        h.appendLE(zip64 ? UInt32.max : UInt32(csize))
-        h.appendLE(zip64 ? UInt32.max : UInt32(usize))
-        h.appendLE(UInt16(nameBytes.count))
-        h.appendLE(UInt16(zip64 ? 20 : 0))
-        h += nameBytes
-        if zip64 {
-            h.appendLE(UInt16(1))
-            h.appendLE(UInt16(16))
-            h.appendLE(usize)
-            h.appendLE(csize)
-        }
-        return h
     }
 
     /// Writes out every member submitted so far (so their ``storage`` is known).
@@ -507,6 +482,33 @@ final class ZipWriter {
         try out.append(zipEndRecords(entries: count, directorySize: cdSize, directoryStart: cdStart, zip64At: needZip64 ? out.offset : nil,
                                      zip64MadeBy: ContainerSpec.versionMadeBy))
     }
+}
+
+/// A local file header (fixed 1980 time; UTF-8 flag for non-ASCII names); with `zip64`, both sizes
+/// go in a ZIP64 extra field. Shared by the `.ckpt` and `.keras` writers.
+func zipLocalHeader(name: String, crc: UInt32, csize: UInt64, usize: UInt64, method: UInt16, zip64: Bool) -> [UInt8] {
+    let nameBytes = Array(name.utf8)
+    var h: [UInt8] = []
+    h.reserveCapacity(30 + nameBytes.count + 20)
+    h.appendLE(UInt32(0x0403_4B50))
+    h.appendLE(UInt16(zip64 ? 45 : 20))
+    h.appendLE(UInt16(nameBytes.contains { $0 >= 0x80 } ? 0x0800 : 0))
+    h.appendLE(method)
+    h.appendLE(ContainerSpec.dosTime)
+    h.appendLE(ContainerSpec.dosDate)
+    h.appendLE(crc)
+    h.appendLE(zip64 ? UInt32.max : UInt32(csize))
+    h.appendLE(zip64 ? UInt32.max : UInt32(usize))
+    h.appendLE(UInt16(nameBytes.count))
+    h.appendLE(UInt16(zip64 ? 20 : 0))
+    h += nameBytes
+    if zip64 {
+        h.appendLE(UInt16(1))
+        h.appendLE(UInt16(16))
+        h.appendLE(usize)
+        h.appendLE(csize)
+    }
+    return h
 }
 
 /// The end of a ZIP archive: with `zip64At`, the ZIP64 end-of-central-directory record (written at
