@@ -186,19 +186,7 @@ public enum NPZWriter {
             let header = NPY.header(dtype: t.dtype, shape: t.shape)
             let nbytes = UInt64(t.byteCount ?? 0)
             try writer.beginTensor(name: t.name + ".npy", header: header, dataSize: nbytes, itemSize: t.dtype.itemSize, floating: t.dtype.isFloatingPoint)
-            if nbytes > 0 {
-                var got: UInt64 = 0
-                try source.readTensor(k) { chunk in
-                    got += UInt64(chunk.count)
-                    guard got <= nbytes else {
-                        throw CheckpointError(.corrupt, "tensor \"\(escapeForDisplay(t.name))\" has more data than its shape holds", file: source.path, member: t.name)
-                    }
-                    try writer.write(chunk)
-                }
-                guard got == nbytes else {
-                    throw CheckpointError(.corrupt, "tensor \"\(escapeForDisplay(t.name))\" has \(got) bytes of data where its shape needs \(nbytes)", file: source.path, member: t.name)
-                }
-            }
+            if nbytes > 0 { try source.readTensorChecked(k) { try writer.write($0) } }
             done += nbytes
             options.progress?(done, total)
         }

@@ -949,17 +949,7 @@ public enum SafetensorsWriter {
                     }
                     try out.appendCopy(from: loc.file, at: loc.offset, count: n)
                 } else {
-                    var got: UInt64 = 0
-                    try source.readTensor(k) { chunk in
-                        got += UInt64(chunk.count)
-                        guard got <= n else {
-                            throw CheckpointError(.corrupt, "tensor \"\(escapeForDisplay(t.name))\" has more data than its shape holds", file: source.path, member: t.name)
-                        }
-                        try out.append(chunk)
-                    }
-                    guard got == n else {
-                        throw CheckpointError(.corrupt, "tensor \"\(escapeForDisplay(t.name))\" has \(got) bytes of data where its shape needs \(n)", file: source.path, member: t.name)
-                    }
+                    try source.readTensorChecked(k) { try out.append($0) }
                 }
             }
             progress.add(n)

@@ -101,6 +101,24 @@ extension TensorSource {
         if ps.count > 1 { try verifyPieces(of: i, crcs: crcs) }
     }
 
+    /// Streams the whole tensor like ``readTensor(_:_:)``, checking that it holds exactly the
+    /// bytes its dtype and shape need: a chunk past that size is refused before `body` sees it.
+    public func readTensorChecked(_ i: Int, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let info = index.tensors[i]
+        let need = UInt64(info.byteCount ?? 0)
+        var got: UInt64 = 0
+        try readTensor(i) { chunk in
+            got += UInt64(chunk.count)
+            guard got <= need else {
+                throw CheckpointError(.corrupt, "tensor \"\(escapeForDisplay(info.name))\" has more data than its shape holds", file: path, member: info.name)
+            }
+            try body(chunk)
+        }
+        guard got == need else {
+            throw CheckpointError(.corrupt, "tensor \"\(escapeForDisplay(info.name))\" has \(got) bytes of data where its shape needs \(need)", file: path, member: info.name)
+        }
+    }
+
     /// The whole tensor in memory (refused above `limits.maxInMemoryTensorBytes`).
     public func readTensorBytes(_ i: Int, limits: Limits = .default) throws -> [UInt8] {
         let info = index.tensors[i]
