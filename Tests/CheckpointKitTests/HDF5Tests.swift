@@ -103,7 +103,7 @@ struct HDF5Tests {
     @Test("flat element ranges and streamed reads equal the whole read")
     func rangedReads() throws {
         let file = try HDF5File.open(path: hdf5Fixtures.appendingPathComponent("types.h5").path)
-        var rng = SplitMix(seed: 7)
+        var rng = SeededRNG(seed: 7)
         for path in ["data/rank5", "layouts/chunked_gzip", "layouts/chunked_be", "data/float16_be", "data/bool",
                      "data/uint64_be", "layouts/compact", "data/scalar"] {
             let dataset = try file.dataset(path)
@@ -544,7 +544,7 @@ print(json.dumps({"compared": len(args) // 2, "diffs": diffs[:20]}, default=str)
         defer { try? FileManager.default.removeItem(at: dir) }
         let shape = [7, 3, 5]
         let count = shape.reduce(1, *)
-        var rng = SplitMix(seed: 3)
+        var rng = SeededRNG(seed: 3)
         let bytes = (0..<(count * 4)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
         let a = dir.appendingPathComponent("a.h5").path
         let b = dir.appendingPathComponent("b.h5").path
@@ -806,7 +806,7 @@ private struct Sample {
 
 /// Writes a Keras-like file with every dtype, streamed in ranges, and the attribute kinds Keras uses.
 private func writeSample(_ path: String) throws -> Sample {
-    var rng = SplitMix(seed: 11)
+    var rng = SeededRNG(seed: 11)
     var tensors: [String: (DType, [Int], [UInt8])] = [:]
     let shapes: [DType: [Int]] = [.float32: [4, 6], .float64: [3], .float16: [2, 5], .bfloat16: [9], .bool: [3, 3],
                                   .int8: [5], .int16: [2, 2], .int32: [7], .int64: [1, 2, 3], .uint8: [4],
@@ -925,18 +925,6 @@ private func run(_ program: String, _ arguments: [String]) throws -> String {
         throw CheckpointError(.io, "\(program) exited with status \(process.terminationStatus)")
     }
     return String(decoding: data, as: UTF8.self)
-}
-
-private struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 /// SHA-256 (FIPS 180-4), hex.

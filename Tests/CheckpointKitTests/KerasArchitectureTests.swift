@@ -433,17 +433,6 @@ import Testing
 /// Hostile architectures: random mutations of real ones must give a result or a CheckpointError,
 /// never a crash or another error type.
 @Suite struct KerasArchitectureFuzzTests {
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let replacements: [JSONValue] = [
         .null, .number("-1"), .number("0"), .number("1e30"), .number("9999999999999"), .number("2.5"),
         .string("x"), .string("channels_first"), .array([]), .object([]), .bool(true),
@@ -485,7 +474,7 @@ import Testing
     func mutatedArchitecturesNeverCrash(file: String) throws {
         let original = try KerasFixtures.json(KerasFixtures.packageRoot.appendingPathComponent("Tests/Fixtures").appendingPathComponent(file))
         let nodes = Self.count(original)
-        var rng = SplitMix(state: UInt64(truncatingIfNeeded: file.utf8.reduce(0) { $0 &* 31 &+ Int($1) }))
+        var rng = SeededRNG(seed: UInt64(truncatingIfNeeded: file.utf8.reduce(0) { $0 &* 31 &+ Int($1) }))
         let iterations = ProcessInfo.processInfo.environment["CKPT_KERAS_FUZZ_ITERATIONS"].flatMap(Int.init) ?? 150
         for _ in 0..<iterations {
             let target = Int.random(in: 0..<nodes, using: &rng)

@@ -6,15 +6,7 @@ import Testing
 /// tf-keras 2.21 on TensorFlow, and `Tests/Fixtures/keras-extra`, written by real Keras 3.15 on
 /// JAX by `Tests/Fixtures/keras-extra/make.py`).
 enum KerasFixtures {
-    /// The package root, found by walking up from this file.
-    static let packageRoot: URL = {
-        var url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while url.path != "/" {
-            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
-            url.deleteLastPathComponent()
-        }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    }()
+    static var packageRoot: URL { TestEnv.packageRoot }
 
     static let kerasDir = packageRoot.appendingPathComponent("Tests/Fixtures/keras")
     static let extraDir = packageRoot.appendingPathComponent("Tests/Fixtures/keras-extra")
