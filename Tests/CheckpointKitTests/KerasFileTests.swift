@@ -261,9 +261,7 @@ struct KerasFileTests {
 
         // strip: a weights-only index without architecture, laid out by the source's architecture.
         let stripped = dir + "/stripped.weights.h5"
-        let summary = try Strip.run(keras, to: stripped, writer: { index, payloads in
-            try KerasFiles.write(index, payloads: payloads, to: stripped, format: .kerasWeightsH5, architecture: keras.index.architecture)
-        })
+        let summary = try Strip.run(keras, to: stripped)
         #expect(summary.removedTensors == 10)
         let weightsOnly = try HDF5File.open(path: stripped)
         #expect(try weightsOnly.contains("optimizer") == false)
@@ -288,9 +286,7 @@ struct KerasFileTests {
         let source = try Checkpoints.open(fixtures + "/mlp.weights.h5", options: .init(architecture: TestEnv.read(fixtures + "/architecture.json")))
         #expect(source.index.kind == .full)
         let out = dir + "/w.weights.h5"
-        try Strip.run(source, to: out, writer: { index, payloads in
-            try KerasFiles.write(index, payloads: payloads, to: out, format: .kerasWeightsH5, architecture: source.index.architecture)
-        })
+        try Strip.run(source, to: out)
         let stripped = try Checkpoints.open(out)
         #expect(stripped.index.kind == .weights && stripped.index.optimizer == nil)
         #expect(try HDF5File.open(path: out).contains("optimizer/vars") == false)

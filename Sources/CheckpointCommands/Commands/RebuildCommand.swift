@@ -115,9 +115,9 @@ struct RebuildCommand: ParsableCommand {
         options.allowUnknownLayers = allowUnknownLayers
         options.skipMismatch = skipMismatch
         options.backend = kerasBackend
-        let (index, payloads, report): (CheckpointIndex, [TensorPayload], Rebuild.Report)
+        let (rebuilt, report): (ComposedSource, Rebuild.Report)
         do {
-            (index, payloads, report) = try Rebuild.plan(weights: source, architecture: archBytes, optimizer: optimizerSource, options: options)
+            (rebuilt, report) = try Rebuild.plan(weights: source, architecture: archBytes, optimizer: optimizerSource, options: options)
         } catch let e as CheckpointError where e.code == .unknownLayer && !allowUnknownLayers {
             var e = e
             e.hint = "pass --allow-unknown-layers to take its tensors from the weights file as they are"
@@ -135,13 +135,14 @@ struct RebuildCommand: ParsableCommand {
             }
         }
 
-        let outFormat = try CheckpointFiles.format(nil) ?? CheckpointFormat.fromExtension(output) ?? .ckpt
-        var write = WriteOptions(overwrite: force, inputs: [try ReadableFile(path: input)])
-        let total = index.tensors.reduce(UInt64(0)) { $0 + UInt64($1.byteCount ?? 0) }
+        let outFormat = try Convert.outputFormat(for: output, explicit: nil, default: .ckpt)
+        var write = WriteOptions(overwrite: force)
+        let total = rebuilt.index.tensors.reduce(UInt64(0)) { $0 + UInt64($1.byteCount ?? 0) }
         let progress = ProgressReporter(console: console, enabled: display.showProgress(console), label: "rebuild", total: total)
         write.progress = { done, _ in progress.update(done: done) }
-        try Exporters.write(index: index, payloads: payloads, source: source, format: outFormat, to: output, options: write, maxShardSize: nil)
+        let written = try Convert.write(rebuilt, as: outFormat, to: output, options: write)
         progress.finish()
+        if !json { for note in written.notes { console.print("note: \(note)", to: .err) } }
 
         if json {
             console.write(Self.json(report, input: input, output: output).serialized(.pretty))

@@ -49,18 +49,15 @@ struct StripCommand: ParsableCommand {
     func run() throws {
         let console = Console.current
         let source = try CheckpointFiles.open(input, from: from, architecture: architecture)
-        let outFormat = try CheckpointFiles.format(to) ?? CheckpointFormat.fromExtension(output) ?? .ckpt
-        let inputFile = try ReadableFile(path: input)
-        var options = WriteOptions(overwrite: force, inputs: [inputFile])
+        let outFormat = try Convert.outputFormat(for: output, explicit: CheckpointFiles.format(to), default: .ckpt).id
+        var options = WriteOptions(overwrite: force)
         let total = source.index.weights.reduce(UInt64(0)) { $0 + UInt64($1.byteCount ?? 0) }
         let progress = ProgressReporter(console: console, enabled: display.showProgress(console), label: "strip", total: total)
         options.progress = { done, _ in progress.update(done: done) }
 
-        let summary = try Strip.run(source, to: output, keepArchitecture: keepArchitecture, options: options,
-                                    writer: outFormat == .ckpt ? nil : { index, payloads in
-            try Exporters.write(index: index, payloads: payloads, source: source, format: outFormat, to: output, options: options, maxShardSize: nil)
-        })
+        let summary = try Strip.run(source, to: output, format: outFormat, keepArchitecture: keepArchitecture, options: options)
         progress.finish()
+        if !json { for note in summary.notes { console.print("note: \(note)", to: .err) } }
 
         if summary.nothingToStrip {
             let message = "\(escapeForDisplay(input)) is already a weights-only checkpoint: nothing to strip, \(escapeForDisplay(output)) was not written"

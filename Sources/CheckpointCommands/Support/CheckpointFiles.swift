@@ -2,9 +2,9 @@ import CheckpointKit
 
 /// Opening inputs the way every subcommand does: `--from`, `--architecture`, clear errors.
 enum CheckpointFiles {
-    static let extensions = ["ckpt", "npz", "safetensors", "json", "keras", "h5", "hdf5"]
+    static let extensions = FormatRegistry.fileExtensions.contains("json") ? FormatRegistry.fileExtensions : FormatRegistry.fileExtensions + ["json"]
     /// `--from`/`--to` values (for shell completion).
-    static let formatNames = ["ckpt", "npz", "safetensors", "keras", "weights.h5", "h5"]
+    static let formatNames = FormatRegistry.formatNames
     /// `rebuild --optimizer` values (for shell completion; the option is case-insensitive).
     static let optimizerNames = ["sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "ftrl", "lion", "adafactor", "lamb"]
 
@@ -12,7 +12,7 @@ enum CheckpointFiles {
         guard let name else { return nil }
         guard let f = CheckpointFormat(name: name) else {
             throw CheckpointError(.invalidArgument, "unknown format \"\(escapeForDisplay(name))\"",
-                                  hint: "use one of ckpt, npz, safetensors, keras, weights.h5, h5")
+                                  hint: "use one of " + FormatRegistry.formatNames.joined(separator: ", "))
         }
         return f
     }
@@ -34,8 +34,8 @@ enum CheckpointFiles {
         options.architecture = try readArchitecture(architecture)
         do {
             let source = try Checkpoints.open(path, format: fmt, options: options)
-            if !quiet, let keras = source as? KerasFileSource {
-                for note in keras.notes { Console.current.print("note: \(escapeForDisplay(path)): \(note)", to: .err) }
+            if !quiet {
+                for note in source.notes { Console.current.print("note: \(escapeForDisplay(path)): \(note)", to: .err) }
             }
             return source
         } catch let error as CheckpointError {
@@ -57,11 +57,7 @@ enum CheckpointFiles {
         }
         let expected = asked ?? CheckpointFormat.fromExtension(path)
         guard let actual = try? Checkpoints.sniff(path), family(actual) != expected.map(family) else { return error }
-        let ext: String
-        switch actual {
-        case .kerasLegacyH5, .kerasWeightsH5: ext = ".weights.h5 or .h5"
-        default: ext = "." + actual.rawValue
-        }
+        let ext = actual == .kerasLegacyH5 || actual == .kerasWeightsH5 ? ".weights.h5 or .h5" : "." + actual.rawValue
         e.hint = "the file is really a \(actual.displayName) file\(expected.map { " (not a " + $0.displayName + ")" } ?? ""): name it \(ext) or pass \(fromFlag) \(actual.rawValue)"
         return e
     }

@@ -9,6 +9,7 @@ public final class CheckpointArchive: TensorSource {
     public let index: CheckpointIndex
     public let limits: Limits
     public var path: String { zip.path }
+    public var inputFiles: [ReadableFile] { [zip.file] }
     public var format: CheckpointFormat { .ckpt }
     /// ZIP entry of each tensor, in `index.tensors` order.
     public let entries: [ZipEntry]
@@ -120,6 +121,11 @@ public final class CheckpointArchive: TensorSource {
         if entries[i].method == 0 { return Self.uniformPieces(count: n, size: manifest.chunkSize) }
         guard !t.storage.chunkOffsets.isEmpty else { return [0..<n] }
         return Self.uniformPieces(count: n, size: manifest.chunkSize)
+    }
+
+    /// Members with a `stored_crc32` can be copied compressed: the copy checks it first.
+    public func storedMember(of i: Int) -> StoredMemberRef? {
+        manifest.tensors[i].storage.storedCRC32 == nil ? nil : StoredMemberRef(archive: self, tensor: i)
     }
 
     public func fingerprint(of i: Int) -> TensorFingerprint? {

@@ -1,15 +1,3 @@
-/// Where a tensor's data comes from when a checkpoint is written.
-public enum TensorPayload: Sendable {
-    /// Read (and recompress) tensor `index` of any source.
-    case source(any TensorSource, Int)
-    /// Every element equals `pattern` (one element's little-endian bytes): fresh optimizer slots.
-    case fill([UInt8])
-    /// The data in memory.
-    case bytes([UInt8])
-    /// Copy the compressed member of tensor `index` of a `.ckpt` as it is (no inflate, no deflate).
-    case copy(CheckpointArchive, Int)
-}
-
 /// Options for writing a container.
 public struct WriteOptions: Sendable {
     /// Replace an existing destination (`--force`).
@@ -19,6 +7,12 @@ public struct WriteOptions: Sendable {
     public var producer = "ckpt " + CheckpointKitVersion.string
     /// Called on the writing thread with (bytes done, bytes total) of tensor data.
     public var progress: (@Sendable (UInt64, UInt64) -> Void)?
+    /// Formats written as a set of shards (safetensors): the largest shard, in bytes. Writing a
+    /// set is chosen by naming its index file; nil means the format's default.
+    public var maxShardSize: UInt64?
+    /// For formats laid out by the model's architecture (Keras): the architecture to use when the
+    /// checkpoint written carries none (a weights-only index made from a full checkpoint).
+    public var layoutArchitecture: [UInt8]?
 
     public init(overwrite: Bool = false, inputs: [ReadableFile] = []) {
         self.overwrite = overwrite
@@ -33,14 +27,12 @@ public enum CheckpointKitVersion {
 /// Writes `.ckpt` containers (spec §1–§3): members in the spec's order, chunks compressed on every
 /// core, the manifest last, atomically renamed into place.
 public enum CheckpointWriter {
-    /// Writes `index` with the data `payloads[i]` for `index.tensors[i]` to `path`.
+    /// Writes `source` (its index and every tensor) to `path`. A tensor the source holds as a
+    /// `.ckpt` member (``TensorSource/storedMember(of:)``) is copied compressed as it is.
     /// Returns the manifest that was written.
     @discardableResult
-    public static func write(_ index: CheckpointIndex, payloads: [TensorPayload], to path: String,
-                             options: WriteOptions = WriteOptions()) throws -> Manifest {
-        guard payloads.count == index.tensors.count else {
-            throw CheckpointError(.invalidArgument, "\(payloads.count) payloads for \(index.tensors.count) tensors; give one payload per tensor", file: path)
-        }
+    public static func write(_ source: any TensorSource, to path: String, options: WriteOptions = WriteOptions()) throws -> Manifest {
+        let index = source.index
         let kind = index.kind
         if kind == .full && index.optimizer == nil {
             throw CheckpointError(.missingPart, "optimizer tensors without an optimizer configuration cannot be written as a full checkpoint", file: path)
@@ -65,36 +57,26 @@ public enum CheckpointWriter {
             let t = index.tensors[i]
             let member = ContainerSpec.memberName(forTensor: t.name)
             let nbytes = UInt64(t.byteCount ?? 0)
-            switch payloads[i] {
-            case .copy(let archive, let k):
-                let st = archive.manifest.tensors[k]
+            if let ref = source.storedMember(of: i) {
+                let st = ref.archive.manifest.tensors[ref.tensor]
                 // The member's bytes (npy header + data) depend only on dtype and shape; the name may change.
                 guard st.info.dtype == t.dtype, st.info.shape == t.shape else {
                     throw CheckpointError(.invalidArgument, "cannot copy member \"\(escapeForDisplay(st.member))\" as tensor \"\(escapeForDisplay(t.name))\": the dtype or shape differ", file: path)
                 }
-                try writer.copyMember(name: member, from: archive.zip, entry: archive.entries[k], storage: st.storage)
-            case .fill(let pattern):
+                // Damage in the input must not travel silently into the output.
+                try ref.archive.checkStoredBytes(ref.tensor)
+                try writer.copyMember(name: member, from: ref.archive.zip, entry: ref.archive.entries[ref.tensor], storage: st.storage)
+            } else if let pattern = source.uniformElement(of: i) {
                 guard pattern.count == t.dtype.itemSize else {
                     throw CheckpointError(.invalidArgument, "a fill value of \(pattern.count) bytes for \(t.dtype.rawValue) tensor \"\(escapeForDisplay(t.name))\"", file: path)
                 }
                 try writer.beginTensor(name: member, header: NPY.header(dtype: t.dtype, shape: t.shape), dataSize: nbytes,
                                        itemSize: t.dtype.itemSize, floating: t.dtype.isFloatingPoint)
                 if nbytes > 0 { try writer.writeFill(pattern: pattern, count: t.elementCount ?? 0) }
-            case .bytes(let data):
-                guard UInt64(data.count) == nbytes else {
-                    throw CheckpointError(.invalidArgument, "\(data.count) bytes of data for tensor \"\(escapeForDisplay(t.name))\" of \(nbytes) bytes", file: path)
-                }
+            } else {
                 try writer.beginTensor(name: member, header: NPY.header(dtype: t.dtype, shape: t.shape), dataSize: nbytes,
                                        itemSize: t.dtype.itemSize, floating: t.dtype.isFloatingPoint)
-                if nbytes > 0 { try data.withUnsafeBytes { try writer.write($0) } }
-            case .source(let source, let k):
-                let s = source.index.tensors[k]
-                guard s.dtype == t.dtype, s.shape == t.shape else {
-                    throw CheckpointError(.invalidArgument, "tensor \"\(escapeForDisplay(s.name))\" of \(source.path) is \(s.dtype.rawValue) \(s.shape), not \(t.dtype.rawValue) \(t.shape)", file: path)
-                }
-                try writer.beginTensor(name: member, header: NPY.header(dtype: t.dtype, shape: t.shape), dataSize: nbytes,
-                                       itemSize: t.dtype.itemSize, floating: t.dtype.isFloatingPoint)
-                if nbytes > 0 { try source.readTensorChecked(k) { try writer.write($0) } }
+                if nbytes > 0 { try source.readTensorChecked(i) { try writer.write($0) } }
             }
             done += nbytes
             options.progress?(done, total)
@@ -127,6 +109,13 @@ public enum CheckpointWriter {
         try writer.finish()
         try out.commit()
         return manifest
+    }
+
+    /// Writes `index` with `payloads[i]` the data of `index.tensors[i]` (a ``ComposedSource``).
+    @discardableResult
+    public static func write(_ index: CheckpointIndex, payloads: [TensorPayload], to path: String,
+                             options: WriteOptions = WriteOptions()) throws -> Manifest {
+        try write(ComposedSource(index: index, payloads: payloads, path: path, format: .ckpt), to: path, options: options)
     }
 
     static func optimizerJSON(_ o: OptimizerInfo) -> JSONValue {

@@ -33,20 +33,14 @@ extension KerasFiles {
     /// optimizer (``OptimizerInfo``) builds them; tensors that do not follow that layout are refused
     /// unless they are named `optimizer/vars/<i>`. For a `.keras`, an architecture without
     /// `compile_config` gets one naming the optimizer, so `load_model` restores its state.
-    public static func write(_ index: CheckpointIndex, payloads: [TensorPayload], to path: String, format: CheckpointFormat,
-                             architecture fallback: [UInt8]? = nil, options: WriteOptions = WriteOptions()) throws {
-        guard payloads.count == index.tensors.count else {
-            throw CheckpointError(.invalidArgument, "\(payloads.count) payloads for \(index.tensors.count) tensors", file: path)
+    public static func write(_ source: any TensorSource, to path: String, format: CheckpointFormat,
+                             options: WriteOptions = WriteOptions()) throws {
+        let index = source.index
+        guard format == .keras || format == .kerasWeightsH5 else {
+            try KerasLegacyH5Format().write(source, to: path, options: options) // refuses, with the hint
+            throw CheckpointError(.invalidArgument, "\(format.displayName) is not a Keras 3 format", file: path)
         }
-        switch format {
-        case .keras, .kerasWeightsH5: break
-        case .kerasLegacyH5:
-            throw CheckpointError(.unsupported, "writing Keras 2 .h5 files is not supported", file: path,
-                                  hint: "write a Keras 3 .weights.h5 or .keras file instead (Keras 2 cannot load those; tf.keras users can load .weights.h5 weights by name)")
-        default:
-            throw CheckpointError(.invalidArgument, "\(format.displayName) is not a Keras format", file: path)
-        }
-        guard let architectureBytes = index.architecture ?? fallback else {
+        guard let architectureBytes = index.architecture ?? options.layoutArchitecture else {
             throw CheckpointError(.missingPart, "a \(format.displayName) file is laid out by the model's architecture, and the checkpoint has none",
                                   file: path, hint: "pass --architecture model.json (the model's to_json())")
         }
@@ -72,13 +66,13 @@ extension KerasFiles {
         switch format {
         case .kerasWeightsH5:
             // libhdf5 writes the temporary file itself; the output file renames it into place.
-            try writeHDF5(plan, index: index, payloads: payloads, to: out.temporaryPath, displayName: path, total: total, options: options)
+            try writeHDF5(plan, source: source, to: out.temporaryPath, displayName: path, total: total, options: options)
         default:
             let config = try configJSON(architectureBytes, arch: arch, index: index, plan: plan, file: path)
             let (dir, base) = splitPath(path)
             let scratch = try ScratchFile(directory: dir, prefix: "." + base + ".weights-", suffix: ".h5", displayName: path)
             defer { scratch.remove() }
-            try writeHDF5(plan, index: index, payloads: payloads, to: scratch.path, displayName: path + " (member \(weightsMember))",
+            try writeHDF5(plan, source: source, to: scratch.path, displayName: path + " (member \(weightsMember))",
                           total: total, options: options)
             var zip = KerasZipWriter(out: out)
             try zip.add(name: metadataMember, bytes: metadataJSON(index.metadata))
@@ -87,6 +81,15 @@ extension KerasFiles {
             try zip.finish()
         }
         try out.commit()
+    }
+
+    /// Writes `index` with `payloads[i]` the data of `index.tensors[i]` (a ``ComposedSource``);
+    /// `architecture` lays the file out when the index carries none.
+    public static func write(_ index: CheckpointIndex, payloads: [TensorPayload], to path: String, format: CheckpointFormat,
+                             architecture: [UInt8]? = nil, options: WriteOptions = WriteOptions()) throws {
+        var options = options
+        if options.layoutArchitecture == nil { options.layoutArchitecture = architecture }
+        try write(ComposedSource(index: index, payloads: payloads, path: path, format: format), to: path, format: format, options: options)
     }
 
     static func splitPath(_ path: String) -> (String, String) {
@@ -135,8 +138,9 @@ extension KerasFiles {
         return arch.json.setting("compile_config", to: compile).serializedBytes(.python)
     }
 
-    static func writeHDF5(_ plan: KerasWritePlan, index: CheckpointIndex, payloads: [TensorPayload], to path: String, displayName: String,
+    static func writeHDF5(_ plan: KerasWritePlan, source: any TensorSource, to path: String, displayName: String,
                           total: UInt64, options: WriteOptions) throws {
+        let index = source.index
         let h5 = try HDF5File.create(path: path, displayName: displayName)
         let root = try h5.root()
         var done: UInt64 = 0
@@ -146,7 +150,7 @@ extension KerasFiles {
             for (name, t) in g.datasets {
                 let info = index.tensors[t]
                 let dataset = try group.createDataset(name, dtype: info.dtype, shape: info.shape)
-                try streamPayload(payloads[t], info: info, into: dataset, file: displayName)
+                try stream(source, t, into: dataset, file: displayName)
                 done += UInt64(info.byteCount ?? 0)
                 options.progress?(done, total)
             }
@@ -154,41 +158,29 @@ extension KerasFiles {
         try h5.close()
     }
 
-    /// Streams a payload into a dataset in pieces of about ``ContainerSpec/chunkSize`` bytes.
-    static func streamPayload(_ payload: TensorPayload, info: TensorInfo, into dataset: HDF5Dataset, file: String) throws {
+    /// Streams tensor `t` of `source` into a dataset in pieces of about ``ContainerSpec/chunkSize`` bytes.
+    static func stream(_ source: any TensorSource, _ t: Int, into dataset: HDF5Dataset, file: String) throws {
+        let info = source.index.tensors[t]
         let stager = ElementStager(dataset: dataset, info: info, file: file)
-        switch payload {
-        case .source(let source, let k):
-            try checkSame(source, k, info, file: file)
-            try source.readTensor(k) { try stager.push($0) }
-        case .copy(let archive, let k):
-            try checkSame(archive, k, info, file: file)
-            try archive.readTensor(k) { try stager.push($0) }
-        case .bytes(let bytes):
-            try bytes.withUnsafeBytes { try stager.push($0) }
-        case .fill(let pattern):
+        if let pattern = source.uniformElement(of: t) {
             guard pattern.count == info.dtype.itemSize else {
                 throw CheckpointError(.invalidArgument, "a fill value of \(pattern.count) bytes for \(info.dtype.rawValue) tensor \"\(escapeForDisplay(info.name))\"", file: file)
             }
             let total = info.elementCount ?? 0
             let per = max(1, min(total, ContainerSpec.chunkSize / max(1, pattern.count)))
-            let chunk = [UInt8]((0..<per).flatMap { _ in pattern })
+            var chunk: [UInt8] = []
+            chunk.reserveCapacity(per * pattern.count)
+            for _ in 0..<per { chunk.append(contentsOf: pattern) }
             var left = total
             while left > 0 {
                 let n = min(left, per)
                 try chunk.withUnsafeBytes { try stager.push(UnsafeRawBufferPointer(rebasing: $0[0..<(n * pattern.count)])) }
                 left -= n
             }
+        } else {
+            try source.readTensor(t) { try stager.push($0) }
         }
         try stager.finish()
-    }
-
-    private static func checkSame(_ source: any TensorSource, _ k: Int, _ info: TensorInfo, file: String) throws {
-        let s = source.index.tensors[k]
-        guard s.dtype == info.dtype, s.shape == info.shape else {
-            throw CheckpointError(.invalidArgument, "tensor \"\(escapeForDisplay(s.name))\" of \(source.path) is \(s.dtype.rawValue) \(s.shape), not \(info.dtype.rawValue) \(info.shape)",
-                                  file: file)
-        }
     }
 }
 

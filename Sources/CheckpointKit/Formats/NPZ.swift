@@ -10,6 +10,7 @@
 /// ``Limits/maxTensorBytes``.
 public final class NPZSource: TensorSource {
     public let zip: ZipArchive
+    public var inputFiles: [ReadableFile] { [zip.file] }
     public let index: CheckpointIndex
     public var path: String { zip.path }
     public var format: CheckpointFormat { .npz }
@@ -192,5 +193,34 @@ public enum NPZWriter {
         }
         try writer.finish()
         try out.commit()
+    }
+}
+
+extension CheckpointFormat {
+    /// NumPy `.npz` (`np.savez` / `np.savez_compressed`).
+    public static let npz = CheckpointFormat(rawValue: "npz")
+}
+
+/// NumPy `.npz`: a ZIP of `.npy` members, one per tensor, named by the tensor.
+public struct NPZFormat: FileFormat {
+    public init() {}
+    public var id: CheckpointFormat { .npz }
+    public var displayName: String { "NumPy .npz" }
+    public var names: [String] { ["npz", "numpy"] }
+    public var suffixes: [String] { [".npz"] }
+    /// Every tensor under its name, optimizer slots included.
+    public var parts: FormatParts { [.optimizerState] }
+
+    /// Any ZIP that neither the container nor Keras claimed.
+    public func sniff(_ probe: FormatProbe) throws -> Bool { startsLikeZip(probe.head) }
+    public var sniffsLast: Bool { true }
+
+    public func open(_ path: String, options: OpenOptions) throws -> any TensorSource {
+        try NPZSource(path: path, limits: options.limits)
+    }
+
+    public func write(_ source: any TensorSource, to path: String, options: WriteOptions) throws -> WriteResult {
+        try NPZWriter.write(source, to: path, options: options)
+        return WriteResult(paths: [path], tensors: source.index.tensors.count)
     }
 }

@@ -100,6 +100,7 @@ public final class SafetensorsSource: TensorSource {
 
     /// Every file this source reads (pass them as ``WriteOptions/inputs`` so no output replaces them).
     public var files: [ReadableFile] { (indexFile.map { [$0] } ?? []) + shards.map(\.file) }
+    public var inputFiles: [ReadableFile] { files }
 
     /// Opens a `.safetensors` file, or a sharded set when `path` names its index (a `.json` file).
     public static func open(path: String, limits: Limits = .default) throws -> any TensorSource {

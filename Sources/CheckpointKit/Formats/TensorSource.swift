@@ -1,56 +1,3 @@
-/// File formats the toolkit reads and writes.
-public enum CheckpointFormat: String, Sendable, CaseIterable {
-    /// Our container (spec: ContainerFormat.md).
-    case ckpt
-    /// NumPy `.npz` (`np.savez` / `np.savez_compressed`).
-    case npz
-    /// safetensors, single file or a sharded set through `model.safetensors.index.json`.
-    case safetensors
-    /// Keras 3 `.keras` (ZIP of config.json, metadata.json, model.weights.h5).
-    case keras
-    /// Keras 3 `.weights.h5` (`model.save_weights`).
-    case kerasWeightsH5 = "weights.h5"
-    /// Keras 2 / tf.keras HDF5 (`model.save("x.h5")` or `save_weights("x.h5")`).
-    case kerasLegacyH5 = "h5"
-
-    /// A human name for messages.
-    public var displayName: String {
-        switch self {
-        case .ckpt: return "ckpt container"
-        case .npz: return "NumPy .npz"
-        case .safetensors: return "safetensors"
-        case .keras: return "Keras 3 .keras"
-        case .kerasWeightsH5: return "Keras 3 .weights.h5"
-        case .kerasLegacyH5: return "Keras 2 HDF5 .h5"
-        }
-    }
-
-    /// The format a path's name says (`x.weights.h5` before `x.h5`); nil if the extension is unknown.
-    public static func fromExtension(_ path: String) -> CheckpointFormat? {
-        let lower = path.lowercased()
-        if lower.hasSuffix(".ckpt") { return .ckpt }
-        if lower.hasSuffix(".npz") { return .npz }
-        if lower.hasSuffix(".safetensors") || lower.hasSuffix(".safetensors.index.json") { return .safetensors }
-        if lower.hasSuffix(".keras") { return .keras }
-        if lower.hasSuffix(".weights.h5") { return .kerasWeightsH5 }
-        if lower.hasSuffix(".h5") || lower.hasSuffix(".hdf5") { return .kerasLegacyH5 }
-        return nil
-    }
-
-    /// Parses `--from`/`--to` values: `ckpt`, `npz`, `safetensors`, `keras`, `weights.h5`, `h5`.
-    public init?(name: String) {
-        switch name.lowercased() {
-        case "ckpt": self = .ckpt
-        case "npz", "numpy": self = .npz
-        case "safetensors", "st": self = .safetensors
-        case "keras": self = .keras
-        case "weights.h5", "weights-h5", "keras-weights": self = .kerasWeightsH5
-        case "h5", "hdf5", "keras2", "legacy-h5": self = .kerasLegacyH5
-        default: return nil
-        }
-    }
-}
-
 /// A checkpoint opened for reading, in any format: its index, and its tensors' data on demand.
 ///
 /// Tensor data is little-endian, C order, without any header. Each tensor is split into one or
@@ -78,6 +25,33 @@ public protocol TensorSource: AnyObject, Sendable {
     /// A value equal for two tensors only if their bytes are provably equal without reading them
     /// (for `.ckpt`: dtype, shape, CRC-32 and stored sizes of the member). nil when unknown.
     func fingerprint(of i: Int) -> TensorFingerprint?
+
+    /// Where tensor `i` sits as a compressed `.ckpt` member that a `.ckpt` writer can copy as it
+    /// is (no inflate, no deflate: what keeps `strip` at disk speed). nil when the tensor must be
+    /// read and encoded.
+    func storedMember(of i: Int) -> StoredMemberRef?
+
+    /// One element's bytes when every element of tensor `i` is that value (fresh optimizer state),
+    /// so a writer can encode it without reading it; nil otherwise.
+    func uniformElement(of i: Int) -> [UInt8]?
+
+    /// Things the reader could not do or had to guess (e.g. a `.weights.h5` named without an
+    /// architecture), one sentence each, for `note:` lines.
+    var notes: [String] { get }
+
+    /// Every file this source reads (a sharded set's index and shards), so that no output ever
+    /// replaces one of them.
+    var inputFiles: [ReadableFile] { get }
+}
+
+/// A tensor's compressed member in a `.ckpt` archive.
+public struct StoredMemberRef: Sendable {
+    public let archive: CheckpointArchive
+    public let tensor: Int
+    public init(archive: CheckpointArchive, tensor: Int) {
+        self.archive = archive
+        self.tensor = tensor
+    }
 }
 
 /// Identity of a tensor's stored bytes, from an index alone.
@@ -90,6 +64,10 @@ public struct TensorFingerprint: Sendable, Hashable {
 
 extension TensorSource {
     public func fingerprint(of i: Int) -> TensorFingerprint? { nil }
+    public func storedMember(of i: Int) -> StoredMemberRef? { nil }
+    public func uniformElement(of i: Int) -> [UInt8]? { nil }
+    public var notes: [String] { [] }
+    public var inputFiles: [ReadableFile] { (try? ReadableFile(path: path)).map { [$0] } ?? [] }
     public func verifyPieces(of i: Int, crcs: [UInt32]) throws {}
 
     /// Streams the whole tensor in order, checking it.

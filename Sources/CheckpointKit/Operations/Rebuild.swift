@@ -33,6 +33,8 @@ public enum Rebuild {
         public var unknownLayers: [String] = []
         public var optimizer: KerasOptimizerConfig?
         public var optimizerVariables: [KerasOptimizerVariable] = []
+        /// What the destination could not hold (from ``Convert/write(_:as:to:options:)``).
+        public var notes: [String] = []
 
         public var hasProblems: Bool { !missing.isEmpty || !unexpected.isEmpty || !mismatched.isEmpty }
     }
@@ -47,7 +49,7 @@ public enum Rebuild {
 
     /// Works out the full checkpoint (index + payloads) without writing anything.
     public static func plan(weights source: any TensorSource, architecture bytes: [UInt8], optimizer: OptimizerSource,
-                            options: Options = Options()) throws -> (CheckpointIndex, [TensorPayload], Report) {
+                            options: Options = Options()) throws -> (ComposedSource, Report) {
         let arch = try KerasArchitecture(bytes: bytes)
         var inference = KerasInferenceOptions()
         inference.allowUnknownLayers = options.allowUnknownLayers
@@ -107,26 +109,25 @@ public enum Rebuild {
             report.missing.append((v.path, v.shape))
         }
         if report.hasProblems && !options.skipMismatch {
-            return (CheckpointIndex(tensors: []), [], report)
+            return (try ComposedSource(index: CheckpointIndex(tensors: []), payloads: [], path: source.path, format: source.format), report)
         }
 
         // Weights in the model's order (unknown layers' tensors, as they are, at the end).
         var tensors: [TensorInfo] = []
         var payloads: [TensorPayload] = []
-        let archive = source as? CheckpointArchive
         for v in model.variables {
             guard let k = byVariable[v.index] else { continue }
             var info = v.tensorInfo
             info.name = v.path
             tensors.append(info)
-            payloads.append(archive.map { .copy($0, k) } ?? .source(source, k))
+            payloads.append(.source(source, k))
             report.matched.append(info)
         }
         for k in unknownOwned {
             var info = source.index.tensors[k]
             info.name = KerasNames.stripModelPrefix(KerasNames.stripTensorSuffix(info.name), modelName: model.modelName)
             tensors.append(info)
-            payloads.append(archive.map { .copy($0, k) } ?? .source(source, k))
+            payloads.append(.source(source, k))
             report.takenAsIs.append(info.name)
         }
 
@@ -140,7 +141,7 @@ public enum Rebuild {
         }
         let index = CheckpointIndex(tensors: tensors, architecture: bytes, optimizer: config.optimizerInfo(iterations: 0),
                                     metadata: source.index.metadata, producer: source.index.producer)
-        return (index, payloads, report)
+        return (try ComposedSource(index: index, payloads: payloads, path: source.path, format: source.format), report)
     }
 
     /// One element of `value` in `dtype`, little-endian.
@@ -172,21 +173,19 @@ public enum Rebuild {
         }
     }
 
-    /// Plans and writes. Fails with `.weightsMismatch` (after filling `report`) when the weights do
-    /// not match and `skipMismatch` is off.
+    /// Plans and writes `path` as `format` (default: from the name, else `.ckpt`). Fails with
+    /// `.weightsMismatch` when the weights do not match and `skipMismatch` is off.
     @discardableResult
     public static func run(weights source: any TensorSource, architecture: [UInt8], optimizer: OptimizerSource, to path: String,
-                           options: Options = Options(), writeOptions: WriteOptions = WriteOptions(),
-                           writer: ((CheckpointIndex, [TensorPayload]) throws -> Void)? = nil) throws -> Report {
-        let (index, payloads, report) = try plan(weights: source, architecture: architecture, optimizer: optimizer, options: options)
+                           format: CheckpointFormat? = nil, options: Options = Options(),
+                           writeOptions: WriteOptions = WriteOptions()) throws -> Report {
+        let destination = try Convert.outputFormat(for: path, explicit: format, default: .ckpt)
+        let (rebuilt, planned) = try plan(weights: source, architecture: architecture, optimizer: optimizer, options: options)
+        var report = planned
         if report.hasProblems && !options.skipMismatch {
             throw mismatchError(report, file: source.path)
         }
-        if let writer {
-            try writer(index, payloads)
-        } else {
-            try CheckpointWriter.write(index, payloads: payloads, to: path, options: writeOptions)
-        }
+        report.notes = try Convert.write(rebuilt, as: destination, to: path, options: writeOptions).notes
         return report
     }
 

@@ -14,6 +14,8 @@ public enum Strip {
         public var outputBytes: UInt64
         /// True when the input had nothing to strip (already weights-only); nothing was written.
         public var nothingToStrip: Bool
+        /// What the destination could not hold.
+        public var notes: [String] = []
     }
 
     /// The index of the stripped checkpoint: every weight, no optimizer state; the architecture
@@ -23,30 +25,36 @@ public enum Strip {
                         optimizer: nil, metadata: index.metadata, producer: index.producer)
     }
 
-    /// Writes the weights of `source` to `path`. By default the output is a `.ckpt`; from a
-    /// `.ckpt` the compressed weight members are copied as they are (no inflate, no deflate) and
-    /// their CRC-32s carried over (checked against the directory when the input was opened).
-    /// Pass `writer` to write another format from the stripped index and its payloads.
+    /// The stripped checkpoint as a source over `source`'s weights (their compressed members are
+    /// copied as they are when both sides are `.ckpt`).
+    public static func stripped(_ source: any TensorSource, keepArchitecture: Bool = false) throws -> ComposedSource {
+        let index = source.index
+        let kept = index.tensors.indices.filter { index.tensors[$0].role == .weight }
+        return try ComposedSource(selecting: kept, of: source, index: strippedIndex(index, keepArchitecture: keepArchitecture))
+    }
+
+    /// Writes the weights of `source` to `path` as `format` (default: from the name, else `.ckpt`).
+    /// From a `.ckpt` to a `.ckpt` the compressed weight members are copied as they are (no
+    /// inflate, no deflate) and their CRC-32s carried over (checked against the directory when the
+    /// input was opened). A format laid out by the architecture (Keras) uses the input's even when
+    /// the output does not keep it.
     @discardableResult
-    public static func run(_ source: any TensorSource, to path: String, keepArchitecture: Bool = false,
-                           options: WriteOptions = WriteOptions(),
-                           writer: ((CheckpointIndex, [TensorPayload]) throws -> Void)? = nil) throws -> Summary {
+    public static func run(_ source: any TensorSource, to path: String, format: CheckpointFormat? = nil, keepArchitecture: Bool = false,
+                           options: WriteOptions = WriteOptions()) throws -> Summary {
         let index = source.index
         var summary = Summary(keptTensors: 0, keptParams: 0, removedTensors: 0, removedParams: 0, removedStoredBytes: 0,
                               removedOptimizerConfig: index.optimizer != nil,
                               removedArchitecture: !keepArchitecture && index.architecture != nil,
                               inputBytes: (try? ReadableFile(path: source.path).size) ?? 0, outputBytes: 0, nothingToStrip: false)
+        let destination = try Convert.outputFormat(for: path, explicit: format, default: .ckpt)
         if index.kind == .weights {
             summary.nothingToStrip = true
             summary.removedArchitecture = false
             return summary
         }
-        let out = strippedIndex(index, keepArchitecture: keepArchitecture)
-        var payloads: [TensorPayload] = []
-        let archive = writer == nil ? source as? CheckpointArchive : nil
+        let archive = source as? CheckpointArchive
         for (k, t) in index.tensors.enumerated() {
             if t.role == .weight {
-                payloads.append(archive.map { .copy($0, k) } ?? .source(source, k))
                 summary.keptTensors += 1
                 summary.keptParams += t.elementCount ?? 0
             } else {
@@ -55,11 +63,10 @@ public enum Strip {
                 summary.removedStoredBytes += archive?.manifest.tensors[k].storage.storedSize ?? UInt64(t.byteCount ?? 0)
             }
         }
-        if let writer {
-            try writer(out, payloads)
-        } else {
-            try CheckpointWriter.write(out, payloads: payloads, to: path, options: options)
-        }
+        var options = options
+        if options.layoutArchitecture == nil { options.layoutArchitecture = index.architecture }
+        options.inputs += source.inputFiles
+        summary.notes = try Convert.write(stripped(source, keepArchitecture: keepArchitecture), as: destination, to: path, options: options).notes
         summary.outputBytes = (try? ReadableFile(path: path).size) ?? 0
         return summary
     }

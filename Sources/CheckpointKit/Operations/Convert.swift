@@ -1,0 +1,106 @@
+/// Any readable checkpoint → any writable format, keeping what the destination can hold and
+/// naming what it cannot.
+public enum Convert {
+    public struct Options: Sendable {
+        /// The output format; nil: from the output's name.
+        public var format: CheckpointFormat?
+        public var write: WriteOptions
+        /// Removed from the start of every tensor name (`sequential/`).
+        public var stripPrefix: String?
+        /// Added to (or replacing keys of) the checkpoint's metadata.
+        public var metadata: [(String, JSONValue)] = []
+        /// An architecture for a checkpoint that carries none.
+        public var architecture: [UInt8]?
+
+        public init(format: CheckpointFormat? = nil, write: WriteOptions = WriteOptions()) {
+            self.format = format
+            self.write = write
+        }
+    }
+
+    public struct Result: Sendable {
+        public var format: CheckpointFormat
+        /// Files written (a set: the index first, then its shards).
+        public var paths: [String]
+        public var tensors: Int
+        /// What the destination could not hold, one sentence each.
+        public var notes: [String]
+    }
+
+    /// The format to write `path` as: `explicit`, else the one its name says.
+    public static func outputFormat(for path: String, explicit: CheckpointFormat?, default fallback: CheckpointFormat? = nil) throws -> any FileFormat {
+        if let explicit {
+            guard let f = FormatRegistry.format(explicit) else {
+                throw CheckpointError(.invalidArgument, "unknown format \"\(escapeForDisplay(explicit.rawValue))\"",
+                                      hint: "use one of " + FormatRegistry.writableNames.joined(separator: ", "))
+            }
+            return f
+        }
+        if let f = FormatRegistry.claiming(path: path) ?? fallback.flatMap({ FormatRegistry.format($0) }) { return f }
+        throw CheckpointError(.invalidArgument, "cannot tell the output format from the name \"\(escapeForDisplay(path))\"",
+                              hint: "use an extension (" + FormatRegistry.all.filter(\.canWrite).flatMap(\.suffixes).joined(separator: ", ") + ") or --to")
+    }
+
+    /// `source` reduced to what `format` holds, and a note for each thing left out.
+    public static func fit(_ source: any TensorSource, to format: any FileFormat) throws -> (any TensorSource, [String]) {
+        let index = source.index
+        var notes: [String] = []
+        guard !format.parts.contains(.optimizerState) else { return (source, notes) }
+        let kept = index.tensors.indices.filter { index.tensors[$0].role == .weight }
+        let left = index.tensors.count - kept.count
+        guard left > 0 || index.optimizer != nil else { return (source, notes) }
+        if left > 0 {
+            notes.append("\(left) optimizer tensor\(left == 1 ? " was" : "s were") left out: \(format.displayName) holds weights only")
+        }
+        var out = index
+        out.tensors = kept.map { index.tensors[$0] }
+        out.optimizer = nil
+        return (try ComposedSource(selecting: kept, of: source, index: out), notes)
+    }
+
+    /// Writes `source` to `path` (atomically; never over an input file).
+    @discardableResult
+    public static func run(_ source: any TensorSource, to path: String, options: Options = Options()) throws -> Result {
+        let format = try outputFormat(for: path, explicit: options.format)
+        var index = source.index
+        var changed = false
+        if let prefix = options.stripPrefix, !prefix.isEmpty {
+            index.tensors = index.tensors.map { t in
+                var t = t
+                if t.name.hasPrefix(prefix) { t.name = String(t.name.dropFirst(prefix.count)) }
+                if let w = t.weight, w.hasPrefix(prefix) { t.weight = String(w.dropFirst(prefix.count)) }
+                return t
+            }
+            changed = true
+        }
+        if !options.metadata.isEmpty {
+            var m = index.metadata.objectValue == nil ? JSONValue.object([]) : index.metadata
+            for (k, v) in options.metadata { m = m.setting(k, to: v) }
+            index.metadata = m
+            changed = true
+        }
+        if index.architecture == nil, let a = options.architecture {
+            index.architecture = a
+            changed = true
+        }
+        let input: any TensorSource = changed ? try ComposedSource(renaming: source, as: index) : source
+        return try write(input, as: format, to: path, options: options.write)
+    }
+
+    /// Fits `source` to `format` and writes it; the writer never replaces a file `source` reads.
+    public static func write(_ source: any TensorSource, as format: any FileFormat, to path: String, options: WriteOptions) throws -> Result {
+        guard format.canWrite else {
+            throw CheckpointError(.unsupported, "ckpt reads \(format.displayName) files but does not write them", file: path,
+                                  hint: "write one of: " + FormatRegistry.writableNames.joined(separator: ", "))
+        }
+        if options.maxShardSize != nil && format.id != .safetensors {
+            throw CheckpointError(.invalidArgument, "--max-shard-size applies to safetensors output only, not \(format.displayName)")
+        }
+        let (fitted, notes) = try fit(source, to: format)
+        var options = options
+        options.inputs += source.inputFiles
+        if options.layoutArchitecture == nil { options.layoutArchitecture = source.index.architecture }
+        let written = try format.write(fitted, to: path, options: options)
+        return Result(format: format.id, paths: written.paths, tensors: written.tensors, notes: notes + written.notes)
+    }
+}
