@@ -26,25 +26,32 @@ let package = Package(
             name: "CRuntimeLibs",
             linkerSettings: [.linkedLibrary("dl")]
         ),
+        // Every system call (files, mapping, temporary files and renames, threads, signals, the
+        // terminal) goes through this module; nothing else imports Glibc.
+        .target(
+            name: "CheckpointSystem",
+            dependencies: ["CRuntimeLibs"]
+        ),
         .target(
             name: "CheckpointKit",
-            dependencies: ["CZlib", "CRuntimeLibs"]
+            dependencies: ["CZlib", "CRuntimeLibs", "CheckpointSystem"]
         ),
         .target(
             name: "CheckpointCommands",
             dependencies: [
                 "CheckpointKit",
+                "CheckpointSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "ckpt",
-            dependencies: ["CheckpointCommands"]
+            dependencies: ["CheckpointCommands", "CheckpointSystem"]
         ),
         // libFuzzer targets for the readers (Tests/Fuzz/run.sh); built normally, a corpus replayer.
         .executableTarget(
             name: "ckpt-fuzz",
-            dependencies: ["CheckpointKit"]
+            dependencies: ["CheckpointKit", "CheckpointSystem"]
         ),
         .testTarget(
             name: "CheckpointKitTests",

@@ -1,3 +1,4 @@
+import CheckpointSystem
 // libFuzzer targets for the readers of untrusted bytes, and a replayer for their inputs.
 //
 // Built for fuzzing (Tests/Fuzz/run.sh does this):
@@ -21,11 +22,6 @@
 //   safetensors  SafetensorsSource.parseHeader (file size = input size) and parseShardIndex
 
 import CheckpointKit
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 enum FuzzTarget: String, CaseIterable, Sendable {
     case container, npz, npy, json, keras, safetensors
@@ -50,13 +46,13 @@ let fuzzLimits: Limits = {
 /// Writes a line to standard error (fd 2: the C `stderr` global is not concurrency-safe in Swift 6).
 func say(_ line: String) {
     var text = line + "\n"
-    text.withUTF8 { b in _ = write(2, b.baseAddress, b.count) }
+    text.withUTF8 { b in try? FileDescriptor.standardError.writeAll(UnsafeRawBufferPointer(b)) }
 }
 
 /// A finding: print it and abort (libFuzzer saves the input as a crash).
 func finding(_ what: String) -> Never {
     say("ckpt-fuzz: FINDING: \(what)")
-    abort()
+    SystemProcess.abort()
 }
 
 /// Runs `body`; a `CheckpointError` is an acceptable refusal, anything else is a finding.
@@ -205,26 +201,26 @@ func fuzz(_ target: FuzzTarget, _ bytes: [UInt8]) -> [CheckpointError?] {
 
 /// The target named by `CKPT_FUZZ_TARGET`, read once.
 let selectedTarget: FuzzTarget = {
-    guard let name = getenv("CKPT_FUZZ_TARGET").map({ String(cString: $0) }) else {
+    guard let name = SystemProcess.environment("CKPT_FUZZ_TARGET") else {
         say("ckpt-fuzz: set CKPT_FUZZ_TARGET to one of \(FuzzTarget.allCases.map(\.rawValue).joined(separator: ", "))")
-        exit(2)
+        SystemProcess.exit(2)
     }
     guard let t = FuzzTarget(rawValue: name) else {
         say("ckpt-fuzz: unknown CKPT_FUZZ_TARGET \"\(name)\"")
-        exit(2)
+        SystemProcess.exit(2)
     }
     return t
 }()
 
 /// Seeds: `CKPT_FUZZ_MAKE_SEEDS=DIR` writes them into DIR/<target>/ (made beforehand) and exits.
 func makeSeedsIfAsked() {
-    guard let dir = getenv("CKPT_FUZZ_MAKE_SEEDS").map({ String(cString: $0) }) else { return }
+    guard let dir = SystemProcess.environment("CKPT_FUZZ_MAKE_SEEDS") else { return }
     do {
         try Seeds.make(into: dir)
-        exit(0)
+        SystemProcess.exit(0)
     } catch {
         say("ckpt-fuzz: cannot make the seeds: \(error)")
-        exit(2)
+        SystemProcess.exit(2)
     }
 }
 
@@ -251,32 +247,24 @@ struct Replayer {
         makeSeedsIfAsked()
         var args = Array(CommandLine.arguments.dropFirst())
         var targets = FuzzTarget.allCases
-        if let env = getenv("CKPT_FUZZ_TARGET").map({ String(cString: $0) }), let t = FuzzTarget(rawValue: env) { targets = [t] }
+        if let env = SystemProcess.environment("CKPT_FUZZ_TARGET"), let t = FuzzTarget(rawValue: env) { targets = [t] }
         if let k = args.firstIndex(of: "--target"), k + 1 < args.count {
             guard let t = FuzzTarget(rawValue: args[k + 1]) else {
                 say("ckpt-fuzz: unknown target \"\(args[k + 1])\"")
-                exit(2)
+                SystemProcess.exit(2)
             }
             targets = [t]
             args.removeSubrange(k...(k + 1))
         }
         if args.isEmpty {
             say("usage: ckpt-fuzz [--target \(FuzzTarget.allCases.map(\.rawValue).joined(separator: "|"))] FILE...")
-            exit(2)
+            SystemProcess.exit(2)
         }
         for path in args {
-            guard let f = fopen(path, "rb") else {
-                say("ckpt-fuzz: cannot open \(path)")
-                exit(2)
+            guard let file = try? ReadableFile(path: path), let bytes = try? file.read(at: 0, count: Int(file.size)) else {
+                say("ckpt-fuzz: cannot read \(path)")
+                SystemProcess.exit(2)
             }
-            var bytes: [UInt8] = []
-            var chunk = [UInt8](repeating: 0, count: 1 << 16)
-            while true {
-                let n = fread(&chunk, 1, chunk.count, f)
-                if n <= 0 { break }
-                bytes += chunk[0..<n]
-            }
-            fclose(f)
             for t in targets {
                 let outcome = fuzz(t, bytes).map { $0.map { "refused (\($0.code)): \($0)" } ?? "accepted" }
                 print("\(t.rawValue)\t\(path)\t" + outcome.joined(separator: " | "))

@@ -1,13 +1,9 @@
+import CheckpointSystem
 // Small seed inputs for every target, written by the library's own writers, so the fuzzers start
 // from valid files a few KiB long (the Samples are hundreds of KiB: too slow to mutate).
 // Tests/Fuzz/run.sh adds the small fixtures under Tests/Fixtures and Samples/.
 
 import CheckpointKit
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 enum Seeds {
     /// A compiled Keras 3 Sequential model, trimmed (architecture.json of the full seed).
@@ -95,9 +91,7 @@ enum Seeds {
     }
 
     static func write(_ bytes: [UInt8], to path: String) throws {
-        guard let f = fopen(path, "wb") else { throw CheckpointError(.io, "cannot create the seed file", file: path) }
-        defer { fclose(f) }
-        guard fwrite(bytes, 1, bytes.count, f) == bytes.count else { throw CheckpointError(.io, "cannot write the seed file", file: path) }
+        do { try Path.writeFile(path, bytes) } catch { throw CheckpointError(.io, "cannot write the seed file (\(error))", file: path) }
     }
 
     /// Writes seeds into `dir/<target>/`; the directories must exist.
@@ -105,7 +99,7 @@ enum Seeds {
         let made: [(String, (CheckpointIndex, [TensorPayload]))] = [("weights", weightsIndex()), ("full", fullIndex()), ("chunked", chunkedIndex())]
         for (name, (index, payloads)) in made {
             let path = "\(dir)/container/\(name).ckpt"
-            unlink(path)
+            Path.unlink(path)
             try CheckpointWriter.write(index, payloads: payloads, to: path)
             let archive = try CheckpointArchive(path: path)
             if let m = archive.zip.entry(named: ContainerSpec.manifestMember) {
@@ -116,9 +110,9 @@ enum Seeds {
             }
             if name != "chunked" {
                 let weights = archive.index.tensors.indices.filter { archive.index.tensors[$0].role == .weight }
-                unlink("\(dir)/npz/\(name).npz")
+                Path.unlink("\(dir)/npz/\(name).npz")
                 try NPZWriter.write(archive, tensors: weights, to: "\(dir)/npz/\(name).npz")
-                unlink("\(dir)/safetensors/\(name).safetensors")
+                Path.unlink("\(dir)/safetensors/\(name).safetensors")
                 try SafetensorsWriter.write(archive, tensors: weights, to: "\(dir)/safetensors/\(name).safetensors")
             }
         }

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CheckpointCommands
+import CheckpointSystem
 
-exit(CkptCommand.main(CommandLine.arguments))
+SystemProcess.exit(CkptCommand.main(CommandLine.arguments))

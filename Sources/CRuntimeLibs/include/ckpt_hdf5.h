@@ -1,5 +1,8 @@
 #ifndef CKPT_HDF5_H
 #define CKPT_HDF5_H
+#pragma clang diagnostic push
+/* Only the entry points' function pointers carry nullability; other pointers keep C's unspecified default. */
+#pragma clang diagnostic ignored "-Wnullability-completeness"
 /* libhdf5 loaded at run time with dlopen(3).
  *
  * No HDF5 header is needed to build: the few types and entry points the toolkit uses are declared
@@ -32,91 +35,92 @@ typedef herr_t (*ckpt_H5L_elink_traverse_t)(const char *parent_file_name, const 
                                             const char *child_file_name, const char *child_object_name,
                                             unsigned *acc_flags, hid_t fapl_id, void *op_data);
 
-/* The entry points, filled by dlsym. Optional ones may be NULL (noted). */
+/* The entry points, filled by dlsym. Required ones are `_Nonnull`: the loader refuses a library
+ * that lacks one, so Swift calls them without unwrapping. Optional ones may be NULL (noted). */
 typedef struct ckpt_hdf5_api {
     unsigned version_major, version_minor, version_release;
     /* 1 when the library has the 1.12+ token-based link API (H5Literate2, H5Lget_info2). */
     int link_api_v2;
 
     /* library */
-    herr_t (*H5open)(void);
-    herr_t (*H5get_libversion)(unsigned *majnum, unsigned *minnum, unsigned *relnum);
-    herr_t (*H5free_memory)(void *mem);
+    herr_t (* _Nonnull H5open)(void);
+    herr_t (* _Nonnull H5get_libversion)(unsigned *majnum, unsigned *minnum, unsigned *relnum);
+    herr_t (* _Nonnull H5free_memory)(void *mem);
     herr_t (*H5PLset_loading_state)(unsigned int plugin_control_mask); /* optional */
     herr_t (*H5is_library_threadsafe)(_Bool *is_ts);                   /* optional */
 
     /* errors */
-    herr_t (*H5Eset_auto2)(hid_t estack_id, void *func, void *client_data);
-    herr_t (*H5Ewalk2)(hid_t err_stack, int direction, ckpt_H5E_walk2_t func, void *client_data);
-    ssize_t (*H5Eget_msg)(hid_t msg_id, int *type, char *msg, size_t size);
-    herr_t (*H5Eclear2)(hid_t err_stack);
+    herr_t (* _Nonnull H5Eset_auto2)(hid_t estack_id, void *func, void *client_data);
+    herr_t (* _Nonnull H5Ewalk2)(hid_t err_stack, int direction, ckpt_H5E_walk2_t func, void *client_data);
+    ssize_t (* _Nonnull H5Eget_msg)(hid_t msg_id, int *type, char *msg, size_t size);
+    herr_t (* _Nonnull H5Eclear2)(hid_t err_stack);
 
     /* files */
-    hid_t (*H5Fopen)(const char *filename, unsigned flags, hid_t fapl_id);
-    hid_t (*H5Fcreate)(const char *filename, unsigned flags, hid_t fcpl_id, hid_t fapl_id);
-    herr_t (*H5Fclose)(hid_t file_id);
-    herr_t (*H5Fflush)(hid_t object_id, int scope);
+    hid_t (* _Nonnull H5Fopen)(const char *filename, unsigned flags, hid_t fapl_id);
+    hid_t (* _Nonnull H5Fcreate)(const char *filename, unsigned flags, hid_t fcpl_id, hid_t fapl_id);
+    herr_t (* _Nonnull H5Fclose)(hid_t file_id);
+    herr_t (* _Nonnull H5Fflush)(hid_t object_id, int scope);
 
     /* property lists */
-    hid_t (*H5Pcreate)(hid_t cls_id);
-    herr_t (*H5Pclose)(hid_t plist_id);
-    herr_t (*H5Pset_fapl_core)(hid_t fapl_id, size_t increment, _Bool backing_store);
-    herr_t (*H5Pset_file_image)(hid_t fapl_id, void *buf_ptr, size_t buf_len);
-    herr_t (*H5Pset_file_image_callbacks)(hid_t fapl_id, void *callbacks_ptr);
+    hid_t (* _Nonnull H5Pcreate)(hid_t cls_id);
+    herr_t (* _Nonnull H5Pclose)(hid_t plist_id);
+    herr_t (* _Nonnull H5Pset_fapl_core)(hid_t fapl_id, size_t increment, _Bool backing_store);
+    herr_t (* _Nonnull H5Pset_file_image)(hid_t fapl_id, void *buf_ptr, size_t buf_len);
+    herr_t (* _Nonnull H5Pset_file_image_callbacks)(hid_t fapl_id, void *callbacks_ptr);
     herr_t (*H5Pset_file_locking)(hid_t fapl_id, _Bool use_file_locking, _Bool ignore_when_disabled); /* optional, 1.10.7+ */
-    int (*H5Pget_layout)(hid_t plist_id);
-    int (*H5Pget_chunk)(hid_t plist_id, int max_ndims, hsize_t dim[]);
-    int (*H5Pget_nfilters)(hid_t plist_id);
-    H5Z_filter_t (*H5Pget_filter2)(hid_t plist_id, unsigned idx, unsigned int *flags, size_t *cd_nelmts,
+    int (* _Nonnull H5Pget_layout)(hid_t plist_id);
+    int (* _Nonnull H5Pget_chunk)(hid_t plist_id, int max_ndims, hsize_t dim[]);
+    int (* _Nonnull H5Pget_nfilters)(hid_t plist_id);
+    H5Z_filter_t (* _Nonnull H5Pget_filter2)(hid_t plist_id, unsigned idx, unsigned int *flags, size_t *cd_nelmts,
                                    unsigned cd_values[], size_t namelen, char name[], unsigned *filter_config);
-    int (*H5Pget_external_count)(hid_t plist_id);
-    herr_t (*H5Pset_elink_cb)(hid_t lapl_id, ckpt_H5L_elink_traverse_t func, void *op_data);
-    herr_t (*H5Pset_nlinks)(hid_t plist_id, size_t nlinks);
-    herr_t (*H5Pset_char_encoding)(hid_t plist_id, int encoding);
-    herr_t (*H5Pget_link_creation_order)(hid_t plist_id, unsigned *crt_order_flags);
-    herr_t (*H5Pset_obj_track_times)(hid_t plist_id, _Bool track_times);
-    herr_t (*H5Pset_libver_bounds)(hid_t plist_id, int low, int high);
+    int (* _Nonnull H5Pget_external_count)(hid_t plist_id);
+    herr_t (* _Nonnull H5Pset_elink_cb)(hid_t lapl_id, ckpt_H5L_elink_traverse_t func, void *op_data);
+    herr_t (* _Nonnull H5Pset_nlinks)(hid_t plist_id, size_t nlinks);
+    herr_t (* _Nonnull H5Pset_char_encoding)(hid_t plist_id, int encoding);
+    herr_t (* _Nonnull H5Pget_link_creation_order)(hid_t plist_id, unsigned *crt_order_flags);
+    herr_t (* _Nonnull H5Pset_obj_track_times)(hid_t plist_id, _Bool track_times);
+    herr_t (* _Nonnull H5Pset_libver_bounds)(hid_t plist_id, int low, int high);
 
     /* datasets */
-    hid_t (*H5Dcreate2)(hid_t loc_id, const char *name, hid_t type_id, hid_t space_id, hid_t lcpl_id,
+    hid_t (* _Nonnull H5Dcreate2)(hid_t loc_id, const char *name, hid_t type_id, hid_t space_id, hid_t lcpl_id,
                         hid_t dcpl_id, hid_t dapl_id);
-    herr_t (*H5Dclose)(hid_t dset_id);
-    hid_t (*H5Dget_space)(hid_t dset_id);
-    hid_t (*H5Dget_type)(hid_t dset_id);
-    hid_t (*H5Dget_create_plist)(hid_t dset_id);
-    hsize_t (*H5Dget_storage_size)(hid_t dset_id);
-    haddr_t (*H5Dget_offset)(hid_t dset_id);
-    herr_t (*H5Dread)(hid_t dset_id, hid_t mem_type_id, hid_t mem_space_id, hid_t file_space_id, hid_t dxpl_id,
+    herr_t (* _Nonnull H5Dclose)(hid_t dset_id);
+    hid_t (* _Nonnull H5Dget_space)(hid_t dset_id);
+    hid_t (* _Nonnull H5Dget_type)(hid_t dset_id);
+    hid_t (* _Nonnull H5Dget_create_plist)(hid_t dset_id);
+    hsize_t (* _Nonnull H5Dget_storage_size)(hid_t dset_id);
+    haddr_t (* _Nonnull H5Dget_offset)(hid_t dset_id);
+    herr_t (* _Nonnull H5Dread)(hid_t dset_id, hid_t mem_type_id, hid_t mem_space_id, hid_t file_space_id, hid_t dxpl_id,
                       void *buf);
-    herr_t (*H5Dwrite)(hid_t dset_id, hid_t mem_type_id, hid_t mem_space_id, hid_t file_space_id, hid_t dxpl_id,
+    herr_t (* _Nonnull H5Dwrite)(hid_t dset_id, hid_t mem_type_id, hid_t mem_space_id, hid_t file_space_id, hid_t dxpl_id,
                        const void *buf);
     herr_t (*H5Treclaim)(hid_t type_id, hid_t space_id, hid_t plist_id, void *buf);      /* 1.12+ */
     herr_t (*H5Dvlen_reclaim)(hid_t type_id, hid_t space_id, hid_t plist_id, void *buf); /* deprecated */
 
     /* dataspaces */
-    hid_t (*H5Screate)(int type);
-    hid_t (*H5Screate_simple)(int rank, const hsize_t dims[], const hsize_t maxdims[]);
-    herr_t (*H5Sclose)(hid_t space_id);
-    int (*H5Sget_simple_extent_type)(hid_t space_id);
-    int (*H5Sget_simple_extent_ndims)(hid_t space_id);
-    int (*H5Sget_simple_extent_dims)(hid_t space_id, hsize_t dims[], hsize_t maxdims[]);
-    herr_t (*H5Sselect_hyperslab)(hid_t space_id, int op, const hsize_t start[], const hsize_t stride[],
+    hid_t (* _Nonnull H5Screate)(int type);
+    hid_t (* _Nonnull H5Screate_simple)(int rank, const hsize_t dims[], const hsize_t maxdims[]);
+    herr_t (* _Nonnull H5Sclose)(hid_t space_id);
+    int (* _Nonnull H5Sget_simple_extent_type)(hid_t space_id);
+    int (* _Nonnull H5Sget_simple_extent_ndims)(hid_t space_id);
+    int (* _Nonnull H5Sget_simple_extent_dims)(hid_t space_id, hsize_t dims[], hsize_t maxdims[]);
+    herr_t (* _Nonnull H5Sselect_hyperslab)(hid_t space_id, int op, const hsize_t start[], const hsize_t stride[],
                                   const hsize_t count[], const hsize_t block[]);
-    herr_t (*H5Sselect_all)(hid_t space_id);
+    herr_t (* _Nonnull H5Sselect_all)(hid_t space_id);
 
     /* groups, links, objects */
-    hid_t (*H5Gcreate2)(hid_t loc_id, const char *name, hid_t lcpl_id, hid_t gcpl_id, hid_t gapl_id);
-    herr_t (*H5Gclose)(hid_t group_id);
-    hid_t (*H5Gget_create_plist)(hid_t group_id);
-    herr_t (*H5Literate)(hid_t grp_id, int idx_type, int order, hsize_t *idx, ckpt_H5L_iterate_t op,
+    hid_t (* _Nonnull H5Gcreate2)(hid_t loc_id, const char *name, hid_t lcpl_id, hid_t gcpl_id, hid_t gapl_id);
+    herr_t (* _Nonnull H5Gclose)(hid_t group_id);
+    hid_t (* _Nonnull H5Gget_create_plist)(hid_t group_id);
+    herr_t (* _Nonnull H5Literate)(hid_t grp_id, int idx_type, int order, hsize_t *idx, ckpt_H5L_iterate_t op,
                          void *op_data); /* H5Literate2 (1.12+) or H5Literate (1.10) */
-    herr_t (*H5Lget_info)(hid_t loc_id, const char *name, void *linfo,
+    herr_t (* _Nonnull H5Lget_info)(hid_t loc_id, const char *name, void *linfo,
                           hid_t lapl_id); /* H5Lget_info2 (1.12+) or H5Lget_info (1.10) */
-    herr_t (*H5Lget_val)(hid_t loc_id, const char *name, void *buf, size_t size, hid_t lapl_id);
-    htri_t (*H5Lexists)(hid_t loc_id, const char *name, hid_t lapl_id);
-    hid_t (*H5Oopen)(hid_t loc_id, const char *name, hid_t lapl_id);
-    herr_t (*H5Oclose)(hid_t object_id);
-    int (*H5Iget_type)(hid_t id);
+    herr_t (* _Nonnull H5Lget_val)(hid_t loc_id, const char *name, void *buf, size_t size, hid_t lapl_id);
+    htri_t (* _Nonnull H5Lexists)(hid_t loc_id, const char *name, hid_t lapl_id);
+    hid_t (* _Nonnull H5Oopen)(hid_t loc_id, const char *name, hid_t lapl_id);
+    herr_t (* _Nonnull H5Oclose)(hid_t object_id);
+    int (* _Nonnull H5Iget_type)(hid_t id);
     /* Object info: H5Oget_info3 (1.12+, token), else H5Oget_info2 (1.10.3+, address, with fields),
      * else H5Oget_info (1.10.0-1.10.2). Used through ckpt_hdf5_object_token only. */
     herr_t (*H5Oget_info3)(hid_t loc_id, void *oinfo, unsigned fields);
@@ -124,50 +128,50 @@ typedef struct ckpt_hdf5_api {
     herr_t (*H5Oget_info)(hid_t loc_id, void *oinfo);
 
     /* attributes */
-    hid_t (*H5Aopen)(hid_t obj_id, const char *attr_name, hid_t aapl_id);
-    htri_t (*H5Aexists)(hid_t obj_id, const char *attr_name);
-    herr_t (*H5Aclose)(hid_t attr_id);
-    hid_t (*H5Aget_type)(hid_t attr_id);
-    hid_t (*H5Aget_space)(hid_t attr_id);
-    herr_t (*H5Aread)(hid_t attr_id, hid_t type_id, void *buf);
-    herr_t (*H5Awrite)(hid_t attr_id, hid_t type_id, const void *buf);
-    hid_t (*H5Acreate2)(hid_t loc_id, const char *attr_name, hid_t type_id, hid_t space_id, hid_t acpl_id,
+    hid_t (* _Nonnull H5Aopen)(hid_t obj_id, const char *attr_name, hid_t aapl_id);
+    htri_t (* _Nonnull H5Aexists)(hid_t obj_id, const char *attr_name);
+    herr_t (* _Nonnull H5Aclose)(hid_t attr_id);
+    hid_t (* _Nonnull H5Aget_type)(hid_t attr_id);
+    hid_t (* _Nonnull H5Aget_space)(hid_t attr_id);
+    herr_t (* _Nonnull H5Aread)(hid_t attr_id, hid_t type_id, void *buf);
+    herr_t (* _Nonnull H5Awrite)(hid_t attr_id, hid_t type_id, const void *buf);
+    hid_t (* _Nonnull H5Acreate2)(hid_t loc_id, const char *attr_name, hid_t type_id, hid_t space_id, hid_t acpl_id,
                         hid_t aapl_id);
-    herr_t (*H5Adelete)(hid_t loc_id, const char *attr_name);
-    herr_t (*H5Aiterate2)(hid_t loc_id, int idx_type, int order, hsize_t *idx, ckpt_H5A_operator2_t op,
+    herr_t (* _Nonnull H5Adelete)(hid_t loc_id, const char *attr_name);
+    herr_t (* _Nonnull H5Aiterate2)(hid_t loc_id, int idx_type, int order, hsize_t *idx, ckpt_H5A_operator2_t op,
                           void *op_data);
 
     /* datatypes */
-    int (*H5Tget_class)(hid_t type_id);
-    size_t (*H5Tget_size)(hid_t type_id);
-    int (*H5Tget_order)(hid_t type_id);
-    int (*H5Tget_sign)(hid_t type_id);
-    htri_t (*H5Tis_variable_str)(hid_t type_id);
-    int (*H5Tget_cset)(hid_t type_id);
-    int (*H5Tget_strpad)(hid_t type_id);
-    hid_t (*H5Tget_super)(hid_t type);
-    int (*H5Tget_nmembers)(hid_t type_id);
-    char *(*H5Tget_member_name)(hid_t type_id, unsigned membno);
-    herr_t (*H5Tget_member_value)(hid_t type_id, unsigned membno, void *value);
-    herr_t (*H5Tclose)(hid_t type_id);
-    hid_t (*H5Tcopy)(hid_t type_id);
-    hid_t (*H5Tcreate)(int type, size_t size);
-    herr_t (*H5Tset_size)(hid_t type_id, size_t size);
-    herr_t (*H5Tset_cset)(hid_t type_id, int cset);
-    herr_t (*H5Tset_strpad)(hid_t type_id, int strpad);
-    herr_t (*H5Tset_order)(hid_t type_id, int order);
-    herr_t (*H5Tset_fields)(hid_t type_id, size_t spos, size_t epos, size_t esize, size_t mpos, size_t msize);
-    herr_t (*H5Tget_fields)(hid_t type_id, size_t *spos, size_t *epos, size_t *esize, size_t *mpos, size_t *msize);
-    herr_t (*H5Tset_ebias)(hid_t type_id, size_t ebias);
-    size_t (*H5Tget_ebias)(hid_t type_id);
-    size_t (*H5Tget_precision)(hid_t type_id);
-    int (*H5Tget_offset)(hid_t type_id);
-    hid_t (*H5Tenum_create)(hid_t base_id);
-    herr_t (*H5Tenum_insert)(hid_t type, const char *name, const void *value);
-    char *(*H5Tget_tag)(hid_t type);
+    int (* _Nonnull H5Tget_class)(hid_t type_id);
+    size_t (* _Nonnull H5Tget_size)(hid_t type_id);
+    int (* _Nonnull H5Tget_order)(hid_t type_id);
+    int (* _Nonnull H5Tget_sign)(hid_t type_id);
+    htri_t (* _Nonnull H5Tis_variable_str)(hid_t type_id);
+    int (* _Nonnull H5Tget_cset)(hid_t type_id);
+    int (* _Nonnull H5Tget_strpad)(hid_t type_id);
+    hid_t (* _Nonnull H5Tget_super)(hid_t type);
+    int (* _Nonnull H5Tget_nmembers)(hid_t type_id);
+    char *(* _Nonnull H5Tget_member_name)(hid_t type_id, unsigned membno);
+    herr_t (* _Nonnull H5Tget_member_value)(hid_t type_id, unsigned membno, void *value);
+    herr_t (* _Nonnull H5Tclose)(hid_t type_id);
+    hid_t (* _Nonnull H5Tcopy)(hid_t type_id);
+    hid_t (* _Nonnull H5Tcreate)(int type, size_t size);
+    herr_t (* _Nonnull H5Tset_size)(hid_t type_id, size_t size);
+    herr_t (* _Nonnull H5Tset_cset)(hid_t type_id, int cset);
+    herr_t (* _Nonnull H5Tset_strpad)(hid_t type_id, int strpad);
+    herr_t (* _Nonnull H5Tset_order)(hid_t type_id, int order);
+    herr_t (* _Nonnull H5Tset_fields)(hid_t type_id, size_t spos, size_t epos, size_t esize, size_t mpos, size_t msize);
+    herr_t (* _Nonnull H5Tget_fields)(hid_t type_id, size_t *spos, size_t *epos, size_t *esize, size_t *mpos, size_t *msize);
+    herr_t (* _Nonnull H5Tset_ebias)(hid_t type_id, size_t ebias);
+    size_t (* _Nonnull H5Tget_ebias)(hid_t type_id);
+    size_t (* _Nonnull H5Tget_precision)(hid_t type_id);
+    int (* _Nonnull H5Tget_offset)(hid_t type_id);
+    hid_t (* _Nonnull H5Tenum_create)(hid_t base_id);
+    herr_t (* _Nonnull H5Tenum_insert)(hid_t type, const char *name, const void *value);
+    char *(* _Nonnull H5Tget_tag)(hid_t type);
 
     /* filters */
-    htri_t (*H5Zfilter_avail)(H5Z_filter_t id);
+    htri_t (* _Nonnull H5Zfilter_avail)(H5Z_filter_t id);
 
     /* Global ids, read after H5open(). */
     hid_t T_IEEE_F32LE, T_IEEE_F64LE;
@@ -244,4 +248,5 @@ long ckpt_hdf5_take_string(char *s, char *buf, size_t n);
 /* Frees variable-length data read into buf (H5Treclaim, or H5Dvlen_reclaim before 1.12). */
 herr_t ckpt_hdf5_reclaim(hid_t type_id, hid_t space_id, void *buf);
 
+#pragma clang diagnostic pop
 #endif

@@ -1,3 +1,4 @@
+import CheckpointSystem
 import CheckpointKit
 
 /// The text rendering of `ckpt diff`: sides, a table grouped by layer, per-layer bars of relative
@@ -165,7 +166,7 @@ struct DiffReport {
 
     static func bar(_ r: Double) -> String {
         guard r > 0 else { return "" }
-        let x = r.isInfinite ? Double(barCells) : Swift.min(Double(barCells), Swift.max(0, (log10(r) - barFloor) / -barFloor * Double(barCells)))
+        let x = r.isInfinite ? Double(barCells) : Swift.min(Double(barCells), Swift.max(0, (Libm.log10(r) - barFloor) / -barFloor * Double(barCells)))
         let eighths = Swift.max(1, Int((x * 8).rounded()))
         let full = eighths / 8, part = eighths % 8
         let partials = ["", "▏", "▎", "▍", "▌", "▋", "▊", "▉"]
@@ -381,8 +382,3 @@ struct DiffReport {
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif

@@ -1,3 +1,4 @@
+import CheckpointSystem
 import CheckpointKit
 
 /// `ckpt diff --report FILE.html`: the verdict, both sides, the counts, per-layer relative change
@@ -96,12 +97,7 @@ extension DiffReport {
     static func logFraction(_ r: Double) -> Double {
         guard r > 0 else { return 0 }
         if r.isInfinite { return 1 }
-        return Swift.min(1, Swift.max(0.005, (log10(r) - floor) / -floor))
+        return Swift.min(1, Swift.max(0.005, (Libm.log10(r) - floor) / -floor))
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif

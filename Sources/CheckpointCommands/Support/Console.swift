@@ -1,10 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import CheckpointSystem
 import Synchronization
 
 /// Where a command's output goes. The real console writes to stdout/stderr; tests capture.
@@ -27,11 +21,11 @@ public final class Console: Sendable {
 
     private init() {
         capture = nil
-        stdoutIsTTY = isatty(1) == 1
-        stderrIsTTY = isatty(2) == 1
+        stdoutIsTTY = FileDescriptor.standardOutput.isTerminal
+        stderrIsTTY = FileDescriptor.standardError.isTerminal
         var env: [String: String] = [:]
         for key in ["NO_COLOR", "COLUMNS", "TERM", "CLICOLOR_FORCE", "CKPT_PROGRESS_DELAY"] {
-            if let v = getenv(key) { env[key] = String(cString: v) }
+            if let v = SystemProcess.environment(key) { env[key] = v }
         }
         environment = env
     }
@@ -53,13 +47,8 @@ public final class Console: Sendable {
         }
         var t = text
         t.withUTF8 { buf in
-            var done = 0
-            let fd: Int32 = stream == .out ? 1 : 2
-            while done < buf.count {
-                let n = Glibc.write(fd, buf.baseAddress! + done, buf.count - done)
-                if n < 0 { if errno == EINTR { continue } else { return } }
-                done += n
-            }
+            // A closed pipe or a full disk: nothing sensible to report it to.
+            try? (stream == .out ? FileDescriptor.standardOutput : FileDescriptor.standardError).writeAll(UnsafeRawBufferPointer(buf))
         }
     }
 

@@ -1,21 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
-/// printf-style formatting through the C library (no Foundation: it would double start-up time).
-func cFormat(_ format: String, _ args: CVarArg...) -> String {
-    withVaList(args) { va in
-        var buf = [CChar](repeating: 0, count: 128)
-        let n = buf.withUnsafeMutableBufferPointer { vsnprintf($0.baseAddress, 128, format, va) }
-        if n >= 128 {
-            buf = [CChar](repeating: 0, count: Int(n) + 1)
-            _ = withVaList(args) { va2 in buf.withUnsafeMutableBufferPointer { vsnprintf($0.baseAddress, Int(n) + 1, format, va2) } }
-        }
-        return buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-    }
-}
+import CheckpointSystem
 
 /// Number formatting shared by every renderer; deterministic (no locale).
 enum Fmt {

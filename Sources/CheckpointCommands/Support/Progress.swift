@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import CheckpointSystem
 import Synchronization
 import CheckpointKit
 
@@ -33,11 +31,7 @@ final class ProgressReporter: Sendable {
         self.delay = custom.map { $0.isFinite && $0 >= 0 ? $0 : Self.defaultDelay } ?? Self.defaultDelay
     }
 
-    static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
+    static func now() -> Double { Clock.monotonic() }
 
     func add(_ n: UInt64) { set { $0 += n } }
     func update(done: UInt64) { set { $0 = done } }

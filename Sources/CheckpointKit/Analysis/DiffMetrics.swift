@@ -1,3 +1,4 @@
+import CheckpointSystem
 /// How `ckpt diff` treats NaN: `equal` (the default, like h5diff) counts two NaNs in the same
 /// place as equal; `differ` counts every NaN as a difference.
 public enum DiffNaNPolicy: String, Sendable, CaseIterable {
@@ -189,7 +190,7 @@ struct DiffKernel: Sendable {
         guard count > 0 else { return }
         m.elements += count
         let same = dtypeA == dtypeB
-        if same && memcmp(a, b, count * dtypeA.itemSize) == 0 {
+        if same && Memory.equal(a, b, count: count * dtypeA.itemSize) {
             identicalSpan(a, count: count, into: &m)
             return
         }
@@ -541,11 +542,3 @@ enum DiffDecode {
         return true
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif

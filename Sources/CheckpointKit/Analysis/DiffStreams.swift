@@ -1,13 +1,7 @@
+import CheckpointSystem
 import Dispatch
 import Synchronization
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Thrown inside a read to stop it early (another tensor already decided the answer); never
 /// leaves the diff engine.
@@ -160,7 +154,7 @@ final class DiffPumpReader: DiffPullReader, @unchecked Sendable {
     private var failure: (any Error)?
     private let slots: [UnsafeMutableRawPointer]
     private var current: (slot: Int, count: Int, offset: Int)?
-    private var thread: pthread_t?
+    private var thread: SystemThread?
     private var joined = false
 
     init(source: any TensorSource, tensor i: Int, slots count: Int = 4, slotBytes: Int = 1 << 20) throws {
@@ -184,19 +178,10 @@ final class DiffPumpReader: DiffPullReader, @unchecked Sendable {
     }
 
     private func start() throws {
-        let box = Unmanaged.passRetained(self)
-        var tid = pthread_t()
-        let rc = pthread_create(&tid, nil, { arg in
-            guard let arg else { return nil }
-            let pump = Unmanaged<DiffPumpReader>.fromOpaque(arg).takeRetainedValue()
-            pump.produce()
-            return nil
-        }, box.toOpaque())
-        guard rc == 0 else {
-            box.release()
-            throw CheckpointError(.io, "cannot start a reader thread (error \(rc))", file: source.path)
+        guard let t = SystemThread.start({ self.produce() }) else {
+            throw CheckpointError(.io, "cannot start a reader thread", file: source.path)
         }
-        thread = tid
+        thread = t
     }
 
     /// Producer: fills slots with whole elements (the last one may be short).
@@ -280,7 +265,7 @@ final class DiffPumpReader: DiffPullReader, @unchecked Sendable {
         cancelFlag.store(true, ordering: .releasing)
         // Wake a producer blocked on a full queue; it sees the flag and stops.
         empty.signal()
-        pthread_join(t, nil)
+        t.join()
         // libdispatch refuses to free a semaphore below its initial value: give back every slot.
         for _ in slots { empty.signal() }
     }

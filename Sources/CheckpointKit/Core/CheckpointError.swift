@@ -1,3 +1,5 @@
+import CheckpointSystem
+
 /// The one error type CheckpointKit throws.
 ///
 /// Every error carries a stable ``Code`` (tests and scripts compare codes, never texts), the file
@@ -137,7 +139,8 @@ public func escapeForDisplay(_ s: String) -> String {
 
 extension CheckpointError {
     static func io(_ reason: String, file: String?, errno code: Int32) -> CheckpointError {
-        if code == 28 /* ENOSPC */ || code == 27 /* EFBIG */ || code == 122 /* EDQUOT */ {
+        let e = Errno(code)
+        if e == .noSpace || e == .fileTooLarge || e == .quotaExceeded {
             return CheckpointError(.noSpace, reason + " (" + describeErrno(code) + ")", file: file,
                                    hint: "free some space or write somewhere else; nothing was left behind")
         }
@@ -145,15 +148,4 @@ extension CheckpointError {
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
-func describeErrno(_ code: Int32) -> String {
-    guard let c = strerror(code) else { return "errno \(code)" }
-    return String(cString: c)
-}
+func describeErrno(_ code: Int32) -> String { Errno(code).description }

@@ -1,3 +1,4 @@
+import CheckpointSystem
 import Dispatch
 import Synchronization
 
@@ -6,11 +7,7 @@ import Synchronization
 public enum ParallelWork {
     /// Number of worker threads (the machine's online cores).
     public static var cores: Int {
-        #if canImport(Glibc)
-        return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-        #else
-        return 2
-        #endif
+        SystemProcess.processorCount
     }
 
     public static func forEach(count: Int, parallel: Bool = true, weight: ((Int) -> Int)? = nil,
@@ -33,12 +30,12 @@ public enum ParallelWork {
                 let k = next.add(1, ordering: .relaxed).oldValue
                 guard k < schedule.count else { return }
                 let i = schedule[k]
-                if failure.withLock({ $0 != nil && $0!.0 < i }) { continue }
+                if failure.withLock({ f in f.map { $0.0 < i } ?? false }) { continue }
                 do {
                     try body(i)
                 } catch {
                     failure.withLock { f in
-                        if f == nil || i < f!.0 { f = (i, error) }
+                        if i < (f?.0 ?? Int.max) { f = (i, error) }
                     }
                 }
             }
@@ -54,10 +51,7 @@ public enum ParallelWork {
             let r = try body(i)
             results.withLock { $0[i] = r }
         }
-        return results.withLock { $0.map { $0! } }
+        // forEach either threw or ran every item.
+        return results.withLock { $0.compactMap { $0 } }
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif

@@ -1,13 +1,7 @@
+import CheckpointSystem
 import CRuntimeLibs
 import Synchronization
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 // Reading Keras files as checkpoints: Keras 3 `.keras` (a ZIP of `metadata.json`, `config.json`
 // and `model.weights.h5`), Keras 3 `.weights.h5` (`model.save_weights`), and Keras 2 / tf.keras
@@ -163,7 +157,7 @@ public enum KerasFiles {
     /// Inflates a large deflated member into a temporary file and opens it; the file is unlinked
     /// once libhdf5 has it open (it keeps its descriptor), so nothing is left on disk.
     static func inflateToTemporaryFile(zip: ZipArchive, entry: ZipEntry, limits: HDF5Limits) throws -> HDF5File {
-        let dir = getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        let dir = SystemProcess.temporaryDirectory
         let temp = try ScratchFile(directory: dir, prefix: "ckpt-keras-member-", suffix: ".h5", displayName: zip.path)
         defer { temp.remove() }
         let stream = try MemberStream(archive: zip, entry: entry)
@@ -355,42 +349,33 @@ public final class KerasFileSource: TensorSource {
 final class ScratchFile {
     let path: String
     let displayName: String
-    private var fd: Int32
-    private var slot: Int32
+    private var fd: FileDescriptor?
+    private var slot: Int32?
     private var offset: UInt64 = 0
 
     init(directory: String, prefix: String, suffix: String, displayName: String) throws {
         self.displayName = displayName
-        var template = Array((directory + "/" + prefix + "XXXXXX" + suffix).utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { buffer -> Int32 in
-            guard let base = buffer.baseAddress else { return -1 }
-            return mkstemps(base, Int32(suffix.utf8.count))
+        do {
+            (fd, path) = try FileDescriptor.createTemporary(template: directory + "/" + prefix + "XXXXXX" + suffix, suffixLength: suffix.utf8.count)
+        } catch {
+            throw CheckpointError.io("cannot create a temporary file in \(directory)", file: displayName, errno: error.rawValue)
         }
-        guard fd >= 0 else {
-            throw CheckpointError.io("cannot create a temporary file in \(directory)", file: displayName, errno: errno)
-        }
-        self.fd = fd
-        self.path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        self.slot = ckpt_register_temp(path)
+        self.slot = SystemProcess.registerTemporary(path)
     }
 
     func append(_ bytes: UnsafeRawBufferPointer) throws {
-        guard let base = bytes.baseAddress else { return }
-        var done = 0
-        while done < bytes.count {
-            let n = pwrite(fd, base + done, bytes.count - done, off_t(offset + UInt64(done)))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw CheckpointError.io("cannot write a temporary file", file: displayName, errno: errno)
-            }
-            done += n
+        guard let fd else { throw CheckpointError(.io, "the temporary file was already removed", file: displayName) }
+        do { try fd.writeAll(bytes, at: offset) } catch {
+            throw CheckpointError.io("cannot write a temporary file", file: displayName, errno: error.rawValue)
         }
-        offset += UInt64(done)
+        offset += UInt64(bytes.count)
     }
 
     func remove() {
-        if fd >= 0 { close(fd); fd = -1; unlink(path) }
-        if slot >= 0 { ckpt_unregister_temp(slot); slot = -1 }
+        if let fd { fd.close(); Path.unlink(path) }
+        fd = nil
+        if let slot { SystemProcess.unregisterTemporary(slot) }
+        slot = nil
     }
 
     deinit { remove() }

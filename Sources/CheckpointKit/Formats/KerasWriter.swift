@@ -1,10 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import CheckpointSystem
 
 // Writing Keras 3 files that Keras loads: `.weights.h5` (what `model.save_weights` writes) and
 // `.keras` (what `model.save` writes: a ZIP of `metadata.json`, `config.json` and
@@ -37,7 +31,7 @@ extension KerasFiles {
                              options: WriteOptions = WriteOptions()) throws {
         let index = source.index
         guard format == .keras || format == .kerasWeightsH5 else {
-            try KerasLegacyH5Format().write(source, to: path, options: options) // refuses, with the hint
+            _ = try KerasLegacyH5Format().write(source, to: path, options: options) // refuses, with the hint
             throw CheckpointError(.invalidArgument, "\(format.displayName) is not a Keras 3 format", file: path)
         }
         guard let architectureBytes = index.architecture ?? options.layoutArchitecture else {
@@ -110,13 +104,7 @@ extension KerasFiles {
     }
 
     /// Local time as Keras formats it (`%Y-%m-%d@%H:%M:%S`).
-    static func currentDate() -> String {
-        var now = time(nil)
-        var parts = tm()
-        guard localtime_r(&now, &parts) != nil else { return "1980-01-01@00:00:00" }
-        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
-        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))@\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))"
-    }
+    static func currentDate() -> String { Clock.localTimestamp() ?? "1980-01-01@00:00:00" }
 
     /// `config.json`: the architecture as it is, unless optimizer state is written and the
     /// architecture's `compile_config` does not name that optimizer (then it is added or replaced,

@@ -1,3 +1,5 @@
+import CheckpointSystem
+
 /// The formats the toolkit knows, in one list, and opening any checkpoint through them.
 public enum FormatRegistry {
     /// Every format. A file whose name says nothing is read by the first whose

@@ -1,10 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import CheckpointSystem
 
 // The safetensors format, read and written by the rules of the reference implementation
 // (huggingface/safetensors, `safetensors/src/tensor.rs`, and the format section of its README):
@@ -165,8 +159,7 @@ public final class SafetensorsSource: TensorSource {
         shards.reserveCapacity(shardNames.count)
         for name in shardNames {
             let shardPath = (dir == "/" ? "" : dir) + "/" + name
-            var st = stat()
-            if stat(shardPath, &st) != 0 && errno == ENOENT {
+            if !FileSystem.entryExists(shardPath) {
                 let first = tensorsOfShard[name]?.first
                 let example = first.map { " for tensor \"\(escapeForDisplay($0))\"\((tensorsOfShard[name]?.count ?? 0) > 1 ? " and others" : "")" } ?? ""
                 throw CheckpointError(.missingPart, "the index names shard \"\(escapeForDisplay(name))\"\(example), but there is no such file next to it",

@@ -25,7 +25,7 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
     /// The datatype as stored (also for datasets ``info()`` refuses).
     public func storedType() throws -> HDF5TypeInfo {
         try withHDF5Lock {
-            let t = try location.handle(api.H5Dget_type!(handle.id), .datatype,
+            let t = try location.handle(api.H5Dget_type(handle.id), .datatype,
                                         "libhdf5 could not read the dataset's type", path: path)
             return try location.describeType(t.id, path: path)
         }
@@ -34,7 +34,7 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
     /// The shape (also for datasets ``info()`` refuses); nil for a null dataspace.
     public func shape() throws -> [Int]? {
         try withHDF5Lock {
-            let space = try location.handle(api.H5Dget_space!(handle.id), .dataspace,
+            let space = try location.handle(api.H5Dget_space(handle.id), .dataspace,
                                             "libhdf5 could not read the dataset's dataspace", path: path)
             return try location.extent(space, path: path)
         }
@@ -44,19 +44,19 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
     private func inspect() throws -> (info: HDF5DatasetInfo, type: HDF5Handle) {
         let api = self.api
         let limits = file.limits
-        let space = try location.handle(api.H5Dget_space!(handle.id), .dataspace,
+        let space = try location.handle(api.H5Dget_space(handle.id), .dataspace,
                                         "libhdf5 could not read the dataset's dataspace", path: path)
         guard let shape = try location.extent(space, path: path) else {
             throw location.error(.unsupported, "the HDF5 dataset has a null dataspace (h5py Empty), not a tensor",
                                  path: path)
         }
-        let t = try location.handle(api.H5Dget_type!(handle.id), .datatype,
+        let t = try location.handle(api.H5Dget_type(handle.id), .datatype,
                                     "libhdf5 could not read the dataset's type", path: path)
         let type = try location.describeType(t.id, path: path)
-        let dcpl = try location.handle(api.H5Dget_create_plist!(handle.id), .propertyList,
+        let dcpl = try location.handle(api.H5Dget_create_plist(handle.id), .propertyList,
                                        "libhdf5 could not read the dataset's creation properties", path: path)
         let layout: HDF5Layout
-        switch api.H5Pget_layout!(dcpl.id) {
+        switch api.H5Pget_layout(dcpl.id) {
         case HDF5Constants.layoutCompact: layout = .compact
         case HDF5Constants.layoutContiguous: layout = .contiguous
         case HDF5Constants.layoutChunked: layout = .chunked
@@ -66,7 +66,7 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
         default:
             throw location.failure("libhdf5 could not read the dataset's layout", path: path)
         }
-        let external = api.H5Pget_external_count!(dcpl.id)
+        let external = api.H5Pget_external_count(dcpl.id)
         if external < 0 { throw location.failure("libhdf5 could not read the dataset's storage", path: path) }
         if external > 0 {
             throw location.error(.unsupported, "HDF5 dataset with external storage refused: its data lives in other files",
@@ -75,14 +75,14 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
         var chunkShape: [Int]?
         if layout == .chunked {
             var dims = [hsize_t](repeating: 0, count: HDF5Constants.maxRank)
-            let rank = api.H5Pget_chunk!(dcpl.id, Int32(HDF5Constants.maxRank), &dims)
+            let rank = api.H5Pget_chunk(dcpl.id, Int32(HDF5Constants.maxRank), &dims)
             guard rank >= 0, Int(rank) <= HDF5Constants.maxRank else {
                 throw location.failure("libhdf5 could not read the dataset's chunk shape", path: path)
             }
             chunkShape = dims.prefix(Int(rank)).map { Int(clamping: $0) }
         }
         var filters: [HDF5Filter] = []
-        let filterCount = api.H5Pget_nfilters!(dcpl.id)
+        let filterCount = api.H5Pget_nfilters(dcpl.id)
         if filterCount < 0 { throw location.failure("libhdf5 could not read the dataset's filters", path: path) }
         for i in 0..<UInt32(filterCount) {
             var flags: UInt32 = 0
@@ -90,16 +90,16 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
             var values = [UInt32](repeating: 0, count: 16)
             var name = [CChar](repeating: 0, count: 257)
             var config: UInt32 = 0
-            let id = api.H5Pget_filter2!(dcpl.id, i, &flags, &count, &values, 256, &name, &config)
+            let id = api.H5Pget_filter2(dcpl.id, i, &flags, &count, &values, 256, &name, &config)
             if id < 0 { throw location.failure("libhdf5 could not read the dataset's filters", path: path) }
             filters.append(HDF5Filter(id: Int(id), name: Self.filterName(Int(id), recorded: decodeCString(name)),
                                       clientData: Array(values.prefix(min(count, 16))),
-                                      isAvailable: api.H5Zfilter_avail!(id) > 0))
+                                      isAvailable: api.H5Zfilter_avail(id) > 0))
         }
-        let storage = api.H5Dget_storage_size!(handle.id)
+        let storage = api.H5Dget_storage_size(handle.id)
         var offset: UInt64?
         if layout == .contiguous {
-            let address = api.H5Dget_offset!(handle.id)
+            let address = api.H5Dget_offset(handle.id)
             if address != HDF5Constants.undefinedAddress { offset = address }
         }
         var bfloat16Marked = false
@@ -235,24 +235,24 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
         let api = self.api
         let what = "libhdf5 could not read the dataset's data"
         if range == 0..<plan.info.elementCount {
-            try location.check(api.H5Dread!(handle.id, plan.memoryType, HDF5Constants.defaultPlist,
+            try location.check(api.H5Dread(handle.id, plan.memoryType, HDF5Constants.defaultPlist,
                                             HDF5Constants.defaultPlist, HDF5Constants.defaultPlist, buffer),
                                what, path: path)
             return
         }
         let (memSpace, fileSpace) = try selection(range, shape: plan.info.shape)
-        try location.check(api.H5Dread!(handle.id, plan.memoryType, memSpace.id, fileSpace.id,
+        try location.check(api.H5Dread(handle.id, plan.memoryType, memSpace.id, fileSpace.id,
                                         HDF5Constants.defaultPlist, buffer), what, path: path)
     }
 
     /// A 1-D memory space of range.count elements and the file space selecting `range`. Lock held.
     private func selection(_ range: Range<Int>, shape: [Int]) throws -> (HDF5Handle, HDF5Handle) {
         let api = self.api
-        let fileSpace = try location.handle(api.H5Dget_space!(handle.id), .dataspace,
+        let fileSpace = try location.handle(api.H5Dget_space(handle.id), .dataspace,
                                             "libhdf5 could not read the dataset's dataspace", path: path)
         for (i, box) in hyperslabBoxes(range, shape: shape).enumerated() {
             let op = i == 0 ? HDF5Constants.selectSet : HDF5Constants.selectOr
-            try location.check(api.H5Sselect_hyperslab!(fileSpace.id, op, box.start, nil, box.count, nil),
+            try location.check(api.H5Sselect_hyperslab(fileSpace.id, op, box.start, nil, box.count, nil),
                                "libhdf5 could not select elements \(range)", path: path)
         }
         let memSpace = try location.makeSpace([range.count], path: path)
@@ -285,13 +285,13 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
             let type = location.fileType(for: dtype)
             let what = "libhdf5 could not write the dataset's data"
             if range == 0..<count {
-                try location.check(api.H5Dwrite!(handle.id, type, HDF5Constants.defaultPlist,
+                try location.check(api.H5Dwrite(handle.id, type, HDF5Constants.defaultPlist,
                                                  HDF5Constants.defaultPlist, HDF5Constants.defaultPlist, base),
                                    what, path: path)
                 return
             }
             let (memSpace, fileSpace) = try selection(range, shape: shape)
-            try location.check(api.H5Dwrite!(handle.id, type, memSpace.id, fileSpace.id, HDF5Constants.defaultPlist,
+            try location.check(api.H5Dwrite(handle.id, type, memSpace.id, fileSpace.id, HDF5Constants.defaultPlist,
                                              base), what, path: path)
         }
     }

@@ -1,12 +1,6 @@
+import CheckpointSystem
 import CRuntimeLibs
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// An HDF5 file opened with libhdf5: read-only from a path or from memory, or created for writing.
 ///
@@ -50,13 +44,11 @@ public final class HDF5File: @unchecked Sendable {
             throw CheckpointError(.invalidArgument, "the path contains a NUL character", file: name)
         }
         // Let the OS explain missing files and permissions; libhdf5's message for those is cryptic.
-        let fd = systemOpen(path, O_RDONLY)
-        if fd < 0 { throw CheckpointError.io("cannot open the file for reading", file: name, errno: errno) }
-        _ = systemClose(fd)
+        _ = try ReadableFile(path: path)
         let location = HDF5Location(library: library, fileName: name, memberPrefix: nil)
         return try withHDF5Lock {
             let fapl = try fileAccessList(location)
-            let id = library.api.H5Fopen!(path, HDF5Constants.accReadOnly, fapl.id)
+            let id = library.api.H5Fopen(path, HDF5Constants.accReadOnly, fapl.id)
             let h = try location.handle(id, .file, "libhdf5 could not open the file as HDF5", path: nil)
             return HDF5File(library: library, location: location, handle: h, limits: limits, writable: false)
         }
@@ -98,12 +90,12 @@ public final class HDF5File: @unchecked Sendable {
             // h5py: libver bounds (earliest, latest). H5F_LIBVER_LATEST differs between versions, and
             // out-of-range values are refused, so the first accepted value from the top is "latest".
             for high in stride(from: 8, through: 2, by: -1) {
-                if api.H5Pset_libver_bounds!(fapl.id, 0, Int32(high)) >= 0 { break }
+                if api.H5Pset_libver_bounds(fapl.id, 0, Int32(high)) >= 0 { break }
             }
-            let fcpl = try location.handle(api.H5Pcreate!(api.P_CLS_FILE_CREATE), .propertyList,
+            let fcpl = try location.handle(api.H5Pcreate(api.P_CLS_FILE_CREATE), .propertyList,
                                            "libhdf5 could not create a property list", path: nil)
-            _ = api.H5Pset_obj_track_times!(fcpl.id, false)
-            let id = api.H5Fcreate!(path, HDF5Constants.accTruncate, fcpl.id, fapl.id)
+            _ = api.H5Pset_obj_track_times(fcpl.id, false)
+            let id = api.H5Fcreate(path, HDF5Constants.accTruncate, fcpl.id, fapl.id)
             guard id >= 0 else {
                 let detail = library.errorText().map { " (libhdf5: \($0))" } ?? ""
                 throw CheckpointError(.io, "libhdf5 could not create the file" + detail, file: name)
@@ -115,7 +107,7 @@ public final class HDF5File: @unchecked Sendable {
 
     private static func fileAccessList(_ location: HDF5Location) throws -> HDF5Handle {
         let api = location.library.api
-        let fapl = try location.handle(api.H5Pcreate!(api.P_CLS_FILE_ACCESS), .propertyList,
+        let fapl = try location.handle(api.H5Pcreate(api.P_CLS_FILE_ACCESS), .propertyList,
                                        "libhdf5 could not create a property list", path: nil)
         // Use file locks where the file system has them; do not fail where it does not (NFS...).
         if let setLocking = api.H5Pset_file_locking { _ = setLocking(fapl.id, true, true) }
@@ -129,7 +121,7 @@ public final class HDF5File: @unchecked Sendable {
         try withHDF5Lock {
             guard handle.isOpen else { return }
             if isWritable {
-                let status = library.api.H5Fflush!(handle.id, HDF5Constants.scopeGlobal)
+                let status = library.api.H5Fflush(handle.id, HDF5Constants.scopeGlobal)
                 if status < 0 {
                     let detail = library.errorText().map { " (libhdf5: \($0))" } ?? ""
                     handle.close()
@@ -174,7 +166,7 @@ public final class HDF5File: @unchecked Sendable {
     }
 
     func rootHandle() throws -> HDF5Handle {
-        try location.handle(library.api.H5Oopen!(handle.id, "/", library.safeLinkAccess), .object,
+        try location.handle(library.api.H5Oopen(handle.id, "/", library.safeLinkAccess), .object,
                             "libhdf5 could not open the root group", path: "/")
     }
 
@@ -264,10 +256,10 @@ public final class HDF5File: @unchecked Sendable {
     /// Whether the group indexes link creation order (h5py `track_order=True`). Lock held.
     func tracksCreationOrder(_ group: HDF5Handle, path: String) throws -> Bool {
         let api = library.api
-        let gcpl = try location.handle(api.H5Gget_create_plist!(group.id), .propertyList,
+        let gcpl = try location.handle(api.H5Gget_create_plist(group.id), .propertyList,
                                        "libhdf5 could not read the group's creation properties", path: path)
         var flags: UInt32 = 0
-        try location.check(api.H5Pget_link_creation_order!(gcpl.id, &flags),
+        try location.check(api.H5Pget_link_creation_order(gcpl.id, &flags),
                            "libhdf5 could not read the group's creation properties", path: path)
         return flags & HDF5Constants.creationOrderTracked != 0 && flags & HDF5Constants.creationOrderIndexed != 0
     }
@@ -329,7 +321,7 @@ public final class HDF5File: @unchecked Sendable {
         }
         var buffer = [UInt8](repeating: 0, count: Int(size) + 1)
         let status = buffer.withUnsafeMutableBytes {
-            library.api.H5Lget_val!(group.id, name, $0.baseAddress, Int(size), library.safeLinkAccess)
+            library.api.H5Lget_val(group.id, name, $0.baseAddress, Int(size), library.safeLinkAccess)
         }
         try location.check(status, "libhdf5 could not read the soft link", path: path)
         let bytes = buffer.prefix { $0 != 0 }
@@ -342,9 +334,9 @@ public final class HDF5File: @unchecked Sendable {
     /// Opens the object a hard link named `name` points to. Lock held.
     func openHard(_ name: String, in group: HDF5Handle, path: String) throws -> (HDF5Handle, Int32) {
         let api = library.api
-        let child = try location.handle(api.H5Oopen!(group.id, name, library.safeLinkAccess), .object,
+        let child = try location.handle(api.H5Oopen(group.id, name, library.safeLinkAccess), .object,
                                         "libhdf5 could not open the object", path: path)
-        return (child, api.H5Iget_type!(child.id))
+        return (child, api.H5Iget_type(child.id))
     }
 
     /// Follows `path` from `start` one link at a time: hard links are opened, soft links followed
@@ -356,7 +348,7 @@ public final class HDF5File: @unchecked Sendable {
         }
         let api = library.api
         var current = start
-        var currentType = api.H5Iget_type!(start.id)
+        var currentType = api.H5Iget_type(start.id)
         var currentPath = fromPath
         if path.hasPrefix("/") {
             current = try rootHandle()
@@ -368,7 +360,7 @@ public final class HDF5File: @unchecked Sendable {
         while let name = pending.popFirst() {
             guard currentType == HDF5Constants.idGroup else { return nil }
             let childPath = join(currentPath, name)
-            let exists = api.H5Lexists!(current.id, name, library.safeLinkAccess)
+            let exists = api.H5Lexists(current.id, name, library.safeLinkAccess)
             if exists < 0 { throw location.failure("libhdf5 could not look the link up", path: childPath) }
             if exists == 0 { return nil }
             var link = ckpt_hdf5_link()
@@ -419,24 +411,4 @@ struct HDF5ObjectToken: Hashable {
 /// `/a` + `b` = `/a/b`; `/` + `b` = `/b`.
 func join(_ path: String, _ name: String) -> String {
     path.hasSuffix("/") ? path + name : path + "/" + name
-}
-
-private func systemOpen(_ path: String, _ flags: Int32) -> Int32 {
-    #if canImport(Glibc)
-    return Glibc.open(path, flags)
-    #elseif canImport(Musl)
-    return Musl.open(path, flags)
-    #else
-    return Darwin.open(path, flags)
-    #endif
-}
-
-private func systemClose(_ fd: Int32) -> Int32 {
-    #if canImport(Glibc)
-    return Glibc.close(fd)
-    #elseif canImport(Musl)
-    return Musl.close(fd)
-    #else
-    return Darwin.close(fd)
-    #endif
 }

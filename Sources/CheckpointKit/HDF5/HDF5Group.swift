@@ -93,10 +93,10 @@ public final class HDF5Group: HDF5Object, @unchecked Sendable {
         let childPath = try checkedChildPath(name)
         return try withHDF5Lock {
             let api = self.api
-            let gcpl = try location.handle(api.H5Pcreate!(api.P_CLS_GROUP_CREATE), .propertyList,
+            let gcpl = try location.handle(api.H5Pcreate(api.P_CLS_GROUP_CREATE), .propertyList,
                                            "libhdf5 could not create a property list", path: childPath)
-            _ = api.H5Pset_obj_track_times!(gcpl.id, false) // as h5py
-            let id = api.H5Gcreate2!(handle.id, name, file.library.utf8LinkCreation, gcpl.id,
+            _ = api.H5Pset_obj_track_times(gcpl.id, false) // as h5py
+            let id = api.H5Gcreate2(handle.id, name, file.library.utf8LinkCreation, gcpl.id,
                                      HDF5Constants.defaultPlist)
             let h = try location.handle(id, .object, "libhdf5 could not create the group", path: childPath)
             return HDF5Group(file: file, path: childPath, handle: h)
@@ -133,10 +133,10 @@ public final class HDF5Group: HDF5Object, @unchecked Sendable {
         let dataset: HDF5Dataset = try withHDF5Lock {
             let api = self.api
             let space = try location.makeSpace(shape, path: childPath)
-            let dcpl = try location.handle(api.H5Pcreate!(api.P_CLS_DATASET_CREATE), .propertyList,
+            let dcpl = try location.handle(api.H5Pcreate(api.P_CLS_DATASET_CREATE), .propertyList,
                                            "libhdf5 could not create a property list", path: childPath)
-            _ = api.H5Pset_obj_track_times!(dcpl.id, false) // as h5py
-            let id = api.H5Dcreate2!(handle.id, name, location.fileType(for: dtype), space.id,
+            _ = api.H5Pset_obj_track_times(dcpl.id, false) // as h5py
+            let id = api.H5Dcreate2(handle.id, name, location.fileType(for: dtype), space.id,
                                      file.library.utf8LinkCreation, dcpl.id, HDF5Constants.defaultPlist)
             let h = try location.handle(id, .object, "libhdf5 could not create the dataset", path: childPath)
             return HDF5Dataset(file: file, path: childPath, handle: h, created: (dtype, shape))

@@ -27,12 +27,12 @@ final class HDF5Handle: @unchecked Sendable {
         let api = library.api
         let status: herr_t
         switch kind {
-        case .file: status = api.H5Fclose!(id)
-        case .object: status = api.H5Oclose!(id)
-        case .datatype: status = api.H5Tclose!(id)
-        case .dataspace: status = api.H5Sclose!(id)
-        case .attribute: status = api.H5Aclose!(id)
-        case .propertyList: status = api.H5Pclose!(id)
+        case .file: status = api.H5Fclose(id)
+        case .object: status = api.H5Oclose(id)
+        case .datatype: status = api.H5Tclose(id)
+        case .dataspace: status = api.H5Sclose(id)
+        case .attribute: status = api.H5Aclose(id)
+        case .propertyList: status = api.H5Pclose(id)
         }
         return status >= 0
     }

@@ -55,25 +55,25 @@ public final class HDF5Library: @unchecked Sendable {
             return id
         }
         // Called with the HDF5 lock held (from `shared`).
-        let lcpl = try made(api.H5Pcreate!(api.P_CLS_LINK_CREATE), "a link creation property list")
-        _ = api.H5Pset_char_encoding!(lcpl, HDF5Constants.csetUTF8)
+        let lcpl = try made(api.H5Pcreate(api.P_CLS_LINK_CREATE), "a link creation property list")
+        _ = api.H5Pset_char_encoding(lcpl, HDF5Constants.csetUTF8)
         utf8LinkCreation = lcpl
         func float(_ spos: Int, _ epos: Int, _ esize: Int, _ mpos: Int, _ msize: Int, _ ebias: Int,
                    _ what: String) throws(CheckpointError) -> hid_t {
-            let t = try made(api.H5Tcopy!(api.T_IEEE_F32LE), what)
-            if api.H5Tset_fields!(t, spos, epos, esize, mpos, msize) < 0 || api.H5Tset_size!(t, 2) < 0
-                || api.H5Tset_ebias!(t, ebias) < 0 {
+            let t = try made(api.H5Tcopy(api.T_IEEE_F32LE), what)
+            if api.H5Tset_fields(t, spos, epos, esize, mpos, msize) < 0 || api.H5Tset_size(t, 2) < 0
+                || api.H5Tset_ebias(t, ebias) < 0 {
                 throw CheckpointError(.hdf5Unavailable, "libhdf5 \(name) could not create \(what)")
             }
             return t
         }
         float16LE = try float(15, 10, 5, 0, 10, 15, "a float16 type")
         bfloat16FloatLE = try float(15, 7, 8, 0, 7, 127, "a bfloat16 type")
-        bfloat16Opaque = try made(api.H5Tcreate!(HDF5Constants.classOpaque, 2), "an opaque type")
-        let e = try made(api.H5Tenum_create!(api.T_STD_I8LE), "an enum type")
+        bfloat16Opaque = try made(api.H5Tcreate(HDF5Constants.classOpaque, 2), "an opaque type")
+        let e = try made(api.H5Tenum_create(api.T_STD_I8LE), "an enum type")
         var no: Int8 = 0
         var yes: Int8 = 1
-        if api.H5Tenum_insert!(e, "FALSE", &no) < 0 || api.H5Tenum_insert!(e, "TRUE", &yes) < 0 {
+        if api.H5Tenum_insert(e, "FALSE", &no) < 0 || api.H5Tenum_insert(e, "TRUE", &yes) < 0 {
             throw CheckpointError(.hdf5Unavailable, "libhdf5 \(name) could not create an enum type")
         }
         boolEnum = e

@@ -97,7 +97,7 @@ public class HDF5Object: @unchecked Sendable {
         guard !name.utf8.contains(0) else {
             throw location.error(.invalidArgument, "the attribute name contains a NUL character", path: path)
         }
-        let r = api.H5Aexists!(handle.id, name)
+        let r = api.H5Aexists(handle.id, name)
         if r < 0 { throw location.failure("libhdf5 could not look attribute \"\(name)\" up", path: path) }
         return r > 0
     }
@@ -107,11 +107,11 @@ public class HDF5Object: @unchecked Sendable {
         guard try attributeExists(name) else { return nil }
         let what = "attribute \"\(name)\""
         let api = self.api
-        let a = try location.handle(api.H5Aopen!(handle.id, name, HDF5Constants.defaultPlist), .attribute,
+        let a = try location.handle(api.H5Aopen(handle.id, name, HDF5Constants.defaultPlist), .attribute,
                                     "libhdf5 could not open \(what)", path: path)
-        let t = try location.handle(api.H5Aget_type!(a.id), .datatype, "libhdf5 could not read \(what)'s type",
+        let t = try location.handle(api.H5Aget_type(a.id), .datatype, "libhdf5 could not read \(what)'s type",
                                     path: path)
-        let s = try location.handle(api.H5Aget_space!(a.id), .dataspace,
+        let s = try location.handle(api.H5Aget_space(a.id), .dataspace,
                                     "libhdf5 could not read \(what)'s dataspace", path: path)
         let type = try location.describeType(t.id, path: path)
         guard let shape = try location.extent(s, path: path) else {
@@ -132,11 +132,11 @@ public class HDF5Object: @unchecked Sendable {
             guard !overflow, total <= limit else {
                 throw location.error(.limitExceeded, "\(what) is larger than \(limit) bytes", path: path)
             }
-            let mem = try location.handle(api.H5Tcopy!(t.id), .datatype, "libhdf5 could not copy \(what)'s type",
+            let mem = try location.handle(api.H5Tcopy(t.id), .datatype, "libhdf5 could not copy \(what)'s type",
                                           path: path)
             var bytes = [UInt8](repeating: 0, count: total)
             if total > 0 {
-                let status = bytes.withUnsafeMutableBytes { api.H5Aread!(a.id, mem.id, $0.baseAddress) }
+                let status = bytes.withUnsafeMutableBytes { api.H5Aread(a.id, mem.id, $0.baseAddress) }
                 try location.check(status, "libhdf5 could not read \(what)", path: path)
             }
             var strings: [String] = []
@@ -162,7 +162,7 @@ public class HDF5Object: @unchecked Sendable {
             let (mem, owned) = try location.memoryType(for: dtype, stored: type, typeID: t.id, path: path)
             var bytes = [UInt8](repeating: 0, count: total)
             if total > 0 {
-                let status = bytes.withUnsafeMutableBytes { api.H5Aread!(a.id, mem, $0.baseAddress) }
+                let status = bytes.withUnsafeMutableBytes { api.H5Aread(a.id, mem, $0.baseAddress) }
                 try location.check(status, "libhdf5 could not read \(what)", path: path)
             }
             withExtendedLifetime(owned) {}
@@ -180,14 +180,14 @@ public class HDF5Object: @unchecked Sendable {
             throw location.error(.limitExceeded, "\(what) holds more than \(limit) bytes", path: path)
         }
         guard count > 0 else { return [] }
-        let mem = try location.handle(api.H5Tcopy!(api.T_C_S1), .datatype, "libhdf5 could not create a string type",
+        let mem = try location.handle(api.H5Tcopy(api.T_C_S1), .datatype, "libhdf5 could not create a string type",
                                       path: path)
-        try location.check(api.H5Tset_size!(mem.id, HDF5Constants.variableSize),
+        try location.check(api.H5Tset_size(mem.id, HDF5Constants.variableSize),
                            "libhdf5 could not create a string type", path: path)
-        try location.check(api.H5Tset_cset!(mem.id, type.charset == .utf8 ? HDF5Constants.csetUTF8 : HDF5Constants.csetASCII),
+        try location.check(api.H5Tset_cset(mem.id, type.charset == .utf8 ? HDF5Constants.csetUTF8 : HDF5Constants.csetASCII),
                            "libhdf5 could not create a string type", path: path)
         var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
-        let status = pointers.withUnsafeMutableBytes { api.H5Aread!(a.id, mem.id, $0.baseAddress) }
+        let status = pointers.withUnsafeMutableBytes { api.H5Aread(a.id, mem.id, $0.baseAddress) }
         try location.check(status, "libhdf5 could not read \(what)", path: path)
         defer { _ = pointers.withUnsafeMutableBytes { ckpt_hdf5_reclaim(mem.id, space.id, $0.baseAddress) } }
         var strings: [String] = []
@@ -245,13 +245,13 @@ public class HDF5Object: @unchecked Sendable {
         }
         try withHDF5Lock {
             let api = self.api
-            let type = try location.handle(api.H5Tcopy!(api.T_C_S1), .datatype,
+            let type = try location.handle(api.H5Tcopy(api.T_C_S1), .datatype,
                                            "libhdf5 could not create a string type", path: path)
             switch storage {
             case .variableLength(let charset):
-                try location.check(api.H5Tset_size!(type.id, HDF5Constants.variableSize),
+                try location.check(api.H5Tset_size(type.id, HDF5Constants.variableSize),
                                    "libhdf5 could not create a string type", path: path)
-                try location.check(api.H5Tset_cset!(type.id, charset == .utf8 ? HDF5Constants.csetUTF8
+                try location.check(api.H5Tset_cset(type.id, charset == .utf8 ? HDF5Constants.csetUTF8
                                                         : HDF5Constants.csetASCII),
                                    "libhdf5 could not create a string type", path: path)
                 // One buffer holding every string NUL-terminated, and pointers into it.
@@ -271,9 +271,9 @@ public class HDF5Object: @unchecked Sendable {
                 }
             case .fixedLength:
                 let width = max(1, strings.map { $0.utf8.count }.max() ?? 1)
-                try location.check(api.H5Tset_size!(type.id, width), "libhdf5 could not create a string type",
+                try location.check(api.H5Tset_size(type.id, width), "libhdf5 could not create a string type",
                                    path: path)
-                try location.check(api.H5Tset_strpad!(type.id, HDF5Constants.strNullPad),
+                try location.check(api.H5Tset_strpad(type.id, HDF5Constants.strNullPad),
                                    "libhdf5 could not create a string type", path: path)
                 var bytes = [UInt8](repeating: 0, count: width * strings.count)
                 for (i, s) in strings.enumerated() {
@@ -291,14 +291,14 @@ public class HDF5Object: @unchecked Sendable {
         }
         let what = "attribute \"\(name)\""
         if try attributeExists(name) {
-            try location.check(api.H5Adelete!(handle.id, name), "libhdf5 could not replace \(what)", path: path)
+            try location.check(api.H5Adelete(handle.id, name), "libhdf5 could not replace \(what)", path: path)
         }
         let space = try location.makeSpace(shape, path: path)
-        let a = try location.handle(api.H5Acreate2!(handle.id, name, type, space.id, HDF5Constants.defaultPlist,
+        let a = try location.handle(api.H5Acreate2(handle.id, name, type, space.id, HDF5Constants.defaultPlist,
                                                     HDF5Constants.defaultPlist),
                                     .attribute, "libhdf5 could not create \(what)", path: path)
         if (TensorInfo.elementCount(shape) ?? 0) > 0 {
-            try location.check(api.H5Awrite!(a.id, type, data), "libhdf5 could not write \(what)", path: path)
+            try location.check(api.H5Awrite(a.id, type, data), "libhdf5 could not write \(what)", path: path)
         }
         if !a.close() { throw location.failure("libhdf5 could not write \(what)", path: path) }
     }

@@ -5,9 +5,9 @@ import CRuntimeLibs
 extension HDF5Location {
     func describeType(_ tid: hid_t, path: String) throws -> HDF5TypeInfo {
         let api = library.api
-        let cls = api.H5Tget_class!(tid)
+        let cls = api.H5Tget_class(tid)
         guard cls >= 0 else { throw failure("libhdf5 could not read the datatype", path: path) }
-        let size = api.H5Tget_size!(tid)
+        let size = api.H5Tget_size(tid)
         let typeClass: HDF5TypeInfo.TypeClass
         switch cls {
         case HDF5Constants.classInteger: typeClass = .integer
@@ -28,7 +28,7 @@ extension HDF5Location {
                                 floatFields: nil, opaqueTag: nil)
         switch typeClass {
         case .integer, .float, .bitfield, .enumeration, .time:
-            switch api.H5Tget_order!(tid) {
+            switch api.H5Tget_order(tid) {
             case HDF5Constants.orderLE: info.order = .little
             case HDF5Constants.orderBE: info.order = .big
             case HDF5Constants.orderVAX: info.order = .vax
@@ -39,31 +39,31 @@ extension HDF5Location {
         }
         switch typeClass {
         case .integer:
-            info.isSigned = api.H5Tget_sign!(tid) > HDF5Constants.signNone
+            info.isSigned = api.H5Tget_sign(tid) > HDF5Constants.signNone
         case .enumeration:
-            let base = try handle(api.H5Tget_super!(tid), .datatype, "libhdf5 could not read the enum's base type",
+            let base = try handle(api.H5Tget_super(tid), .datatype, "libhdf5 could not read the enum's base type",
                                   path: path)
-            info.isSigned = api.H5Tget_sign!(base.id) > HDF5Constants.signNone
+            info.isSigned = api.H5Tget_sign(base.id) > HDF5Constants.signNone
         case .string:
-            let variable = api.H5Tis_variable_str!(tid)
+            let variable = api.H5Tis_variable_str(tid)
             guard variable >= 0 else { throw failure("libhdf5 could not read the string type", path: path) }
             info.isVariableLengthString = variable > 0
-            info.charset = api.H5Tget_cset!(tid) == HDF5Constants.csetUTF8 ? .utf8 : .ascii
-            switch api.H5Tget_strpad!(tid) {
+            info.charset = api.H5Tget_cset(tid) == HDF5Constants.csetUTF8 ? .utf8 : .ascii
+            switch api.H5Tget_strpad(tid) {
             case HDF5Constants.strNullPad: info.stringPadding = .nullPadded
             case HDF5Constants.strSpacePad: info.stringPadding = .spacePadded
             default: info.stringPadding = .nullTerminated
             }
         case .float:
             var spos = 0, epos = 0, esize = 0, mpos = 0, msize = 0
-            try check(api.H5Tget_fields!(tid, &spos, &epos, &esize, &mpos, &msize),
+            try check(api.H5Tget_fields(tid, &spos, &epos, &esize, &mpos, &msize),
                       "libhdf5 could not read the float type", path: path)
             info.floatFields = HDF5TypeInfo.FloatFields(
                 signPosition: spos, exponentPosition: epos, exponentSize: esize,
-                mantissaPosition: mpos, mantissaSize: msize, exponentBias: api.H5Tget_ebias!(tid))
+                mantissaPosition: mpos, mantissaSize: msize, exponentBias: api.H5Tget_ebias(tid))
         case .opaque:
             var buffer = [CChar](repeating: 0, count: 300)
-            let n = ckpt_hdf5_take_string(api.H5Tget_tag!(tid), &buffer, buffer.count)
+            let n = ckpt_hdf5_take_string(api.H5Tget_tag(tid), &buffer, buffer.count)
             info.opaqueTag = n < 0 ? "" : decodeCString(buffer)
         default:
             break
@@ -124,14 +124,14 @@ extension HDF5Location {
 
     private func isH5pyBool(_ tid: hid_t, info: HDF5TypeInfo, path: String) throws -> Bool {
         let api = library.api
-        guard info.size == 1, api.H5Tget_nmembers!(tid) == 2 else { return false }
+        guard info.size == 1, api.H5Tget_nmembers(tid) == 2 else { return false }
         var seen: [String: Int8] = [:]
         for i in 0..<UInt32(2) {
             var buffer = [CChar](repeating: 0, count: 16)
-            let n = ckpt_hdf5_take_string(api.H5Tget_member_name!(tid, i), &buffer, buffer.count)
+            let n = ckpt_hdf5_take_string(api.H5Tget_member_name(tid, i), &buffer, buffer.count)
             guard n > 0, n < 16 else { return false }
             var value: Int8 = 0
-            try check(api.H5Tget_member_value!(tid, i, &value), "libhdf5 could not read the enum type", path: path)
+            try check(api.H5Tget_member_value(tid, i, &value), "libhdf5 could not read the enum type", path: path)
             seen[decodeCString(buffer)] = value
         }
         return seen == ["FALSE": 0, "TRUE": 1]
@@ -166,11 +166,11 @@ extension HDF5Location {
         let api = library.api
         switch dtype {
         case .bool:
-            let copy = try handle(api.H5Tcopy!(typeID), .datatype, "libhdf5 could not copy the datatype", path: path)
+            let copy = try handle(api.H5Tcopy(typeID), .datatype, "libhdf5 could not copy the datatype", path: path)
             return (copy.id, copy)
         case .bfloat16:
             if stored.typeClass == .float { return (library.bfloat16FloatLE, nil) }
-            let copy = try handle(api.H5Tcopy!(typeID), .datatype, "libhdf5 could not copy the datatype", path: path)
+            let copy = try handle(api.H5Tcopy(typeID), .datatype, "libhdf5 could not copy the datatype", path: path)
             return (copy.id, copy)
         default:
             return (fileType(for: dtype), nil)
@@ -180,20 +180,20 @@ extension HDF5Location {
     /// The shape of a dataspace; nil for a null dataspace (h5py `Empty`).
     func extent(_ space: HDF5Handle, path: String) throws -> [Int]? {
         let api = library.api
-        let cls = api.H5Sget_simple_extent_type!(space.id)
+        let cls = api.H5Sget_simple_extent_type(space.id)
         switch cls {
         case HDF5Constants.spaceNull: return nil
         case HDF5Constants.spaceScalar: return []
         case HDF5Constants.spaceSimple: break
         default: throw failure("libhdf5 could not read the dataspace", path: path)
         }
-        let rank = api.H5Sget_simple_extent_ndims!(space.id)
+        let rank = api.H5Sget_simple_extent_ndims(space.id)
         guard rank >= 0 else { throw failure("libhdf5 could not read the dataspace", path: path) }
         guard rank <= HDF5Constants.maxRank else {
             throw error(.invalidHDF5, "the dataspace has rank \(rank), more than \(HDF5Constants.maxRank)", path: path)
         }
         var dims = [hsize_t](repeating: 0, count: max(Int(rank), 1))
-        try check(api.H5Sget_simple_extent_dims!(space.id, &dims, nil), "libhdf5 could not read the dataspace",
+        try check(api.H5Sget_simple_extent_dims(space.id, &dims, nil), "libhdf5 could not read the dataspace",
                   path: path)
         var shape: [Int] = []
         for d in dims.prefix(Int(rank)) {
@@ -209,11 +209,11 @@ extension HDF5Location {
     func makeSpace(_ shape: [Int], path: String) throws -> HDF5Handle {
         let api = library.api
         if shape.isEmpty {
-            return try handle(api.H5Screate!(HDF5Constants.spaceScalar), .dataspace,
+            return try handle(api.H5Screate(HDF5Constants.spaceScalar), .dataspace,
                               "libhdf5 could not create a dataspace", path: path)
         }
         let dims = shape.map { hsize_t($0) }
-        return try handle(api.H5Screate_simple!(Int32(dims.count), dims, nil), .dataspace,
+        return try handle(api.H5Screate_simple(Int32(dims.count), dims, nil), .dataspace,
                           "libhdf5 could not create a dataspace", path: path)
     }
 }

@@ -1,11 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-import CRuntimeLibs
+import CheckpointSystem
 import Synchronization
 
 /// Where a writer puts its bytes: a temporary file in the destination's directory that becomes
@@ -25,7 +18,7 @@ public final class AtomicOutputFile {
     /// its own `flock` when it creates a file and would fail on ours. (Stale-file clean-up then
     /// relies on the writer's pid alone.)
     public var temporaryPath: String {
-        if locked && fd >= 0 { _ = flock(fd, LOCK_UN) }
+        if locked, let fd { fd.unlock() }
         locked = false
         return path
     }
@@ -33,9 +26,9 @@ public final class AtomicOutputFile {
     private let path: String
     /// Whether this object holds the temporary file's `flock` (a sign of life for other runs).
     private var locked = false
-    private var fd: Int32
+    private var fd: FileDescriptor?
     private var committed = false
-    private var slot: Int32 = -1
+    private var slot: Int32?
     private let overwrite: Bool
 
     /// Bytes written so far (the next append goes here).
@@ -57,9 +50,8 @@ public final class AtomicOutputFile {
             throw CheckpointError(.outputExists, "the output is the input file; ckpt never replaces its input", file: destination,
                                   hint: "write to another path")
         }
-        var st = stat()
-        if stat(destination, &st) == 0 {
-            if (st.st_mode & S_IFMT) == S_IFDIR {
+        if let st = Path.status(destination) {
+            if st.kind == .directory {
                 throw CheckpointError(.outputExists, "the output path is a directory", file: destination)
             }
             if !overwrite {
@@ -77,15 +69,16 @@ public final class AtomicOutputFile {
         }
         AtomicOutputFile.removeStaleTemporaries(in: dir)
         let n = AtomicOutputFile.counter.add(1, ordering: .relaxed).newValue
-        path = (dir == "/" ? "" : dir) + "/." + base + ".ckpt-tmp-\(getpid())-\(n)"
-        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw CheckpointError.io("cannot create a temporary file in \(dir)", file: destination, errno: errno)
+        path = (dir == "/" ? "" : dir) + "/." + base + ".ckpt-tmp-\(SystemProcess.id)-\(n)"
+        let fd: FileDescriptor
+        do { fd = try FileDescriptor.createExclusive(path) } catch {
+            throw CheckpointError.io("cannot create a temporary file in \(dir)", file: destination, errno: error.rawValue)
         }
+        self.fd = fd
         // Held until the descriptor closes (or the process dies, even by SIGKILL): it tells a later
         // run that this temporary file is still being written.
-        locked = flock(fd, LOCK_EX | LOCK_NB) == 0
-        slot = ckpt_register_temp(path)
+        locked = fd.tryLockExclusive()
+        slot = SystemProcess.registerTemporary(path)
     }
 
     /// The pid in a temporary file name of ours, `.<name>.ckpt-tmp-<pid>-<n>`; nil for any other name.
@@ -116,23 +109,17 @@ public final class AtomicOutputFile {
     /// a shared file system or in another pid namespace, keeps its file). Best effort: failures
     /// are ignored.
     static func removeStaleTemporaries(in dir: String) {
-        guard let d = opendir(dir) else { return }
-        defer { closedir(d) }
-        let me = getpid()
-        while let entry = readdir(d) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            guard let pid = temporaryOwner(name), pid != me else { continue }
-            guard kill(pid, 0) != 0, errno == ESRCH else { continue }
+        guard let entries = Path.directoryEntries(dir) else { return }
+        let me = SystemProcess.id
+        for raw in entries {
+            guard let name = String(validating: raw, as: UTF8.self) else { continue }
+            guard let pid = temporaryOwner(name), pid != me, !SystemProcess.exists(pid) else { continue }
             let path = (dir == "/" ? "" : dir) + "/" + name
-            let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
-            guard fd >= 0 else { continue }
-            var st = stat()
-            if fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, flock(fd, LOCK_EX | LOCK_NB) == 0 {
-                unlink(path)
+            guard let fd = try? FileDescriptor.openForReading(path, followLinks: false) else { continue }
+            if (try? fd.status())?.kind == .regular, fd.tryLockExclusive() {
+                Path.unlink(path)
             }
-            close(fd)
+            fd.close()
         }
     }
 
@@ -142,9 +129,11 @@ public final class AtomicOutputFile {
 
     /// Removes the temporary file; the destination is untouched.
     public func abort() {
-        if fd >= 0 { close(fd); fd = -1 }
-        if !committed { unlink(path) }
-        if slot >= 0 { ckpt_unregister_temp(slot); slot = -1 }
+        fd?.close()
+        fd = nil
+        if !committed { Path.unlink(path) }
+        if let slot { SystemProcess.unregisterTemporary(slot) }
+        slot = nil
     }
 
     public func append(_ bytes: UnsafeRawBufferPointer) throws {
@@ -188,20 +177,16 @@ public final class AtomicOutputFile {
         var inOff = Int64(sourceOffset)
         var outOff = Int64(offset)
         var left = count
-        #if os(Linux)
-        while left > 0 && source.fd >= 0 {
-            let n = ckpt_copy_file_range(source.fd, &inOff, fd, &outOff, Int(min(left, 1 << 30)))
-            if n < 0 {
-                if errno == EINTR { continue }
-                if errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP { break }
-                throw CheckpointError.io("cannot copy member data", file: destination, errno: errno)
+        if let input = source.descriptor, let fd = try? output() {
+            while left > 0 {
+                // Where the kernel cannot copy (another file system, no support), copy by hand below.
+                guard let n = try? input.copy(to: fd, from: &inOff, to: &outOff, count: Int(min(left, 1 << 30))) else { break }
+                if n == 0 {
+                    throw CheckpointError(.truncated, "the input ended while copying its member data", file: source.path, offset: UInt64(inOff))
+                }
+                left -= UInt64(n)
             }
-            if n == 0 {
-                throw CheckpointError(.truncated, "the input ended while copying its member data", file: source.path, offset: UInt64(inOff))
-            }
-            left -= UInt64(n)
         }
-        #endif
         if left > 0 {
             var chunk = [UInt8](repeating: 0, count: Int(min(left, 4 << 20)))
             while left > 0 {
@@ -227,25 +212,22 @@ public final class AtomicOutputFile {
     /// only if `overwrite`), then fsyncs the directory.
     public func commit() throws {
         try flushBuffer()
-        guard fsync(fd) == 0 else { throw CheckpointError.io("cannot flush the output to disk", file: destination, errno: errno) }
-        guard close(fd) == 0 else {
-            fd = -1
-            throw CheckpointError.io("cannot close the output", file: destination, errno: errno)
-        }
-        fd = -1
-        let rc = overwrite ? rename(path, destination) : ckpt_rename_noreplace(path, destination)
-        guard rc == 0 else {
-            let e = errno
-            if e == EEXIST {
+        let fd = try output()
+        do { try fd.sync() } catch { throw CheckpointError.io("cannot flush the output to disk", file: destination, errno: error.rawValue) }
+        self.fd = nil
+        if let e = fd.close() { throw CheckpointError.io("cannot close the output", file: destination, errno: e.rawValue) }
+        do {
+            if overwrite { try Path.rename(path, to: destination) } else { try Path.renameWithoutReplacing(path, to: destination) }
+        } catch {
+            if error == .exists {
                 throw CheckpointError(.outputExists, "the output file appeared while it was being written", file: destination, hint: "pass --force to replace it")
             }
-            throw CheckpointError.io("cannot move the finished file into place", file: destination, errno: e)
+            throw CheckpointError.io("cannot move the finished file into place", file: destination, errno: error.rawValue)
         }
         committed = true
-        if slot >= 0 { ckpt_unregister_temp(slot); slot = -1 }
-        let dir: String = destination.lastIndex(of: "/").map { destination[..<$0].isEmpty ? "/" : String(destination[..<$0]) } ?? "."
-        let dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dfd >= 0 { _ = fsync(dfd); close(dfd) }
+        if let slot { SystemProcess.unregisterTemporary(slot) }
+        slot = nil
+        Path.syncDirectory(FileSystem.split(destination).directory)
     }
 
     private func flushBuffer() throws {
@@ -256,14 +238,14 @@ public final class AtomicOutputFile {
     }
 
     private func writeFully(_ bytes: UnsafeRawBufferPointer, at position: UInt64) throws {
-        var done = 0
-        while done < bytes.count {
-            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(position + UInt64(done)))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw CheckpointError.io("cannot write the output", file: destination, errno: errno)
-            }
-            done += n
+        do { try output().writeAll(bytes, at: position) } catch let e as Errno {
+            throw CheckpointError.io("cannot write the output", file: destination, errno: e.rawValue)
         }
+    }
+
+    /// The open temporary file; an error once it was closed (committed or aborted).
+    private func output() throws -> FileDescriptor {
+        guard let fd else { throw CheckpointError(.io, "the output was already closed", file: destination) }
+        return fd
     }
 }

@@ -1,10 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import CheckpointSystem
 
 /// A whole file mapped read-only into memory (`mmap`), unmapped when released.
 ///
@@ -17,27 +11,30 @@ final class MappedFile: @unchecked Sendable {
 
     /// The file as named in errors.
     let path: String
-    /// Start of the mapping (nil for an empty file, which cannot be mapped).
-    let base: UnsafeRawPointer?
+    /// The mapping (nil for an empty file, which cannot be mapped).
+    private let mapping: MemoryMapping?
+    /// Start of the mapping (nil for an empty file).
+    var base: UnsafeRawPointer? { mapping?.base }
     /// Bytes mapped (the file's size when it was mapped).
     let count: Int
 
     init(_ file: ReadableFile) throws {
         path = file.path
         guard file.size > 0 else {
-            base = nil
+            mapping = nil
             count = 0
             return
         }
         guard file.size <= UInt64(Int.max) else {
             throw CheckpointError(.limitExceeded, "the file is too large to map into memory", file: file.path)
         }
-        let n = Int(file.size)
-        let p = mmap(nil, n, PROT_READ, MAP_PRIVATE, file.fd, 0)
-        guard let p, p != MAP_FAILED else {
-            throw CheckpointError.io("cannot map the file into memory", file: file.path, errno: errno)
+        guard let fd = file.descriptor else {
+            throw CheckpointError(.io, "an in-memory file cannot be mapped", file: file.path)
         }
-        base = UnsafeRawPointer(p)
+        let n = Int(file.size)
+        do { mapping = try MemoryMapping(fd, count: n) } catch {
+            throw CheckpointError.io("cannot map the file into memory", file: file.path, errno: error.rawValue)
+        }
         count = n
     }
 
@@ -59,15 +56,7 @@ final class MappedFile: @unchecked Sendable {
     /// (they are dropped from this process and read again from the file if touched), so streaming
     /// through a large mapping does not keep it resident.
     func release(_ range: Range<UInt64>) {
-        guard let base, range.lowerBound < range.upperBound, range.upperBound <= UInt64(count) else { return }
-        let page = UInt64(max(4096, sysconf(Int32(_SC_PAGESIZE))))
-        let start = (range.lowerBound + page - 1) / page * page
-        let end = range.upperBound == UInt64(count) ? range.upperBound : range.upperBound / page * page
-        guard start < end else { return }
-        _ = madvise(UnsafeMutableRawPointer(mutating: base + Int(start)), Int(end - start), Int32(MADV_DONTNEED))
-    }
-
-    deinit {
-        if let base { munmap(UnsafeMutableRawPointer(mutating: base), count) }
+        guard range.lowerBound < range.upperBound, range.upperBound <= UInt64(count) else { return }
+        mapping?.release(Int(range.lowerBound)..<Int(range.upperBound))
     }
 }

@@ -1,10 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import CheckpointSystem
 import Synchronization
 
 /// Counters the structural tests read: what a command really touched. `shared` counts the whole
@@ -41,8 +35,8 @@ public final class ReadableFile: @unchecked Sendable {
     // deinit; the in-memory bytes are immutable.
     public let path: String
     public let size: UInt64
-    /// -1 for an in-memory file.
-    let fd: Int32
+    /// nil for an in-memory file.
+    let descriptor: FileDescriptor?
     /// The bytes of an in-memory file; nil for a real one.
     let memory: [UInt8]?
     /// What was read from this file and inflated from its members.
@@ -50,30 +44,32 @@ public final class ReadableFile: @unchecked Sendable {
 
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw CheckpointError.io("cannot open the file for reading", file: path, errno: errno) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else {
-            let e = errno
-            close(fd)
-            throw CheckpointError.io("cannot stat the file", file: path, errno: e)
+        // Non-blocking: a FIFO or a device is refused below instead of hanging the open.
+        let fd: FileDescriptor
+        do { fd = try FileDescriptor.openForReading(path) } catch { throw CheckpointError.io("cannot open the file for reading", file: path, errno: error.rawValue) }
+        let st: FileStatus
+        do { st = try fd.status() } catch {
+            fd.close()
+            throw CheckpointError.io("cannot stat the file", file: path, errno: error.rawValue)
         }
-        guard (st.st_mode & S_IFMT) == S_IFREG else {
-            close(fd)
-            throw CheckpointError(.notRecognized, "not a regular file", file: path)
+        guard st.kind == .regular else {
+            fd.close()
+            let what = st.kind == .directory ? "a directory" : st.kind == .fifo ? "a FIFO (named pipe)" : "not a regular file"
+            throw CheckpointError(.notRecognized, st.kind == .other ? "not a regular file" : "\(what), not a regular file", file: path)
         }
-        self.fd = fd
+        fd.setBlocking()
+        self.descriptor = fd
         self.memory = nil
-        self.size = UInt64(st.st_size)
-        self.device = UInt64(st.st_dev)
-        self.inode = UInt64(st.st_ino)
+        self.size = st.size
+        self.device = st.device
+        self.inode = st.inode
     }
 
     /// Bytes in memory read as if they were a file named `name` (which appears in messages only:
     /// nothing is opened). It is the same file as no path.
     public init(bytes: [UInt8], name: String) {
         self.path = name
-        self.fd = -1
+        self.descriptor = nil
         self.memory = bytes
         self.size = UInt64(bytes.count)
         self.device = UInt64.max
@@ -86,7 +82,7 @@ public final class ReadableFile: @unchecked Sendable {
     let device: UInt64
     let inode: UInt64
 
-    deinit { if fd >= 0 { close(fd) } }
+    deinit { descriptor?.close() }
 
     /// Reads exactly `buffer.count` bytes at `offset`, or throws `.truncated` naming what was being read.
     public func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer, what: @autoclosure () -> String = "data", member: String? = nil) throws {
@@ -104,12 +100,12 @@ public final class ReadableFile: @unchecked Sendable {
             statistics.addRead(buffer.count)
             return
         }
+        guard let descriptor else { return }
         var done = 0
         while done < buffer.count {
-            let n = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + UInt64(done)))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw CheckpointError.io("cannot read \(what())", file: path, errno: errno).located(member: member, offset: offset + UInt64(done))
+            let n: Int
+            do { n = try descriptor.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[done...]), at: offset + UInt64(done)) } catch {
+                throw CheckpointError.io("cannot read \(what())", file: path, errno: error.rawValue).located(member: member, offset: offset + UInt64(done))
             }
             if n == 0 {
                 throw CheckpointError(.truncated, "the file ended while reading the \(what())", file: path, member: member, offset: offset + UInt64(done))
@@ -129,17 +125,12 @@ public final class ReadableFile: @unchecked Sendable {
 
     /// Whether two open files are the same inode (so an output never replaces an input).
     public func isSameFile(asPath other: String) -> Bool {
-        guard memory == nil else { return false }
-        var st = stat()
-        guard stat(other, &st) == 0 else { return false }
-        return UInt64(st.st_dev) == device && UInt64(st.st_ino) == inode
+        guard memory == nil, let st = Path.status(other) else { return false }
+        return st.device == device && st.inode == inode
     }
 
     /// Advises the kernel that the whole file will be read sequentially (large copies).
     public func adviseSequential() {
-        #if os(Linux)
-        guard fd >= 0 else { return }
-        _ = posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_SEQUENTIAL))
-        #endif
+        descriptor?.adviseSequential()
     }
 }

@@ -1,3 +1,4 @@
+import CheckpointSystem
 /// Full checkpoint → weights-only checkpoint (Keras's `save_weights_only=True`).
 public enum Strip {
     public struct Summary: Sendable {
@@ -115,7 +116,8 @@ public enum TensorCompare {
             guard let cb = chunk.baseAddress, chunk.count > 0 else { return }
             try reader.ensure(chunk.count)
             let same = reader.withAvailable { avail in
-                avail.count >= chunk.count && memcmp(avail.baseAddress!, cb, chunk.count) == 0
+                guard avail.count >= chunk.count, let ab = avail.baseAddress else { return false }
+                return Memory.equal(ab, cb, count: chunk.count)
             }
             if !same {
                 throw CheckpointError(.verificationFailed, "the two differ near data byte \(offset)", file: b.path, member: name)
@@ -170,6 +172,3 @@ struct SequentialPieces {
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-#endif

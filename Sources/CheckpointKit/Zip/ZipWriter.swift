@@ -1,3 +1,4 @@
+import CheckpointSystem
 import Dispatch
 import Synchronization
 
@@ -101,7 +102,7 @@ final class CompressionPool: Sendable {
         return [UInt8](unsafeUninitializedCapacity: count) { buf, initialized in
             guard let base = buf.baseAddress, count > 0 else { initialized = 0; return }
             let first = min(pattern.count, count)
-            pattern.withUnsafeBufferPointer { p in base.update(from: p.baseAddress!, count: first) }
+            pattern.withUnsafeBufferPointer { p in if let pb = p.baseAddress { base.update(from: pb, count: first) } }
             var filled = first
             while filled < count {
                 let n = min(filled, count - filled)
@@ -116,7 +117,7 @@ final class CompressionPool: Sendable {
     /// it equals itself shifted by p).
     static func isConstant(_ bytes: UnsafeRawBufferPointer, itemSize: Int) -> Bool {
         guard bytes.count > itemSize, let base = bytes.baseAddress else { return true }
-        return memcmpEqual(base, base + itemSize, bytes.count - itemSize)
+        return Memory.equal(base, base + itemSize, count: bytes.count - itemSize)
     }
 
     func run(_ job: CompressionJob) {
@@ -167,18 +168,6 @@ final class CompressionPool: Sendable {
     }
 }
 
-@inline(__always)
-private func memcmpEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ n: Int) -> Bool {
-    memcmp(a, b, n) == 0
-}
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Writes a deterministic ZIP archive (spec §1) member by member, compressing chunks on all cores
 /// while keeping the output in order and memory bounded.
@@ -232,7 +221,7 @@ final class ZipWriter {
 
     init(output: AtomicOutputFile, maxInFlight: Int? = nil) {
         out = output
-        let cores = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        let cores = SystemProcess.processorCount
         self.maxInFlight = maxInFlight ?? (2 * cores + 2)
     }
 
