@@ -1,25 +1,5 @@
 import CheckpointKit
 
-/// The model's layers as the architecture JSON lists them (for the summary table).
-struct LayerRow {
-    var name: String
-    var className: String
-    var params = 0
-    var trainableParams = 0
-    var nonTrainableParams = 0
-    var bytes: UInt64 = 0
-}
-
-enum ArchitectureOutline {
-    typealias Outline = (modelClass: String, name: String, layers: [(String, String)], dialect: String)
-
-    /// (model class, model name, layers as (name, class)) from `model.to_json()` text, either dialect.
-    static func outline(_ bytes: [UInt8]?) -> Outline? {
-        guard let bytes, let o = KerasModelOutline.read(bytes) else { return nil }
-        return (o.modelClass, o.name, o.layers.map { ($0.name, $0.className) }, o.dialect == .keras3 ? "Keras 3" : "Keras 2")
-    }
-}
-
 struct InspectReport {
     let source: any TensorSource
     let file: String
@@ -30,8 +10,8 @@ struct InspectReport {
     /// Taken once: the index (a struct of arrays) and the parsed architecture (a large model's
     /// JSON is hundreds of KB) are used by every part of the report.
     let index: CheckpointIndex
-    let outline: ArchitectureOutline.Outline?
-    private let archive: CheckpointArchive?
+    let summary: CheckpointSummary
+    var outline: KerasModelOutline? { summary.outline }
 
     init(source: any TensorSource, file: String, selected: [Int], stats: [Int: TensorStats], values: [Int: [UInt8]], verified: Bool) {
         self.source = source
@@ -41,16 +21,10 @@ struct InspectReport {
         self.values = values
         self.verified = verified
         self.index = source.index
-        self.outline = ArchitectureOutline.outline(index.architecture)
-        self.archive = source as? CheckpointArchive
+        self.summary = CheckpointSummary(source)
     }
 
     var fileSize: UInt64 { (try? ReadableFile(path: file).size) ?? 0 }
-
-    func storedBytes(_ i: Int) -> UInt64? {
-        if let a = archive { return a.manifest.tensors[i].storage.storedSize }
-        return nil
-    }
 
     func kindText() -> String {
         switch index.kind {
@@ -61,71 +35,10 @@ struct InspectReport {
         }
     }
 
-    struct Totals {
-        var params = 0, trainable = 0, nonTrainable = 0, optimizer = 0
-        var paramBytes: UInt64 = 0, trainableBytes: UInt64 = 0, nonTrainableBytes: UInt64 = 0, optimizerBytes: UInt64 = 0
-    }
-
-    func totals() -> Totals {
-        var t = Totals()
-        for info in index.tensors {
-            let n = info.elementCount ?? 0
-            let b = UInt64(info.byteCount ?? 0)
-            if info.role == .optimizer {
-                t.optimizer += n; t.optimizerBytes += b
-            } else {
-                t.params += n; t.paramBytes += b
-                if info.trainable { t.trainable += n; t.trainableBytes += b } else { t.nonTrainable += n; t.nonTrainableBytes += b }
-            }
-        }
-        return t
-    }
-
-    func layerRows() -> [LayerRow] {
-        var rows: [LayerRow] = []
-        var position: [String: Int] = [:]
-        if let outline = outline {
-            for (name, cls) in outline.layers where position[name] == nil {
-                position[name] = rows.count
-                rows.append(LayerRow(name: name, className: cls))
-            }
-        }
-        for info in index.tensors where info.role == .weight {
-            let layer = info.layer
-            if position[layer] == nil {
-                position[layer] = rows.count
-                rows.append(LayerRow(name: layer, className: "?"))
-            }
-            guard let k = position[layer] else { continue }
-            let n = info.elementCount ?? 0
-            rows[k].params += n
-            rows[k].bytes += UInt64(info.byteCount ?? 0)
-            if info.trainable { rows[k].trainableParams += n } else { rows[k].nonTrainableParams += n }
-        }
-        return rows
-    }
-
-    /// Weights each followed by their optimizer slots, then the optimizer's other state.
-    func orderedTensors() -> [(Int, depth: Int)] {
-        let chosen = Set(selected)
-        var slotsOf: [String: [Int]] = [:]
-        var scalars: [Int] = []
-        for i in index.tensors.indices where index.tensors[i].role == .optimizer {
-            if let w = index.tensors[i].weight { slotsOf[w, default: []].append(i) } else { scalars.append(i) }
-        }
-        var out: [(Int, Int)] = []
-        var placed = Set<Int>()
-        for i in index.tensors.indices where index.tensors[i].role == .weight {
-            if chosen.contains(i) { out.append((i, 0)); placed.insert(i) }
-            for s in slotsOf[index.tensors[i].name] ?? [] where chosen.contains(s) {
-                out.append((s, chosen.contains(i) ? 1 : 0)); placed.insert(s)
-            }
-        }
-        for i in scalars + index.tensors.indices.filter({ !placed.contains($0) && !scalars.contains($0) }) where chosen.contains(i) && !placed.contains(i) {
-            out.append((i, 0)); placed.insert(i)
-        }
-        return out
-    }
+    func storedBytes(_ i: Int) -> UInt64? { summary.storedBytes(i) }
+    func totals() -> ParameterTotals { summary.totals }
+    func layerRows() -> [LayerSummary] { summary.layers }
+    func orderedTensors() -> [(Int, depth: Int)] { summary.orderedTensors(selected) }
 
     // MARK: Text
 
@@ -140,7 +53,7 @@ struct InspectReport {
         out += first + "\n"
         out += "  format      \(source.format.displayName)\n"
         if let outline = outline {
-            out += "  model       \(outline.modelClass) \"\(escapeForDisplay(outline.name))\", \(outline.layers.count) layers (\(outline.dialect) JSON)\n"
+            out += "  model       \(outline.modelClass) \"\(escapeForDisplay(outline.name))\", \(outline.layers.count) layers (\(outline.dialect.displayName) JSON)\n"
         } else if index.architecture != nil {
             out += "  model       architecture JSON present (\(index.architecture?.count ?? 0) bytes, not parseable)\n"
         } else {
@@ -193,7 +106,7 @@ struct InspectReport {
             let stored = storedBytes(i)
             let bytes = UInt64(info.byteCount ?? 0)
             let storedText: String = stored.map { Fmt.bytes($0) } ?? "-"
-            let memberSize = archive.map { $0.manifest.tensors[i].storage.size } ?? bytes
+            let memberSize = (source as? CheckpointArchive).map { $0.manifest.tensors[i].storage.size } ?? bytes
             let ratioText: String = stored.map { memberSize == 0 ? "-" : Fmt.fixed(Double($0) / Double(memberSize), 3) } ?? "-"
             var row: [String] = [name, info.dtype.rawValue, Fmt.shape(info.shape), Fmt.count(info.elementCount ?? 0), storedText, ratioText]
             if !stats.isEmpty {
@@ -239,85 +152,7 @@ struct InspectReport {
     // MARK: JSON (schema ckpt.inspect/1)
 
     func json() -> JSONValue {
-        let t = totals()
-        var root: [(String, JSONValue)] = [
-            ("schema", .string("ckpt.inspect/1")),
-            ("file", .string(file)),
-            ("format", .string(source.format.rawValue)),
-            ("kind", .string(index.kind.rawValue)),
-            ("producer", index.producer.map { .string($0) } ?? .null),
-            ("file_size", .number(fileSize)),
-        ]
-        if let outline = outline {
-            root.append(("architecture", .object([
-                ("dialect", .string(outline.dialect)),
-                ("model_class", .string(outline.modelClass)),
-                ("name", .string(outline.name)),
-                ("layers", .number(outline.layers.count)),
-            ])))
-        } else {
-            root.append(("architecture", .null))
-        }
-        if let o = index.optimizer {
-            root.append(("optimizer", .object([
-                ("class_name", .string(o.className)),
-                ("iterations", .number(o.iterations)),
-                ("learning_rate", o.learningRate.map { .number($0) } ?? .null),
-                ("config", o.config),
-            ])))
-        } else {
-            root.append(("optimizer", .null))
-        }
-        root.append(("metadata", index.metadata))
-        root.append(("verified", .bool(verified)))
-        root.append(("totals", .object([
-            ("params", .number(t.params)), ("trainable_params", .number(t.trainable)),
-            ("non_trainable_params", .number(t.nonTrainable)), ("optimizer_params", .number(t.optimizer)),
-            ("param_bytes", .number(t.paramBytes)), ("optimizer_bytes", .number(t.optimizerBytes)),
-        ])))
-        root.append(("layers", .array(layerRows().map { r in
-            .object([("name", .string(r.name)), ("class_name", r.className == "?" ? .null : .string(r.className)), ("params", .number(r.params)),
-                     ("trainable_params", .number(r.trainableParams)), ("non_trainable_params", .number(r.nonTrainableParams)),
-                     ("bytes", .number(r.bytes))])
-        })))
-        var tensors: [JSONValue] = []
-        for (i, _) in orderedTensors() {
-            let info = index.tensors[i]
-            var e: [(String, JSONValue)] = [
-                ("name", .string(info.name)), ("dtype", .string(info.dtype.rawValue)),
-                ("shape", .array(info.shape.map { .number($0) })), ("elements", .number(info.elementCount ?? 0)),
-                ("bytes", .number(info.byteCount ?? 0)),
-                ("stored_bytes", storedBytes(i).map { .number($0) } ?? .null),
-                ("role", .string(info.role.rawValue)), ("trainable", .bool(info.trainable)),
-                ("layer", .string(info.layer)),
-                ("slot", info.slot.map { .string($0) } ?? .null),
-                ("weight", info.weight.map { .string($0) } ?? .null),
-            ]
-            if let s = stats[i] {
-                e.append(("stats", .object([
-                    ("min", Self.num(s.min)), ("max", Self.num(s.max)), ("mean", Self.num(s.mean)), ("std", Self.num(s.std)),
-                    ("zeros", .number(s.zeros)), ("nan", .number(s.nans)), ("pos_inf", .number(s.posInfs)), ("neg_inf", .number(s.negInfs)),
-                    ("finite", .number(s.finite)),
-                    ("histogram", s.histogram().map { h in
-                        .object([("edges", .array(h.edges.map { Self.num($0) })), ("counts", .array(h.counts.map { .number($0) }))])
-                    } ?? .null),
-                ])))
-            }
-            if let bytes = values[i] {
-                let n = bytes.count / info.dtype.itemSize
-                e.append(("values", .array(bytes.withUnsafeBytes { b in (0..<n).map { Elements.json(info.dtype, b, at: $0) } })))
-            }
-            tensors.append(.object(e))
-        }
-        root.append(("tensors", .array(tensors)))
-        return .object(root)
-    }
-
-    static func num(_ x: Double?) -> JSONValue {
-        guard let x else { return .null }
-        if x.isNaN { return .string("nan") }
-        if x.isInfinite { return .string(x < 0 ? "-inf" : "inf") }
-        return .number(x)
+        summary.json(file: file, fileSize: fileSize, selected: selected, stats: stats, values: values, verified: verified)
     }
 }
 

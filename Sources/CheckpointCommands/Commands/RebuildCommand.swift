@@ -130,7 +130,7 @@ struct RebuildCommand: ParsableCommand {
         if report.hasProblems {
             if !json { console.write(Self.problems(report, file: input, skipping: skipMismatch, style: style), to: .err) }
             if !skipMismatch {
-                if json { console.write(Self.json(report, input: input, output: nil).serialized(.pretty)) }
+                if json { console.write(report.json(input: input, output: nil).serialized(.pretty)) }
                 throw Rebuild.mismatchError(report, file: input)
             }
         }
@@ -145,7 +145,7 @@ struct RebuildCommand: ParsableCommand {
         if !json { for note in written.notes { console.print("note: \(note)", to: .err) } }
 
         if json {
-            console.write(Self.json(report, input: input, output: output).serialized(.pretty))
+            console.write(report.json(input: input, output: output).serialized(.pretty))
             return
         }
         let opt = report.optimizer.map { "\($0.className)" } ?? "?"
@@ -178,30 +178,5 @@ struct RebuildCommand: ParsableCommand {
             out += style.yellow("warning") + ": the output lacks \(r.missing.count) variable\(r.missing.count == 1 ? "" : "s") the architecture needs; Keras will not load it until they are provided\n"
         }
         return out
-    }
-
-    static func json(_ r: Rebuild.Report, input: String, output: String?) -> JSONValue {
-        .object([
-            ("schema", .string("ckpt.rebuild/1")),
-            ("input", .string(input)),
-            ("output", output.map { .string($0) } ?? .null),
-            ("dialect", .string(r.dialect.rawValue)),
-            ("model_class", .string(r.modelClass)),
-            ("model_name", .string(r.modelName)),
-            ("matched", .array(r.matched.map { .string($0.name) })),
-            ("missing", .array(r.missing.map { .object([("name", .string($0.name)), ("architecture_shape", .array($0.shape.map { .number($0) }))]) })),
-            ("unexpected", .array(r.unexpected.map { .object([("name", .string($0.name)), ("file_shape", .array($0.shape.map { .number($0) }))]) })),
-            ("mismatched", .array(r.mismatched.map {
-                .object([("name", .string($0.name)), ("file_shape", .array($0.fileShape.map { .number($0) })),
-                         ("architecture_shape", .array($0.architectureShape.map { .number($0) })),
-                         ("file_dtype", .string($0.fileDType.rawValue)), ("architecture_dtype", .string($0.architectureDType.rawValue))])
-            })),
-            ("taken_as_is", .array(r.takenAsIs.map { .string($0) })),
-            ("optimizer", r.optimizer.map { .object([("class_name", .string($0.className)), ("config", $0.config)]) } ?? .null),
-            ("optimizer_variables", .array(r.optimizerVariables.map {
-                .object([("name", .string($0.name)), ("keras_path", .string($0.kerasPath)), ("shape", .array($0.shape.map { .number($0) })),
-                         ("dtype", .string($0.dtype.rawValue)), ("initial", .number($0.initialValue))])
-            })),
-        ])
     }
 }

@@ -62,7 +62,7 @@ struct StripCommand: ParsableCommand {
         if summary.nothingToStrip {
             let message = "\(escapeForDisplay(input)) is already a weights-only checkpoint: nothing to strip, \(escapeForDisplay(output)) was not written"
             if json {
-                console.write(Self.json(summary, input: input, output: output, verified: false).serialized(.pretty))
+                console.write(summary.json(input: input, output: output, verified: false).serialized(.pretty))
             } else {
                 console.print(message)
             }
@@ -79,7 +79,7 @@ struct StripCommand: ParsableCommand {
         }
 
         if json {
-            console.write(Self.json(summary, input: input, output: output, verified: verified).serialized(.pretty))
+            console.write(summary.json(input: input, output: output, verified: verified).serialized(.pretty))
             return
         }
         let style = Style(enabled: display.useColor(console))
@@ -92,23 +92,5 @@ struct StripCommand: ParsableCommand {
         let pct = summary.inputBytes == 0 ? 0 : Double(saved) / Double(summary.inputBytes) * 100
         console.print("kept \(summary.keptTensors) weight\(summary.keptTensors == 1 ? "" : "s") (\(Fmt.count(summary.keptParams)) params); \(Fmt.bytes(summary.inputBytes)) → \(Fmt.bytes(summary.outputBytes)), saved \(Fmt.bytes(UInt64(max(0, saved)))) (\(Fmt.fixed(pct, 1))%)")
         if verified { console.print(style.green("verified") + ": every weight in the output is bit-identical to the input") }
-    }
-
-    static func json(_ s: Strip.Summary, input: String, output: String, verified: Bool) -> JSONValue {
-        .object([
-            ("schema", .string("ckpt.strip/1")),
-            ("input", .string(input)),
-            ("output", s.nothingToStrip ? .null : .string(output)),
-            ("nothing_to_strip", .bool(s.nothingToStrip)),
-            ("kept_tensors", .number(s.keptTensors)),
-            ("kept_params", .number(s.keptParams)),
-            ("removed_tensors", .number(s.removedTensors)),
-            ("removed_params", .number(s.removedParams)),
-            ("removed_optimizer_config", .bool(s.removedOptimizerConfig)),
-            ("removed_architecture", .bool(s.removedArchitecture)),
-            ("input_bytes", .number(s.inputBytes)),
-            ("output_bytes", .number(s.outputBytes)),
-            ("verified", .bool(verified)),
-        ])
     }
 }

@@ -24,7 +24,7 @@ extension InspectReport {
 
         var facts: [(String, String)] = [("format", e(source.format.displayName)), ("kind", e(kindText()))]
         if let outline = outline {
-            facts.append(("model", e("\(outline.modelClass) \"\(outline.name)\", \(outline.layers.count) layers (\(outline.dialect) JSON)")))
+            facts.append(("model", e("\(outline.modelClass) \"\(outline.name)\", \(outline.layers.count) layers (\(outline.dialect.displayName) JSON)")))
         } else {
             facts.append(("model", index.architecture == nil ? "<span class=\"muted\">no architecture</span>" : e("architecture JSON present (not parseable)")))
         }

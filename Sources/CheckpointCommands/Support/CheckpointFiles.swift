@@ -134,7 +134,7 @@ enum Suggest {
         var best: (String, Int)? = nil
         for c in candidates {
             let d = distance(w, Array(c))
-            if best == nil || d < best!.1 { best = (c, d) }
+            if d < (best?.1 ?? Int.max) { best = (c, d) }
         }
         guard let (name, d) = best else { return nil }
         return d <= max(2, w.count / 3) ? name : nil

@@ -303,32 +303,11 @@ public final class CheckpointArchive: TensorSource {
         }
         let stream = try MemberStream(archive: zip, entry: e)
         var header = [UInt8](repeating: 0, count: t.storage.headerSize)
-        var got = 0
-        while got < header.count {
-            let n = try header.withUnsafeMutableBytes { try stream.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[got...])) }
-            if n == 0 { break }
-            got += n
-        }
-        guard got == header.count else {
+        guard try header.withUnsafeMutableBytes({ try stream.readFully(into: $0) }) == header.count else {
             throw CheckpointError(.corrupt, "the member ends inside its npy header", file: path, member: e.name, offset: e.localHeaderOffset)
         }
         try checkHeaderBytes(header, i, offset: e.localHeaderOffset)
-        let bufSize = min(ContainerSpec.chunkSize, max(1, Int(t.dataSize)))
-        var buf = [UInt8](repeating: 0, count: bufSize)
-        try buf.withUnsafeMutableBytes { b in
-            while true {
-                var filled = 0
-                while filled < b.count {
-                    let n = try stream.read(into: UnsafeMutableRawBufferPointer(rebasing: b[filled...]))
-                    if n == 0 { break }
-                    filled += n
-                }
-                if filled == 0 { break }
-                try body(UnsafeRawBufferPointer(rebasing: b[0..<filled]))
-                if filled < b.count { break }
-            }
-        }
-        try stream.finish()
+        try stream.drain(chunk: min(ContainerSpec.chunkSize, max(1, Int(t.dataSize))), body)
     }
 
     /// Checks the CRC-32 of a member's compressed bytes against the manifest's `stored_crc32`

@@ -146,28 +146,12 @@ extension KerasFiles {
         try h5.close()
     }
 
-    /// Streams tensor `t` of `source` into a dataset in pieces of about ``ContainerSpec/chunkSize`` bytes.
+    /// Streams tensor `t` of `source` into a dataset in pieces of about ``ContainerSpec/chunkSize`` bytes
+    /// (fresh optimizer state comes as pieces of its fill value, see ``ComposedSource``).
     static func stream(_ source: any TensorSource, _ t: Int, into dataset: HDF5Dataset, file: String) throws {
         let info = source.index.tensors[t]
         let stager = ElementStager(dataset: dataset, info: info, file: file)
-        if let pattern = source.uniformElement(of: t) {
-            guard pattern.count == info.dtype.itemSize else {
-                throw CheckpointError(.invalidArgument, "a fill value of \(pattern.count) bytes for \(info.dtype.rawValue) tensor \"\(escapeForDisplay(info.name))\"", file: file)
-            }
-            let total = info.elementCount ?? 0
-            let per = max(1, min(total, ContainerSpec.chunkSize / max(1, pattern.count)))
-            var chunk: [UInt8] = []
-            chunk.reserveCapacity(per * pattern.count)
-            for _ in 0..<per { chunk.append(contentsOf: pattern) }
-            var left = total
-            while left > 0 {
-                let n = min(left, per)
-                try chunk.withUnsafeBytes { try stager.push(UnsafeRawBufferPointer(rebasing: $0[0..<(n * pattern.count)])) }
-                left -= n
-            }
-        } else {
-            try source.readTensor(t) { try stager.push($0) }
-        }
+        try source.readTensor(t) { try stager.push($0) }
         try stager.finish()
     }
 }

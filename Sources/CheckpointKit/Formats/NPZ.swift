@@ -94,13 +94,7 @@ public final class NPZSource: TensorSource {
     }
 
     private static func fill(_ buf: inout [UInt8], from stream: MemberStream) throws {
-        var got = 0
-        while got < buf.count {
-            let n = try buf.withUnsafeMutableBytes { try stream.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[got...])) }
-            if n == 0 { break }
-            got += n
-        }
-        guard got == buf.count else {
+        guard try buf.withUnsafeMutableBytes({ try stream.readFully(into: $0) }) == buf.count else {
             throw CheckpointError(.invalidNPY, "the member ends inside its .npy header", file: stream.archive.path, member: stream.entry.name, offset: stream.entry.localHeaderOffset)
         }
     }
@@ -126,21 +120,7 @@ public final class NPZSource: TensorSource {
         let stream = try MemberStream(archive: zip, entry: e)
         var skip = [UInt8](repeating: 0, count: headerLengths[i])
         try Self.fill(&skip, from: stream)
-        var buf = [UInt8](repeating: 0, count: min(ContainerSpec.chunkSize, max(1, ps[0].count)))
-        try buf.withUnsafeMutableBytes { b in
-            while true {
-                var filled = 0
-                while filled < b.count {
-                    let n = try stream.read(into: UnsafeMutableRawBufferPointer(rebasing: b[filled...]))
-                    if n == 0 { break }
-                    filled += n
-                }
-                if filled == 0 { break }
-                try body(UnsafeRawBufferPointer(rebasing: b[0..<filled]))
-                if filled < b.count { break }
-            }
-        }
-        try stream.finish()
+        try stream.drain(chunk: min(ContainerSpec.chunkSize, max(1, ps[0].count)), body)
         return 0
     }
 

@@ -192,45 +192,10 @@ public enum HDF5StringStorage: Sendable, Hashable {
     case fixedLength
 }
 
-/// Decodes little-endian values of `dtype` to doubles.
+/// Decodes little-endian values of `dtype` to doubles (``Elements``: the one decoder).
 func littleEndianDoubles(_ dtype: DType, _ bytes: [UInt8]) -> [Double] {
-    let n = bytes.count / dtype.itemSize
     var out: [Double] = []
-    out.reserveCapacity(n)
-    func word(_ i: Int, _ size: Int) -> UInt64 {
-        var v: UInt64 = 0
-        for k in 0..<size { v |= UInt64(bytes[i * size + k]) << (8 * UInt64(k)) }
-        return v
-    }
-    for i in 0..<n {
-        let v: Double
-        switch dtype {
-        case .bool: v = bytes[i] != 0 ? 1 : 0
-        case .int8: v = Double(Int8(bitPattern: bytes[i]))
-        case .uint8: v = Double(bytes[i])
-        case .int16: v = Double(Int16(truncatingIfNeeded: word(i, 2)))
-        case .uint16: v = Double(UInt16(truncatingIfNeeded: word(i, 2)))
-        case .int32: v = Double(Int32(truncatingIfNeeded: word(i, 4)))
-        case .uint32: v = Double(UInt32(truncatingIfNeeded: word(i, 4)))
-        case .int64: v = Double(Int64(bitPattern: word(i, 8)))
-        case .uint64: v = Double(word(i, 8))
-        case .float32: v = Double(Float(bitPattern: UInt32(truncatingIfNeeded: word(i, 4))))
-        case .float64: v = Double(bitPattern: word(i, 8))
-        case .bfloat16: v = Double(Float(bitPattern: UInt32(truncatingIfNeeded: word(i, 2)) << 16))
-        case .float16: v = halfToDouble(UInt16(truncatingIfNeeded: word(i, 2)))
-        }
-        out.append(v)
-    }
+    out.reserveCapacity(bytes.count / dtype.itemSize)
+    bytes.withUnsafeBytes { b in Elements.forEach(dtype, b) { out.append($0) } }
     return out
-}
-
-func halfToDouble(_ h: UInt16) -> Double {
-    let sign: Double = h & 0x8000 != 0 ? -1 : 1
-    let exponent = Int((h >> 10) & 0x1F)
-    let mantissa = Double(h & 0x3FF)
-    switch exponent {
-    case 0: return sign * mantissa * 0x1p-24
-    case 31: return mantissa == 0 ? sign * .infinity : .nan
-    default: return sign * (1 + mantissa / 1024) * Double(sign: .plus, exponent: exponent - 15, significand: 1)
-    }
 }

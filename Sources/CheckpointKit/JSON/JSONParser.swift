@@ -97,8 +97,9 @@ public struct JSONParser {
             if members.count < 16 {
                 for (k, _) in members where k == key { duplicate = true; break }
             } else {
-                if seen == nil { seen = Set(members.map(\.0)) }
-                duplicate = !(seen!.insert(key).inserted)
+                var keys = seen.take() ?? Set(members.map(\.0)) // take: no copy on insert
+                duplicate = !keys.insert(key).inserted
+                seen = keys
             }
             guard !duplicate else { throw fail("duplicate key \"\(escapeForDisplay(key))\"", at: keyAt) }
             skipWhitespace()

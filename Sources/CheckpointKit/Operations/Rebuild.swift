@@ -195,3 +195,32 @@ public enum Rebuild {
                         file: file, hint: "fix the inputs, or pass --skip-mismatch to rebuild without them")
     }
 }
+
+extension Rebuild.Report {
+    /// The `ckpt.rebuild/1` document.
+    public func json(input: String, output: String?) -> JSONValue {
+        let r = self
+        return .object([
+            ("schema", .string("ckpt.rebuild/1")),
+            ("input", .string(input)),
+            ("output", output.map { .string($0) } ?? .null),
+            ("dialect", .string(r.dialect.rawValue)),
+            ("model_class", .string(r.modelClass)),
+            ("model_name", .string(r.modelName)),
+            ("matched", .array(r.matched.map { .string($0.name) })),
+            ("missing", .array(r.missing.map { .object([("name", .string($0.name)), ("architecture_shape", .array($0.shape.map { .number($0) }))]) })),
+            ("unexpected", .array(r.unexpected.map { .object([("name", .string($0.name)), ("file_shape", .array($0.shape.map { .number($0) }))]) })),
+            ("mismatched", .array(r.mismatched.map {
+                .object([("name", .string($0.name)), ("file_shape", .array($0.fileShape.map { .number($0) })),
+                         ("architecture_shape", .array($0.architectureShape.map { .number($0) })),
+                         ("file_dtype", .string($0.fileDType.rawValue)), ("architecture_dtype", .string($0.architectureDType.rawValue))])
+            })),
+            ("taken_as_is", .array(r.takenAsIs.map { .string($0) })),
+            ("optimizer", r.optimizer.map { .object([("class_name", .string($0.className)), ("config", $0.config)]) } ?? .null),
+            ("optimizer_variables", .array(r.optimizerVariables.map {
+                .object([("name", .string($0.name)), ("keras_path", .string($0.kerasPath)), ("shape", .array($0.shape.map { .number($0) })),
+                         ("dtype", .string($0.dtype.rawValue)), ("initial", .number($0.initialValue))])
+            })),
+        ])
+    }
+}

@@ -172,3 +172,24 @@ struct SequentialPieces {
     }
 }
 
+extension Strip.Summary {
+    /// The `ckpt.strip/1` document.
+    public func json(input: String, output: String, verified: Bool) -> JSONValue {
+        let s = self
+        return .object([
+            ("schema", .string("ckpt.strip/1")),
+            ("input", .string(input)),
+            ("output", s.nothingToStrip ? .null : .string(output)),
+            ("nothing_to_strip", .bool(s.nothingToStrip)),
+            ("kept_tensors", .number(s.keptTensors)),
+            ("kept_params", .number(s.keptParams)),
+            ("removed_tensors", .number(s.removedTensors)),
+            ("removed_params", .number(s.removedParams)),
+            ("removed_optimizer_config", .bool(s.removedOptimizerConfig)),
+            ("removed_architecture", .bool(s.removedArchitecture)),
+            ("input_bytes", .number(s.inputBytes)),
+            ("output_bytes", .number(s.outputBytes)),
+            ("verified", .bool(verified)),
+        ])
+    }
+}

@@ -533,6 +533,32 @@ public final class MemberStream {
     }
 
     /// Checks that the member ended exactly: all declared bytes produced, stream finished, CRC right.
+    /// Reads until `buffer` is full or the member ends; returns the bytes read.
+    public func readFully(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        var filled = 0
+        while filled < buffer.count {
+            let n = try read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))
+            if n == 0 { break }
+            filled += n
+        }
+        return filled
+    }
+
+    /// Streams the rest of the member through `body` in pieces of up to `chunk` bytes, then checks
+    /// it (``finish()``).
+    public func drain(chunk: Int, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        var buf = [UInt8](repeating: 0, count: max(1, chunk))
+        try buf.withUnsafeMutableBytes { b in
+            while true {
+                let filled = try readFully(into: b)
+                if filled == 0 { break }
+                try body(UnsafeRawBufferPointer(rebasing: b[0..<filled]))
+                if filled < b.count { break }
+            }
+        }
+        try finish()
+    }
+
     public func finish() throws {
         guard !done else { return }
         if produced < entry.uncompressedSize || (inflater != nil && inflater?.finished != true) {

@@ -1,0 +1,178 @@
+/// One row of the layer table: a layer's parameters, as Keras's `model.summary()` counts them.
+public struct LayerSummary: Sendable, Equatable {
+    public var name: String
+    /// The layer's class from the architecture; "?" when the checkpoint has none.
+    public var className: String
+    public var params = 0
+    public var trainableParams = 0
+    public var nonTrainableParams = 0
+    public var bytes: UInt64 = 0
+}
+
+/// Parameter counts split as Keras splits them.
+public struct ParameterTotals: Sendable, Equatable {
+    public var params = 0, trainable = 0, nonTrainable = 0, optimizer = 0
+    public var paramBytes: UInt64 = 0, trainableBytes: UInt64 = 0, nonTrainableBytes: UInt64 = 0, optimizerBytes: UInt64 = 0
+}
+
+/// What `inspect` reports about a checkpoint, from its index alone: totals, the layer table, the
+/// tensors in display order, and the `ckpt.inspect/1` JSON document (DocC: InspectJSON).
+public struct CheckpointSummary: Sendable {
+    public let source: any TensorSource
+    public let index: CheckpointIndex
+    /// The architecture's outline (class, name, layers), read lightly.
+    public let outline: KerasModelOutline?
+    public let totals: ParameterTotals
+    public let layers: [LayerSummary]
+
+    public init(_ source: any TensorSource) {
+        self.source = source
+        index = source.index
+        outline = index.architecture.flatMap { KerasModelOutline.read($0) }
+        var t = ParameterTotals()
+        for info in index.tensors {
+            let n = info.elementCount ?? 0
+            let b = UInt64(info.byteCount ?? 0)
+            if info.role == .optimizer {
+                t.optimizer += n; t.optimizerBytes += b
+            } else {
+                t.params += n; t.paramBytes += b
+                if info.trainable { t.trainable += n; t.trainableBytes += b } else { t.nonTrainable += n; t.nonTrainableBytes += b }
+            }
+        }
+        totals = t
+        var rows: [LayerSummary] = []
+        var position: [String: Int] = [:]
+        for layer in outline?.layers ?? [] where position[layer.name] == nil {
+            position[layer.name] = rows.count
+            rows.append(LayerSummary(name: layer.name, className: layer.className))
+        }
+        for info in index.tensors where info.role == .weight {
+            let layer = info.layer
+            if position[layer] == nil {
+                position[layer] = rows.count
+                rows.append(LayerSummary(name: layer, className: "?"))
+            }
+            guard let k = position[layer] else { continue }
+            let n = info.elementCount ?? 0
+            rows[k].params += n
+            rows[k].bytes += UInt64(info.byteCount ?? 0)
+            if info.trainable { rows[k].trainableParams += n } else { rows[k].nonTrainableParams += n }
+        }
+        layers = rows
+    }
+
+    /// Compressed bytes of tensor `i` in a `.ckpt`; nil for other formats.
+    public func storedBytes(_ i: Int) -> UInt64? {
+        (source as? CheckpointArchive)?.manifest.tensors[i].storage.storedSize
+    }
+
+    /// The `selected` tensors in display order: each weight followed by its optimizer slots
+    /// (depth 1), then the optimizer's other state.
+    public func orderedTensors(_ selected: [Int]) -> [(Int, depth: Int)] {
+        let chosen = Set(selected)
+        var slotsOf: [String: [Int]] = [:]
+        var scalars: [Int] = []
+        for i in index.tensors.indices where index.tensors[i].role == .optimizer {
+            if let w = index.tensors[i].weight { slotsOf[w, default: []].append(i) } else { scalars.append(i) }
+        }
+        var out: [(Int, Int)] = []
+        var placed = Set<Int>()
+        for i in index.tensors.indices where index.tensors[i].role == .weight {
+            if chosen.contains(i) { out.append((i, 0)); placed.insert(i) }
+            for s in slotsOf[index.tensors[i].name] ?? [] where chosen.contains(s) {
+                out.append((s, chosen.contains(i) ? 1 : 0)); placed.insert(s)
+            }
+        }
+        let scalarSet = Set(scalars)
+        for i in scalars + index.tensors.indices.filter({ !placed.contains($0) && !scalarSet.contains($0) }) where chosen.contains(i) && !placed.contains(i) {
+            out.append((i, 0)); placed.insert(i)
+        }
+        return out
+    }
+
+    /// The `ckpt.inspect/1` document.
+    public func json(file: String, fileSize: UInt64, selected: [Int], stats: [Int: TensorStats] = [:], values: [Int: [UInt8]] = [:],
+                     verified: Bool = false) -> JSONValue {
+        let t = totals
+        var root: [(String, JSONValue)] = [
+            ("schema", .string("ckpt.inspect/1")),
+            ("file", .string(file)),
+            ("format", .string(source.format.rawValue)),
+            ("kind", .string(index.kind.rawValue)),
+            ("producer", index.producer.map { .string($0) } ?? .null),
+            ("file_size", .number(fileSize)),
+        ]
+        if let outline {
+            root.append(("architecture", .object([
+                ("dialect", .string(outline.dialect.displayName)),
+                ("model_class", .string(outline.modelClass)),
+                ("name", .string(outline.name)),
+                ("layers", .number(outline.layers.count)),
+            ])))
+        } else {
+            root.append(("architecture", .null))
+        }
+        if let o = index.optimizer {
+            root.append(("optimizer", .object([
+                ("class_name", .string(o.className)),
+                ("iterations", .number(o.iterations)),
+                ("learning_rate", o.learningRate.map { .number($0) } ?? .null),
+                ("config", o.config),
+            ])))
+        } else {
+            root.append(("optimizer", .null))
+        }
+        root.append(("metadata", index.metadata))
+        root.append(("verified", .bool(verified)))
+        root.append(("totals", .object([
+            ("params", .number(t.params)), ("trainable_params", .number(t.trainable)),
+            ("non_trainable_params", .number(t.nonTrainable)), ("optimizer_params", .number(t.optimizer)),
+            ("param_bytes", .number(t.paramBytes)), ("optimizer_bytes", .number(t.optimizerBytes)),
+        ])))
+        root.append(("layers", .array(layers.map { r in
+            .object([("name", .string(r.name)), ("class_name", r.className == "?" ? .null : .string(r.className)), ("params", .number(r.params)),
+                     ("trainable_params", .number(r.trainableParams)), ("non_trainable_params", .number(r.nonTrainableParams)),
+                     ("bytes", .number(r.bytes))])
+        })))
+        var tensors: [JSONValue] = []
+        for (i, _) in orderedTensors(selected) {
+            let info = index.tensors[i]
+            var e: [(String, JSONValue)] = [
+                ("name", .string(info.name)), ("dtype", .string(info.dtype.rawValue)),
+                ("shape", .array(info.shape.map { .number($0) })), ("elements", .number(info.elementCount ?? 0)),
+                ("bytes", .number(info.byteCount ?? 0)),
+                ("stored_bytes", storedBytes(i).map { .number($0) } ?? .null),
+                ("role", .string(info.role.rawValue)), ("trainable", .bool(info.trainable)),
+                ("layer", .string(info.layer)),
+                ("slot", info.slot.map { .string($0) } ?? .null),
+                ("weight", info.weight.map { .string($0) } ?? .null),
+            ]
+            if let s = stats[i] {
+                e.append(("stats", .object([
+                    ("min", Self.number(s.min)), ("max", Self.number(s.max)), ("mean", Self.number(s.mean)), ("std", Self.number(s.std)),
+                    ("zeros", .number(s.zeros)), ("nan", .number(s.nans)), ("pos_inf", .number(s.posInfs)), ("neg_inf", .number(s.negInfs)),
+                    ("finite", .number(s.finite)),
+                    ("histogram", s.histogram().map { h in
+                        .object([("edges", .array(h.edges.map { Self.number($0) })), ("counts", .array(h.counts.map { .number($0) }))])
+                    } ?? .null),
+                ])))
+            }
+            if let bytes = values[i] {
+                let n = bytes.count / info.dtype.itemSize
+                e.append(("values", .array(bytes.withUnsafeBytes { b in (0..<n).map { Elements.json(info.dtype, b, at: $0) } })))
+            }
+            tensors.append(.object(e))
+        }
+        root.append(("tensors", .array(tensors)))
+        return .object(root)
+    }
+
+    /// A float as JSON: NaN and infinities as the strings `nan`, `inf`, `-inf`.
+    public static func number(_ x: Double?) -> JSONValue {
+        guard let x else { return .null }
+        if x.isNaN { return .string("nan") }
+        if x.isInfinite { return .string(x < 0 ? "-inf" : "inf") }
+        return .number(x)
+    }
+}
