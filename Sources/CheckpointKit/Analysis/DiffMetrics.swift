@@ -31,6 +31,9 @@ public struct DiffTolerance: Sendable, Hashable {
     /// | float32 | 1e-8 | 1e-6 | ~8 ulp (eps 1.19e-7) |
     /// | float16 | 1e-5 | 1e-3 | ~1 ulp (eps 9.8e-4) |
     /// | bfloat16 | 1e-5 | 1e-2 | ~1 ulp (eps 7.8e-3) |
+    /// | float8 e4m3 (fn, fnuz) | 0 | 0.125 | 1 ulp |
+    /// | float8 e5m2 (fn, fnuz) | 0 | 0.25 | 1 ulp |
+    /// | float8 e8m0 | 0 | 0 | exact (powers of two) |
     /// | integers, bool | 0 | 0 | always compared exactly |
     public static func `default`(for dtype: DType) -> DiffTolerance {
         switch dtype {
@@ -38,6 +41,9 @@ public struct DiffTolerance: Sendable, Hashable {
         case .float32: return DiffTolerance(atol: 1e-8, rtol: 1e-6)
         case .float16: return DiffTolerance(atol: 1e-5, rtol: 1e-3)
         case .bfloat16: return DiffTolerance(atol: 1e-5, rtol: 1e-2)
+        // float8: one step of the mantissa (2^-3, 2^-2); e8m0 holds powers of two only.
+        case .float8_e4m3fn, .float8_e4m3fnuz: return DiffTolerance(atol: 0, rtol: 0.125)
+        case .float8_e5m2, .float8_e5m2fnuz: return DiffTolerance(atol: 0, rtol: 0.25)
         default: return .exact
         }
     }
@@ -522,6 +528,15 @@ enum DiffDecode {
         case .bool:
             let s = p.assumingMemoryBound(to: UInt8.self) + from
             for k in 0..<n { out[k] = s[k] != 0 ? 1 : 0 }
+        case .float8_e4m3fn, .float8_e5m2, .float8_e4m3fnuz, .float8_e5m2fnuz, .float8_e8m0fnu:
+            let table = dtype.float8.map(Float8.table) ?? []
+            var finite = true
+            for k in 0..<n {
+                let v = table[Int(p.loadUnaligned(fromByteOffset: from &+ k, as: UInt8.self))]
+                finite = finite && v.isFinite
+                out[k] = v
+            }
+            return finite
         case .int8:
             for k in 0..<n { out[k] = Double(p.loadUnaligned(fromByteOffset: from &+ k, as: Int8.self)) }
         case .uint8:

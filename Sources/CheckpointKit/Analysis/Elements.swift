@@ -42,6 +42,9 @@ public enum Elements {
             for i in 0..<n { body(Double(bytes[i])) }
         case .bool:
             for i in 0..<n { body(bytes[i] != 0 ? 1 : 0) }
+        case .float8_e4m3fn, .float8_e5m2, .float8_e4m3fnuz, .float8_e5m2fnuz, .float8_e8m0fnu:
+            let table = dtype.float8.map(Float8.table) ?? []
+            for i in 0..<n { body(table[Int(bytes[i])]) }
         case .int16:
             for i in 0..<n { body(Double(bytes.loadUnaligned(fromByteOffset: i &* 2, as: Int16.self))) }
         case .uint16:
@@ -72,6 +75,9 @@ public enum Elements {
             return floatText(halfToFloat(bits))
             #endif
         case .bfloat16: return floatText(bfloat16ToFloat(bytes.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)))
+        case .float8_e4m3fn, .float8_e5m2, .float8_e4m3fnuz, .float8_e5m2fnuz, .float8_e8m0fnu:
+            // Every float8 value is exact in a Float: print it at float32 precision.
+            return floatText(Float(dtype.float8.map { Float8.decode(bytes[i], $0) } ?? .nan))
         case .bool: return bytes[i] != 0 ? "True" : "False"
         case .int8: return String(bytes.loadUnaligned(fromByteOffset: i, as: Int8.self))
         case .uint8: return String(bytes[i])
@@ -89,7 +95,7 @@ public enum Elements {
     public static func json(_ dtype: DType, _ bytes: UnsafeRawBufferPointer, at i: Int) -> JSONValue {
         switch dtype {
         case .bool: return .bool(bytes[i] != 0)
-        case .float16, .bfloat16, .float32, .float64:
+        case .float16, .bfloat16, .float32, .float64, .float8_e4m3fn, .float8_e5m2, .float8_e4m3fnuz, .float8_e5m2fnuz, .float8_e8m0fnu:
             let t = text(dtype, bytes, at: i)
             if t == "nan" || t == "inf" || t == "-inf" { return .string(t) }
             return .number(t)

@@ -4,12 +4,15 @@ public enum DType: String, Sendable, CaseIterable, Hashable, Comparable {
     case int8, int16, int32, int64
     case uint8, uint16, uint32, uint64
     case float16, bfloat16, float32, float64
+    /// 8-bit floats (the names are ml_dtypes' and PyTorch's; safetensors calls them F8_E4M3,
+    /// F8_E5M2, F8_E4M3FNUZ, F8_E5M2FNUZ, F8_E8M0). See ``Float8``.
+    case float8_e4m3fn, float8_e5m2, float8_e4m3fnuz, float8_e5m2fnuz, float8_e8m0fnu
 
     public static func < (a: DType, b: DType) -> Bool { a.rawValue < b.rawValue }
 
     public var itemSize: Int {
         switch self {
-        case .bool, .int8, .uint8: return 1
+        case .bool, .int8, .uint8, .float8_e4m3fn, .float8_e5m2, .float8_e4m3fnuz, .float8_e5m2fnuz, .float8_e8m0fnu: return 1
         case .int16, .uint16, .float16, .bfloat16: return 2
         case .int32, .uint32, .float32: return 4
         case .int64, .uint64, .float64: return 8
@@ -19,7 +22,29 @@ public enum DType: String, Sendable, CaseIterable, Hashable, Comparable {
     public var isFloatingPoint: Bool {
         switch self {
         case .float16, .bfloat16, .float32, .float64: return true
+        case .float8_e4m3fn, .float8_e5m2, .float8_e4m3fnuz, .float8_e5m2fnuz, .float8_e8m0fnu: return true
         default: return false
+        }
+    }
+
+    /// Whether numpy has no dtype of its own for it (bfloat16, the float8 family): stored in `.npy`
+    /// as the unsigned integer of its width, holding the raw bits.
+    public var numpyLacks: Bool {
+        switch self {
+        case .bfloat16, .float8_e4m3fn, .float8_e5m2, .float8_e4m3fnuz, .float8_e5m2fnuz, .float8_e8m0fnu: return true
+        default: return false
+        }
+    }
+
+    /// The float8 layout, or nil for other dtypes.
+    public var float8: Float8.Format? {
+        switch self {
+        case .float8_e4m3fn: return .e4m3fn
+        case .float8_e5m2: return .e5m2
+        case .float8_e4m3fnuz: return .e4m3fnuz
+        case .float8_e5m2fnuz: return .e5m2fnuz
+        case .float8_e8m0fnu: return .e8m0fnu
+        default: return nil
         }
     }
 
@@ -30,13 +55,14 @@ public enum DType: String, Sendable, CaseIterable, Hashable, Comparable {
         }
     }
 
-    /// The `.npy` `descr` this dtype is stored as. bfloat16 has no numpy type; it is stored as
-    /// `<u2` holding the raw bits and the manifest's `dtype` says `bfloat16` (spec, "bfloat16").
+    /// The `.npy` `descr` this dtype is stored as. bfloat16 and float8 have no numpy type; they are
+    /// stored as `<u2` / `|u1` holding the raw bits and the manifest's `dtype` says which (spec,
+    /// "bfloat16 and float8").
     public var npyDescr: String {
         switch self {
         case .bool: return "|b1"
         case .int8: return "|i1"
-        case .uint8: return "|u1"
+        case .uint8, .float8_e4m3fn, .float8_e5m2, .float8_e4m3fnuz, .float8_e5m2fnuz, .float8_e8m0fnu: return "|u1"
         case .int16: return "<i2"
         case .uint16, .bfloat16: return "<u2"
         case .int32: return "<i4"
@@ -92,6 +118,11 @@ public enum DType: String, Sendable, CaseIterable, Hashable, Comparable {
         case .bfloat16: return "BF16"
         case .float32: return "F32"
         case .float64: return "F64"
+        case .float8_e4m3fn: return "F8_E4M3"
+        case .float8_e5m2: return "F8_E5M2"
+        case .float8_e4m3fnuz: return "F8_E4M3FNUZ"
+        case .float8_e5m2fnuz: return "F8_E5M2FNUZ"
+        case .float8_e8m0fnu: return "F8_E8M0"
         }
     }
 

@@ -34,6 +34,10 @@ extension KerasFiles {
             _ = try KerasLegacyH5Format().write(source, to: path, options: options) // refuses, with the hint
             throw CheckpointError(.invalidArgument, "\(format.displayName) is not a Keras 3 format", file: path)
         }
+        if let t = index.tensors.first(where: { $0.dtype.float8 != nil }) {
+            throw CheckpointError(.unsupported, "tensor \"\(escapeForDisplay(t.name))\" is \(t.dtype.rawValue), which Keras's HDF5 files cannot hold (Keras stores only numpy dtypes and bfloat16)",
+                                  file: path, member: t.name, hint: "keep it in a .ckpt or .safetensors file")
+        }
         guard let architectureBytes = index.architecture ?? options.layoutArchitecture else {
             throw CheckpointError(.missingPart, "a \(format.displayName) file is laid out by the model's architecture, and the checkpoint has none",
                                   file: path, hint: "pass --architecture model.json (the model's to_json())")

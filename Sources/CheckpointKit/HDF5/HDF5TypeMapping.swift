@@ -147,7 +147,8 @@ extension HDF5Location {
         case .int16: return api.T_STD_I16LE
         case .int32: return api.T_STD_I32LE
         case .int64: return api.T_STD_I64LE
-        case .uint8: return api.T_STD_U8LE
+        // float8 never reaches a Keras file: the writer refuses it (Keras's HDF5 store cannot hold it).
+        case .uint8, .float8_e4m3fn, .float8_e5m2, .float8_e4m3fnuz, .float8_e5m2fnuz, .float8_e8m0fnu: return api.T_STD_U8LE
         case .uint16: return api.T_STD_U16LE
         case .uint32: return api.T_STD_U32LE
         case .uint64: return api.T_STD_U64LE

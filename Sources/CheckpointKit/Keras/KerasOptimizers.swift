@@ -498,6 +498,8 @@ extension KerasOptimizerConfig {
         case .float16: return roundBinary(x, significandBits: 10, minExponent: -14, maxFinite: 65504)
         case .bfloat16: return roundBinary(Double(Float(x)), significandBits: 7, minExponent: -126, maxFinite: 3.3895313892515355e38)
         case .float64: return x
+        case .float8_e4m3fn, .float8_e5m2, .float8_e4m3fnuz, .float8_e5m2fnuz, .float8_e8m0fnu:
+            return dtype.float8.map { Float8.decode(Float8.encode(x, $0), $0) } ?? x
         default: return x.rounded(.towardZero)
         }
     }

@@ -161,6 +161,8 @@ public enum Rebuild {
             let bits = Float(value).bitPattern
             let rounded = bits &+ 0x7FFF &+ ((bits >> 16) & 1)
             return le(UInt16(truncatingIfNeeded: rounded >> 16))
+        case .float8_e4m3fn, .float8_e5m2, .float8_e4m3fnuz, .float8_e5m2fnuz, .float8_e8m0fnu:
+            return [dtype.float8.map { Float8.encode(value, $0) } ?? 0]
         case .bool: return [value != 0 ? 1 : 0]
         case .int8: return le(Int8(clamping: Int64(value)))
         case .uint8: return le(UInt8(clamping: Int64(value)))

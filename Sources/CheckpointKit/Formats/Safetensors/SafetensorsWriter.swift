@@ -226,16 +226,21 @@ public enum SafetensorsWriter {
         case .bool: return 0
         case .uint8: return 1
         case .int8: return 2
-        case .int16: return 3
-        case .uint16: return 4
-        case .float16: return 5
-        case .bfloat16: return 6
-        case .int32: return 7
-        case .uint32: return 8
-        case .float32: return 9
-        case .float64: return 10
-        case .int64: return 11
-        case .uint64: return 12
+        case .float8_e5m2: return 3
+        case .float8_e4m3fn: return 4
+        case .float8_e8m0fnu: return 5
+        case .float8_e4m3fnuz: return 6
+        case .float8_e5m2fnuz: return 7
+        case .int16: return 8
+        case .uint16: return 9
+        case .float16: return 10
+        case .bfloat16: return 11
+        case .int32: return 12
+        case .uint32: return 13
+        case .float32: return 14
+        case .float64: return 15
+        case .int64: return 16
+        case .uint64: return 17
         }
     }
 
