@@ -6,7 +6,7 @@
 extension SafetensorsSource {
     /// Names of dtypes the reference defines that have no ``DType`` here (8-, 6- and 4-bit floats,
     /// complex): refused as unsupported rather than as unknown.
-    static let knownUnsupportedDtypes: Set<String> = ["F8_E5M2", "F8_E4M3", "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4", "C64"]
+    static let knownUnsupportedDtypes: Set<String> = ["F6_E2M3", "F6_E3M2", "F4", "C64"]
 
     /// Parses and validates a safetensors header.
     ///
@@ -320,7 +320,7 @@ extension JSONParser {
             if SafetensorsSource.knownUnsupportedDtypes.contains(dtypeName) {
                 throw CheckpointError(.unsupported, "tensor \"\(escapeForDisplay(name))\" has dtype \(dtypeName), which this tool does not support",
                                       file: file, member: name, offset: keyOffset,
-                                      hint: "supported: BOOL, U8, I8, U16, I16, F16, BF16, U32, I32, F32, U64, I64, F64")
+                                      hint: "supported: " + DType.allCases.map(\.safetensorsName).joined(separator: ", "))
             }
             throw bad("has an unknown dtype \"\(escapeForDisplay(dtypeName))\"")
         }
