@@ -48,6 +48,8 @@ public struct Limits: Sendable {
     public var maxInMemoryTensorBytes: Int = 8 << 30
     /// Largest tensor a reader accepts at all.
     public var maxTensorBytes: UInt64 = 1 << 46
+    /// Largest binary header a reader parses into memory: a GGUF file's metadata and tensor infos.
+    public var maxHeaderBytes: UInt64 = 256 << 20
 
     public init() {}
 

@@ -17,9 +17,13 @@ public struct TensorInfo: Sendable, Hashable {
     public var slot: String?
     /// For optimizer slots: the name of the weight the slot shadows.
     public var weight: String?
+    /// For a tensor stored in a block-quantized encoding (a GGUF `Q4_K`, ...): that encoding's
+    /// name. Its data is served decoded, as `dtype` (float32); writers refuse such a tensor
+    /// unless dequantizing was asked for. nil when the stored bytes are `dtype`'s own.
+    public var quantization: String?
 
     public init(name: String, dtype: DType, shape: [Int], role: TensorRole = .weight, trainable: Bool = true,
-                slot: String? = nil, weight: String? = nil) {
+                slot: String? = nil, weight: String? = nil, quantization: String? = nil) {
         self.name = name
         self.dtype = dtype
         self.shape = shape
@@ -27,6 +31,7 @@ public struct TensorInfo: Sendable, Hashable {
         self.trainable = role == .weight ? trainable : false
         self.slot = slot
         self.weight = weight
+        self.quantization = quantization
     }
 
     /// Product of the shape; `nil` if it overflows (checked by every reader before use).

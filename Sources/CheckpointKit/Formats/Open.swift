@@ -12,6 +12,7 @@ public enum FormatRegistry {
         KerasArchiveFormat(),
         KerasWeightsH5Format(),
         KerasLegacyH5Format(),
+        GGUFFormat(),
     ]
 
     /// The registered format with identifier `id`.
