@@ -6,7 +6,8 @@
 /// `limit` bytes (``Limits/maxHeaderBytes``) in all.
 struct GGUFCursor {
     let file: ReadableFile
-    let bigEndian: Bool
+    /// Set once the version field has shown the byte order.
+    var bigEndian = false
     /// Bytes `[0, buffer.count)` of the file.
     private(set) var buffer: [UInt8] = []
     private(set) var position = 0
@@ -17,9 +18,8 @@ struct GGUFCursor {
     var what = "GGUF header"
     var member: String? = nil
 
-    init(file: ReadableFile, bigEndian: Bool, limit: UInt64) {
+    init(file: ReadableFile, limit: UInt64) {
         self.file = file
-        self.bigEndian = bigEndian
         self.limit = limit
         self.cap = Int(min(file.size, limit, UInt64(Int.max / 2)))
     }

@@ -63,23 +63,21 @@ public struct GGUFHeader: Sendable {
     ///   out-of-file tensor data).
     public static func read(_ file: ReadableFile, limits: Limits = .default) throws -> GGUFHeader {
         let path = file.path
-        let head = try file.read(at: 0, count: Int(min(file.size, 8)), what: "GGUF magic and version")
-        guard head.count >= 4, Array(head[0..<4]) == magic else {
+        var c = GGUFCursor(file: file, limit: max(limits.maxHeaderBytes, 8))
+        try c.need(Int(min(file.size, 8)))
+        guard c.buffer.count >= 4, c.buffer[0..<4].elementsEqual(magic) else {
             throw CheckpointError(.notRecognized, "the file does not start with the GGUF magic \"GGUF\"", file: path, offset: 0)
         }
-        guard head.count == 8 else {
-            throw CheckpointError(.truncated, "the file ends at byte \(file.size), inside the GGUF version field", file: path, offset: 4)
+        _ = try c.bytes(4)
+        var version = try c.u32()
+        if version & 0xFFFF == 0 && version != 0 {
+            c.bigEndian = true
+            version = version.byteSwapped
         }
-        var version = UInt32(head[4]) | UInt32(head[5]) << 8 | UInt32(head[6]) << 16 | UInt32(head[7]) << 24
-        let bigEndian = version & 0xFFFF == 0 && version != 0
-        if bigEndian { version = version.byteSwapped }
         guard version == 2 || version == 3 else {
             let why = version == 1 ? "GGUF version 1 (32-bit counts) is not read, as by gguf-py and llama.cpp" : "GGUF version \(version) is not one this tool reads (2 and 3)"
             throw CheckpointError(.unsupported, why, file: path, offset: 4)
         }
-        var c = GGUFCursor(file: file, bigEndian: bigEndian, limit: limits.maxHeaderBytes)
-        try c.need(8)
-        _ = try c.bytes(8)
         let tensorCount = try c.count(minSize: 24, of: "tensor count")
         let kvCount = try c.count(minSize: 13, of: "metadata key/value count")
         for (n, what) in [(tensorCount, "tensors"), (kvCount, "metadata keys")] where n > limits.maxMembers {
@@ -136,7 +134,7 @@ public struct GGUFHeader: Sendable {
         if parser.invalidUTF8 > 0 {
             notes.append("\(parser.invalidUTF8) metadata string\(parser.invalidUTF8 == 1 ? " is" : "s are") not valid UTF-8 (shown with U+FFFD)")
         }
-        return GGUFHeader(version: version, bigEndian: bigEndian, metadata: metadata, tensors: tensors, alignment: alignment,
+        return GGUFHeader(version: version, bigEndian: c.bigEndian, metadata: metadata, tensors: tensors, alignment: alignment,
                           endOfTensorInfos: end, dataOffset: dataOffset, notes: notes)
     }
 

@@ -57,11 +57,9 @@ public final class GGUFSource: TensorSource {
 
     /// (bytes served, bytes per piece) of a tensor.
     private func pieceLayout(_ t: GGUFTensorInfo) -> (count: Int, size: Int) {
-        guard t.type.plainDType == nil else {
-            let perBlock = t.type.blockLayout.blockSize * 4
-            return (t.elementCount * 4, max(1, ContainerSpec.chunkSize / perBlock) * perBlock)
-        }
-        return (t.byteCount, ContainerSpec.chunkSize)
+        if t.type.plainDType != nil { return (t.byteCount, ContainerSpec.chunkSize) }
+        let perBlock = t.type.blockLayout.blockSize * 4
+        return (t.elementCount * 4, max(1, ContainerSpec.chunkSize / perBlock) * perBlock)
     }
 
     /// Reads piece `p` of tensor `i` with `pread`, swapping or decoding it. GGUF keeps no
