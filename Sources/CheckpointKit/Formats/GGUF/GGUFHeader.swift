@@ -144,7 +144,7 @@ public struct GGUFHeader: Sendable {
         let name = try c.name(of: "name of tensor \(k)", maxBytes: limits.maxMemberNameBytes)
         c.member = name
         c.what = "info of tensor \"\(escapeForDisplay(name))\""
-        try TensorNames.check(name, file: path)
+        do { try TensorNames.check(name, file: path) } catch let e as CheckpointError { throw e.located(member: name, offset: at) }
         let nDims = try c.u32()
         guard nDims <= limits.maxRank else {
             throw CheckpointError(.limitExceeded, "tensor \"\(escapeForDisplay(name))\" has \(nDims) dimensions, more than the limit of \(limits.maxRank)",
