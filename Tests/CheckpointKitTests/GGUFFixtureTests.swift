@@ -42,7 +42,9 @@ enum GGUFFixtures {
             #expect(ref.shape == info.shape, "\(info.name)", sourceLocation: sourceLocation)
             let want = try reference.readTensorBytes(r)
             let got = referenceBytes(info, try source.readTensorBytes(i))
-            #expect(got == want, "\(info.name) (\(info.quantization ?? info.dtype.rawValue)): values differ from the reference", sourceLocation: sourceLocation)
+            let firstDifference = (0..<min(got.count, want.count)).first { got[$0] != want[$0] } ?? (got.count == want.count ? nil : min(got.count, want.count))
+            #expect(firstDifference == nil, "\(info.name) (\(info.quantization ?? info.dtype.rawValue)): differs from the reference at byte \(firstDifference ?? 0) of \(want.count)",
+                    sourceLocation: sourceLocation)
             #expect(ref.dtype == (info.dtype == .float16 || info.dtype == .bfloat16 ? .float32 : info.dtype), "\(info.name)", sourceLocation: sourceLocation)
         }
     }
