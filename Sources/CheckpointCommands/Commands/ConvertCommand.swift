@@ -37,6 +37,9 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("safetensors output: split into shards of at most this size (e.g. 500MB, 2GB).", valueName: "size"))
     var maxShardSize: String?
 
+    @Flag(name: .long, help: "Write block-quantized tensors (GGUF Q4_K, Q8_0, …) as the float32 they decode to; without it they are refused.")
+    var dequantize = false
+
     @Flag(name: .long, help: "Replace the output if it exists.")
     var force = false
 
@@ -50,6 +53,7 @@ struct ConvertCommand: ParsableCommand {
         options.metadata = try Metadata.pairs(meta)
         options.architecture = try CheckpointFiles.readArchitecture(architecture)
         options.write.maxShardSize = try maxShardSize.map { try SafetensorsWriter.parseSize($0) }
+        options.write.dequantize = dequantize
         let total = source.index.tensors.reduce(UInt64(0)) { $0 + UInt64($1.byteCount ?? 0) }
         let progress = ProgressReporter(console: console, enabled: display.showProgress(console), label: "convert", total: total)
         options.write.progress = { done, _ in progress.update(done: done) }

@@ -68,7 +68,31 @@ struct InspectReport {
         }
         if let meta = index.metadata.objectValue, !meta.isEmpty {
             let parts = meta.map { "\(escapeForDisplay($0.0))=\(Self.scalarText($0.1))" }
-            out += "  metadata    " + parts.joined(separator: " ") + "\n"
+            if parts.count <= 4 && parts.reduce(0, { $0 + $1.count }) <= 100 {
+                out += "  metadata    " + parts.joined(separator: " ") + "\n"
+            } else {
+                // Many keys (a GGUF file's): one per line, each cut to the terminal's width; an
+                // object (GGUF's summary) as its members, wrapped.
+                let w = max(width, 40)
+                for (k, (key, value)) in meta.enumerated() {
+                    let lead = k == 0 ? "  metadata    " : "              "
+                    guard let members = value.objectValue else {
+                        let line = lead + parts[k]
+                        out += (line.count > w ? String(line.prefix(w - 1)) + "…" : line) + "\n"
+                        continue
+                    }
+                    var line = lead + escapeForDisplay(key) + ":"
+                    for (mk, mv) in members {
+                        let item = " \(escapeForDisplay(mk))=\(Self.scalarText(mv))"
+                        if line.count + item.count > w && line.count > lead.count + key.count + 1 {
+                            out += line + "\n"
+                            line = "              " + String(repeating: " ", count: key.count + 1)
+                        }
+                        line += item
+                    }
+                    out += line + "\n"
+                }
+            }
         }
         if verified { out += "  verified    " + style.green("every member's CRC-32, size and header match") + "\n" }
         out += "\n"
@@ -108,7 +132,8 @@ struct InspectReport {
             let storedText: String = stored.map { Fmt.bytes($0) } ?? "-"
             let memberSize = (source as? CheckpointArchive).map { $0.manifest.tensors[i].storage.size } ?? bytes
             let ratioText: String = stored.map { memberSize == 0 ? "-" : Fmt.fixed(Double($0) / Double(memberSize), 3) } ?? "-"
-            var row: [String] = [name, info.dtype.rawValue, Fmt.shape(info.shape), Fmt.count(info.elementCount ?? 0), storedText, ratioText]
+            let dtypeText = info.quantization.map { "\(info.dtype.rawValue) (\($0))" } ?? info.dtype.rawValue
+            var row: [String] = [name, dtypeText, Fmt.shape(info.shape), Fmt.count(info.elementCount ?? 0), storedText, ratioText]
             if !stats.isEmpty {
                 if let s = stats[i] {
                     let f: (Double?) -> String = { $0.map { Fmt.g($0, 5) } ?? "-" }

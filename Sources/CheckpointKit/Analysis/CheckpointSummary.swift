@@ -148,6 +148,7 @@ public struct CheckpointSummary: Sendable {
                 ("slot", info.slot.map { .string($0) } ?? .null),
                 ("weight", info.weight.map { .string($0) } ?? .null),
             ]
+            if let q = info.quantization { e.append(("quantization", .string(q))) }
             if let s = stats[i] {
                 e.append(("stats", .object([
                     ("min", Self.number(s.min)), ("max", Self.number(s.max)), ("mean", Self.number(s.mean)), ("std", Self.number(s.std)),

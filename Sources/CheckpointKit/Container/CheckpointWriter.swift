@@ -13,6 +13,9 @@ public struct WriteOptions: Sendable {
     /// For formats laid out by the model's architecture (Keras): the architecture to use when the
     /// checkpoint written carries none (a weights-only index made from a full checkpoint).
     public var layoutArchitecture: [UInt8]?
+    /// Write tensors stored block-quantized (``TensorInfo/quantization``: GGUF `Q4_K`, …) as the
+    /// float32 they decode to. Without it, ``Convert`` refuses them by name.
+    public var dequantize = false
 
     public init(overwrite: Bool = false, inputs: [ReadableFile] = []) {
         self.overwrite = overwrite

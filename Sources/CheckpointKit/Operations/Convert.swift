@@ -96,7 +96,16 @@ public enum Convert {
         if options.maxShardSize != nil && format.id != .safetensors {
             throw CheckpointError(.invalidArgument, "--max-shard-size applies to safetensors output only, not \(format.displayName)")
         }
-        let (fitted, notes) = try fit(source, to: format)
+        let quantized = source.index.tensors.filter { $0.quantization != nil }
+        if let first = quantized.first, !options.dequantize {
+            throw CheckpointError(.unsupported, "tensor \"\(escapeForDisplay(first.name))\" is stored quantized as \(first.quantization ?? "?")\(quantized.count > 1 ? " (and \(quantized.count - 1) more quantized tensors)" : ""), which \(format.displayName) cannot hold",
+                                  file: source.path, member: first.name, hint: "convert with --dequantize to write them as float32")
+        }
+        var (fitted, notes) = try fit(source, to: format)
+        if !quantized.isEmpty {
+            let kinds = Set(quantized.compactMap(\.quantization)).sorted().joined(separator: ", ")
+            notes.append("\(quantized.count) quantized tensor\(quantized.count == 1 ? " was" : "s were") written as float32, decoded from \(kinds)")
+        }
         var options = options
         options.inputs += source.inputFiles
         if options.layoutArchitecture == nil { options.layoutArchitecture = source.index.architecture }

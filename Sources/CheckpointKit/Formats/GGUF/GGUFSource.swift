@@ -23,8 +23,9 @@ public final class GGUFSource: TensorSource {
     public let index: CheckpointIndex
     public let header: GGUFHeader
     public let file: ReadableFile
-    /// Things worth telling the user that are not errors (strings that are not UTF-8).
-    public var notes: [String] { header.notes }
+    /// Things worth telling the user that are not errors: strings that are not UTF-8, and the
+    /// metadata arrays ``CheckpointIndex/metadata`` (and so a conversion) holds only in summary.
+    public let notes: [String]
     public var inputFiles: [ReadableFile] { [file] }
 
     /// Arrays longer than this are summarised in ``CheckpointIndex/metadata``.
@@ -44,6 +45,13 @@ public final class GGUFSource: TensorSource {
                        quantization: t.type.plainDType == nil ? t.type.name : nil)
         }
         self.index = CheckpointIndex(tensors: tensors, metadata: Self.metadataJSON(header))
+        let long = header.metadata.filter { ($0.value.arrayValue?.count ?? 0) > Self.inlineArrayLimit }.map(\.key)
+        var notes = header.notes
+        if !long.isEmpty {
+            let named = long.prefix(2).map { escapeForDisplay($0) }.joined(separator: ", ") + (long.count > 2 ? " and \(long.count - 2) more" : "")
+            notes.append("metadata arrays longer than \(Self.inlineArrayLimit) values (\(named)) are kept as their type, count and first \(Self.inlineArrayLimit / 2) values in the checkpoint's metadata, and so in any conversion")
+        }
+        self.notes = notes
     }
 
     // MARK: TensorSource
