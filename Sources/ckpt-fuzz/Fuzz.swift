@@ -20,11 +20,13 @@ import CheckpointSystem
 //                (re-encoded, it decodes back equal)
 //   keras        KerasArchitecture(bytes:), its variables both ways, its optimizer and slots
 //   safetensors  SafetensorsSource.parseHeader (file size = input size) and parseShardIndex
+//   gguf         GGUFSource over the bytes: header, metadata (summary JSON included), every tensor
+//                read (dequantized) and its statistics; accepted tensors lie inside the input
 
 import CheckpointKit
 
 enum FuzzTarget: String, CaseIterable, Sendable {
-    case container, npz, npy, json, keras, safetensors
+    case container, npz, npy, json, keras, safetensors, gguf
 }
 
 /// Low limits: a fuzzer's input is a few KiB, and nothing it says may make a reader allocate much.
@@ -40,6 +42,7 @@ let fuzzLimits: Limits = {
     l.maxRank = 32
     l.maxInMemoryTensorBytes = 64 << 20
     l.maxTensorBytes = 64 << 20
+    l.maxHeaderBytes = 1 << 20
     return l
 }()
 
@@ -186,6 +189,20 @@ func fuzzSafetensors(_ bytes: [UInt8]) -> [CheckpointError?] {
      refusal(.safetensors, "index") { _ = try SafetensorsSource.parseShardIndex(bytes, limits: fuzzLimits, file: "fuzz.index.json") }]
 }
 
+func fuzzGGUF(_ bytes: [UInt8]) -> [CheckpointError?] {
+    [refusal(.gguf, "open") {
+        let source = try GGUFSource(file: ReadableFile(bytes: bytes, name: "fuzz.gguf"), limits: fuzzLimits)
+        let h = source.header
+        _ = source.index.metadata.serialized()
+        for e in h.metadata { _ = e.value.json() }
+        if h.dataOffset % UInt64(h.alignment) != 0 || h.dataOffset < h.endOfTensorInfos { finding("gguf: the data offset is not the aligned end of the header") }
+        for t in h.tensors where t.byteCount > 0 && t.absoluteOffset + UInt64(t.byteCount) > UInt64(bytes.count) {
+            finding("gguf: an accepted tensor lies past the end of the input")
+        }
+        readAll(.gguf, source)
+    }]
+}
+
 /// Runs one input; returns what each step said (nil: accepted), for the replayer.
 @discardableResult
 func fuzz(_ target: FuzzTarget, _ bytes: [UInt8]) -> [CheckpointError?] {
@@ -196,6 +213,7 @@ func fuzz(_ target: FuzzTarget, _ bytes: [UInt8]) -> [CheckpointError?] {
     case .json: fuzzJSON(bytes)
     case .keras: fuzzKeras(bytes)
     case .safetensors: fuzzSafetensors(bytes)
+    case .gguf: fuzzGGUF(bytes)
     }
 }
 

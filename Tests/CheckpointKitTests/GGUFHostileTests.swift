@@ -267,3 +267,22 @@ struct GGUFHostileTests {
         #expect(e?.description.contains("big-endian") ?? false)
     }
 }
+
+@Suite("GGUF UTF-8 check")
+struct GGUFUTF8Tests {
+    @Test("isValidUTF8 agrees with the standard library on edge sequences and random bytes")
+    func agreesWithStandardLibrary() {
+        var cases: [[UInt8]] = [[], [0x41], [0xC2, 0x80], [0xC1, 0xBF], [0xE0, 0x9F, 0x80], [0xE0, 0xA0, 0x80], [0xED, 0xA0, 0x80],
+                                [0xED, 0x9F, 0xBF], [0xF0, 0x8F, 0xBF, 0xBF], [0xF0, 0x90, 0x80, 0x80], [0xF4, 0x8F, 0xBF, 0xBF],
+                                [0xF4, 0x90, 0x80, 0x80], [0xF5, 0x80, 0x80, 0x80], [0xE2, 0x82], [0xE2, 0x82, 0x41], [0x80], [0xFF]]
+        var rng = SeededRNG(seed: 5)
+        for _ in 0..<20_000 {
+            cases.append((0..<Int.random(in: 1...6, using: &rng)).map { _ in
+                [UInt8.random(in: 0...255, using: &rng), UInt8.random(in: 0x80...0xBF, using: &rng), 0xE2, 0xF0, 0x41].randomElement(using: &rng) ?? 0
+            })
+        }
+        for c in cases {
+            #expect(isValidUTF8(c[...]) == (String(validating: c, as: UTF8.self) != nil), "\(c)")
+        }
+    }
+}

@@ -93,6 +93,20 @@ struct GGUFCursor {
         return try bytes(n)
     }
 
+    /// Appends a GGUF string's bytes to `out` (no intermediate copy: string arrays of 100k+
+    /// tokens); returns whether they are valid UTF-8.
+    mutating func appendString(to out: inout [UInt8], of what: @autoclosure () -> String) throws -> Bool {
+        let n = try count(minSize: 1, of: "length of the \(what())")
+        try need(n)
+        let start = position
+        position += n
+        return buffer.withUnsafeBufferPointer { b in
+            let s = UnsafeBufferPointer(rebasing: b[start..<(start + n)])
+            out.append(contentsOf: s)
+            return isValidUTF8(s)
+        }
+    }
+
     /// A string that must be valid UTF-8 of at most `maxBytes` bytes (keys, tensor names).
     mutating func name(of what: String, maxBytes: Int) throws -> String {
         let at = offset

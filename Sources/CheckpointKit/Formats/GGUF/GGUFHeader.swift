@@ -274,9 +274,7 @@ private struct ValueParser {
             var ends: [Int] = []
             ends.reserveCapacity(n)
             for _ in 0..<n {
-                let s = try c.stringBytes(of: "string in the \(what)")
-                if !isValidUTF8(s) { invalidUTF8 += 1 }
-                bytes.append(contentsOf: s)
+                if try !c.appendString(to: &bytes, of: "string in the \(what)") { invalidUTF8 += 1 }
                 ends.append(bytes.count)
             }
             return GGUFArray(elementType: type, count: n, storage: .strings(bytes: bytes, ends: ends))

@@ -160,10 +160,14 @@ public struct GGUFMetadataEntry: Sendable, Equatable {
 }
 
 /// Whether `bytes` are valid UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF).
-func isValidUTF8<C: Collection>(_ bytes: C) -> Bool where C.Element == UInt8 {
-    var it = bytes.makeIterator()
-    while let b0 = it.next() {
-        if b0 < 0x80 { continue }
+func isValidUTF8(_ bytes: ArraySlice<UInt8>) -> Bool { bytes.withUnsafeBufferPointer { isValidUTF8($0) } }
+
+func isValidUTF8(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+    var i = 0
+    let n = b.count
+    while i < n {
+        let b0 = b[i]
+        if b0 < 0x80 { i += 1; continue }
         let need: Int
         var lower: UInt8 = 0x80, upper: UInt8 = 0xBF
         switch b0 {
@@ -176,10 +180,14 @@ func isValidUTF8<C: Collection>(_ bytes: C) -> Bool where C.Element == UInt8 {
         case 0xF4: need = 3; upper = 0x8F
         default: return false
         }
-        for k in 0..<need {
-            guard let b = it.next() else { return false }
-            if k == 0 { guard b >= lower && b <= upper else { return false } } else { guard b & 0xC0 == 0x80 else { return false } }
+        // The first continuation byte has a narrowed range; the others are 10xxxxxx.
+        guard i + need < n, b[i + 1] >= lower, b[i + 1] <= upper else { return false }
+        var k = 2
+        while k <= need {
+            guard b[i + k] & 0xC0 == 0x80 else { return false }
+            k += 1
         }
+        i += need + 1
     }
     return true
 }
