@@ -194,7 +194,7 @@ _ckpt_inspect() {
     # Offer option value completions
     case "${prev}" in
     '--from')
-        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'
+        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'$'\n''gguf'
         return
         ;;
     '--architecture')
@@ -223,7 +223,7 @@ _ckpt_inspect() {
     # Offer positional completions
     case "${positional_number}" in
     1)
-        __ckpt_add_completions -o plusdirs -fX '!*.@(ckpt|npz|safetensors|json|keras|h5|hdf5)'
+        __ckpt_add_completions -o plusdirs -fX '!*.@(ckpt|npz|safetensors|json|keras|h5|hdf5|gguf)'
         return
         ;;
     esac
@@ -261,11 +261,11 @@ _ckpt_diff() {
         return
         ;;
     '--from-a')
-        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'
+        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'$'\n''gguf'
         return
         ;;
     '--from-b')
-        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'
+        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'$'\n''gguf'
         return
         ;;
     '--architecture')
@@ -285,11 +285,11 @@ _ckpt_diff() {
     # Offer positional completions
     case "${positional_number}" in
     1)
-        __ckpt_add_completions -o plusdirs -fX '!*.@(ckpt|npz|safetensors|json|keras|h5|hdf5)'
+        __ckpt_add_completions -o plusdirs -fX '!*.@(ckpt|npz|safetensors|json|keras|h5|hdf5|gguf)'
         return
         ;;
     2)
-        __ckpt_add_completions -o plusdirs -fX '!*.@(ckpt|npz|safetensors|json|keras|h5|hdf5)'
+        __ckpt_add_completions -o plusdirs -fX '!*.@(ckpt|npz|safetensors|json|keras|h5|hdf5|gguf)'
         return
         ;;
     esac
@@ -305,15 +305,15 @@ _ckpt_strip() {
     # Offer option value completions
     case "${prev}" in
     '--output'|'-o')
-        __ckpt_add_completions -o plusdirs -fX '!*.@(ckpt|npz|safetensors|json|keras|h5|hdf5)'
+        __ckpt_add_completions -o plusdirs -fX '!*.@(ckpt|npz|safetensors|json|keras|h5|hdf5|gguf)'
         return
         ;;
     '--from')
-        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'
+        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'$'\n''gguf'
         return
         ;;
     '--to')
-        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'
+        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'$'\n''gguf'
         return
         ;;
     '--architecture')
@@ -329,7 +329,7 @@ _ckpt_strip() {
     # Offer positional completions
     case "${positional_number}" in
     1)
-        __ckpt_add_completions -o plusdirs -fX '!*.@(ckpt|npz|safetensors|json|keras|h5|hdf5)'
+        __ckpt_add_completions -o plusdirs -fX '!*.@(ckpt|npz|safetensors|json|keras|h5|hdf5|gguf)'
         return
         ;;
     esac
@@ -363,11 +363,11 @@ _ckpt_rebuild() {
         return
         ;;
     '--output'|'-o')
-        __ckpt_add_completions -o plusdirs -fX '!*.@(ckpt|npz|safetensors|json|keras|h5|hdf5)'
+        __ckpt_add_completions -o plusdirs -fX '!*.@(ckpt|npz|safetensors|json|keras|h5|hdf5|gguf)'
         return
         ;;
     '--from')
-        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'
+        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'$'\n''gguf'
         return
         ;;
     '--backend')
@@ -383,7 +383,7 @@ _ckpt_rebuild() {
     # Offer positional completions
     case "${positional_number}" in
     1)
-        __ckpt_add_completions -o plusdirs -fX '!*.@(ckpt|npz|safetensors|json|keras|h5|hdf5)'
+        __ckpt_add_completions -o plusdirs -fX '!*.@(ckpt|npz|safetensors|json|keras|h5|hdf5|gguf)'
         return
         ;;
     esac
@@ -391,7 +391,7 @@ _ckpt_rebuild() {
 
 _ckpt_convert() {
     repeating_flags=()
-    non_repeating_flags=(--force --progress --no-progress --version -h --help)
+    non_repeating_flags=(--dequantize --force --progress --no-progress --version -h --help)
     repeating_options=(--meta)
     non_repeating_options=(--from --to --architecture --strip-prefix --max-shard-size --color)
     __ckpt_offer_flags_options 2
@@ -399,11 +399,11 @@ _ckpt_convert() {
     # Offer option value completions
     case "${prev}" in
     '--from')
-        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'
+        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'$'\n''gguf'
         return
         ;;
     '--to')
-        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'
+        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'$'\n''gguf'
         return
         ;;
     '--architecture')
@@ -428,11 +428,11 @@ _ckpt_convert() {
     # Offer positional completions
     case "${positional_number}" in
     1)
-        __ckpt_add_completions -o plusdirs -fX '!*.@(ckpt|npz|safetensors|json|keras|h5|hdf5)'
+        __ckpt_add_completions -o plusdirs -fX '!*.@(ckpt|npz|safetensors|json|keras|h5|hdf5|gguf)'
         return
         ;;
     2)
-        __ckpt_add_completions -o plusdirs -fX '!*.@(ckpt|npz|safetensors|json|keras|h5|hdf5)'
+        __ckpt_add_completions -o plusdirs -fX '!*.@(ckpt|npz|safetensors|json|keras|h5|hdf5|gguf)'
         return
         ;;
     esac

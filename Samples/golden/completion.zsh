@@ -73,10 +73,10 @@ _ckpt() {
 
 _ckpt_inspect() {
     local -i ret=1
-    local -ar ___from=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5')
+    local -ar ___from=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5' 'gguf')
     local -ar ___color=('auto' 'always' 'never')
     local -ar arg_specs=(
-        ':file:_files -g '\''*.ckpt *.npz *.safetensors *.json *.keras *.h5 *.hdf5'\'''
+        ':file:_files -g '\''*.ckpt *.npz *.safetensors *.json *.keras *.h5 *.hdf5 *.gguf'\'''
         '--from[Read the file as this format\: ckpt, npz, safetensors, keras, weights.h5, h5.]:format:{__ckpt_complete "${___from[@]}"}'
         '--architecture[Architecture JSON (model.to_json()) for a bare .weights.h5.]:model.json:_files -g '\''*.json'\'''
         '--json[Print JSON (schema ckpt.inspect/1) instead of tables.]'
@@ -100,12 +100,12 @@ _ckpt_inspect() {
 _ckpt_diff() {
     local -i ret=1
     local -ar ___nan=('equal' 'differ')
-    local -ar ___from_a=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5')
-    local -ar ___from_b=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5')
+    local -ar ___from_a=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5' 'gguf')
+    local -ar ___from_b=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5' 'gguf')
     local -ar ___color=('auto' 'always' 'never')
     local -ar arg_specs=(
-        ':a:_files -g '\''*.ckpt *.npz *.safetensors *.json *.keras *.h5 *.hdf5'\'''
-        ':b:_files -g '\''*.ckpt *.npz *.safetensors *.json *.keras *.h5 *.hdf5'\'''
+        ':a:_files -g '\''*.ckpt *.npz *.safetensors *.json *.keras *.h5 *.hdf5 *.gguf'\'''
+        ':b:_files -g '\''*.ckpt *.npz *.safetensors *.json *.keras *.h5 *.hdf5 *.gguf'\'''
         '--atol[Absolute tolerance for floating-point tensors (default\: per dtype, listed above).]:x:'
         '--rtol[Relative tolerance for floating-point tensors, against B (default\: per dtype).]:x:'
         '--exact[No tolerance\: any change of a value is a difference (--atol 0 --rtol 0).]'
@@ -137,12 +137,12 @@ _ckpt_diff() {
 
 _ckpt_strip() {
     local -i ret=1
-    local -ar ___from=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5')
-    local -ar ___to=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5')
+    local -ar ___from=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5' 'gguf')
+    local -ar ___to=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5' 'gguf')
     local -ar ___color=('auto' 'always' 'never')
     local -ar arg_specs=(
-        ':full:_files -g '\''*.ckpt *.npz *.safetensors *.json *.keras *.h5 *.hdf5'\'''
-        '(--output -o)'{--output,-o}'[Where to write the weights-only checkpoint (.ckpt, .npz, .safetensors, .weights.h5).]:weights:_files -g '\''*.ckpt *.npz *.safetensors *.json *.keras *.h5 *.hdf5'\'''
+        ':full:_files -g '\''*.ckpt *.npz *.safetensors *.json *.keras *.h5 *.hdf5 *.gguf'\'''
+        '(--output -o)'{--output,-o}'[Where to write the weights-only checkpoint (.ckpt, .npz, .safetensors, .weights.h5).]:weights:_files -g '\''*.ckpt *.npz *.safetensors *.json *.keras *.h5 *.hdf5 *.gguf'\'''
         '--from[Read the input as this format.]:format:{__ckpt_complete "${___from[@]}"}'
         '--to[Write the output as this format (default\: from its extension).]:format:{__ckpt_complete "${___to[@]}"}'
         '--architecture[Architecture JSON for an input that lacks one (a bare .weights.h5).]:model.json:_files -g '\''*.json'\'''
@@ -164,17 +164,17 @@ _ckpt_strip() {
 _ckpt_rebuild() {
     local -i ret=1
     local -ar ___optimizer=('sgd' 'adam' 'adamw' 'rmsprop' 'adagrad' 'adadelta' 'adamax' 'nadam' 'ftrl' 'lion' 'adafactor' 'lamb')
-    local -ar ___from=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5')
+    local -ar ___from=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5' 'gguf')
     local -ar ___backend=('tensorflow' 'jax' 'torch')
     local -ar ___color=('auto' 'always' 'never')
     local -ar arg_specs=(
-        ':weights:_files -g '\''*.ckpt *.npz *.safetensors *.json *.keras *.h5 *.hdf5'\'''
+        ':weights:_files -g '\''*.ckpt *.npz *.safetensors *.json *.keras *.h5 *.hdf5 *.gguf'\'''
         '--architecture[The architecture JSON (model.to_json()); default\: the one inside the weights file.]:model.json:_files -g '\''*.json'\'''
         '--optimizer[Keras optimizer class, case-insensitive (adam, sgd, rmsprop, adamw, ...).]:name:{__ckpt_complete "${___optimizer[@]}"}'
         '--learning-rate[The optimizer'\''s learning rate.]:rate:'
         '*--set[Another optimizer hyperparameter, KEY=VALUE (repeatable), e.g. --set momentum=0.9.]:key=value:'
         '--optimizer-config[Keras optimizer.get_config() JSON (or a serialized optimizer with class_name).]:opt.json:_files -g '\''*.json'\'''
-        '(--output -o)'{--output,-o}'[Where to write the full checkpoint (.ckpt, .keras, .weights.h5).]:full:_files -g '\''*.ckpt *.npz *.safetensors *.json *.keras *.h5 *.hdf5'\'''
+        '(--output -o)'{--output,-o}'[Where to write the full checkpoint (.ckpt, .keras, .weights.h5).]:full:_files -g '\''*.ckpt *.npz *.safetensors *.json *.keras *.h5 *.hdf5 *.gguf'\'''
         '--from[Read the weights as this format.]:format:{__ckpt_complete "${___from[@]}"}'
         '--backend[The Keras backend the checkpoint is for\: tensorflow (int64 step counter), jax or torch (int32).]:backend:{__ckpt_complete "${___backend[@]}"}'
         '--allow-unknown-layers[Take the tensors of layers whose class is unknown from the weights as they are.]'
@@ -194,18 +194,19 @@ _ckpt_rebuild() {
 
 _ckpt_convert() {
     local -i ret=1
-    local -ar ___from=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5')
-    local -ar ___to=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5')
+    local -ar ___from=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5' 'gguf')
+    local -ar ___to=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5' 'gguf')
     local -ar ___color=('auto' 'always' 'never')
     local -ar arg_specs=(
-        ':input:_files -g '\''*.ckpt *.npz *.safetensors *.json *.keras *.h5 *.hdf5'\'''
-        ':output:_files -g '\''*.ckpt *.npz *.safetensors *.json *.keras *.h5 *.hdf5'\'''
+        ':input:_files -g '\''*.ckpt *.npz *.safetensors *.json *.keras *.h5 *.hdf5 *.gguf'\'''
+        ':output:_files -g '\''*.ckpt *.npz *.safetensors *.json *.keras *.h5 *.hdf5 *.gguf'\'''
         '--from[Input format\: ckpt, npz, safetensors, keras, weights.h5, h5.]:format:{__ckpt_complete "${___from[@]}"}'
         '--to[Output format\: ckpt, npz, safetensors, keras, weights.h5.]:format:{__ckpt_complete "${___to[@]}"}'
         '--architecture[Architecture JSON (model.to_json()) to pair with weights that lack one.]:model.json:_files -g '\''*.json'\'''
         '--strip-prefix[Remove this prefix from tensor names (e.g. sequential/).]:prefix:'
         '*--meta[Add user metadata KEY=VALUE (repeatable; VALUE is JSON if it parses, else a string).]:key=value:'
         '--max-shard-size[safetensors output\: split into shards of at most this size (e.g. 500MB, 2GB).]:size:'
+        '--dequantize[Write block-quantized tensors (GGUF Q4_K, Q8_0, …) as the float32 they decode to; without it they are refused.]'
         '--force[Replace the output if it exists.]'
         '--color[Colour output\: auto (on a terminal, unless NO_COLOR is set), always, never.]:color:{__ckpt_complete "${___color[@]}"}'
         '--progress[Show a progress bar on stderr (default\: only when stderr is a terminal).]'

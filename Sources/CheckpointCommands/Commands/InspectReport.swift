@@ -68,7 +68,7 @@ struct InspectReport {
         }
         if let meta = index.metadata.objectValue, !meta.isEmpty {
             let parts = meta.map { "\(escapeForDisplay($0.0))=\(Self.scalarText($0.1))" }
-            if parts.count <= 4 && parts.reduce(0, { $0 + $1.count }) <= 100 {
+            if meta.count <= 8 && !meta.contains(where: { $0.1.objectValue != nil }) {
                 out += "  metadata    " + parts.joined(separator: " ") + "\n"
             } else {
                 // Many keys (a GGUF file's): one per line, each cut to the terminal's width; an
