@@ -39,7 +39,7 @@ enum GGUFDequantizer {
         let blocks = min(blocks, src.count / size, dst.count / qk)
         guard let base = src.baseAddress?.assumingMemoryBound(to: UInt8.self), let out = dst.baseAddress else { return }
         halfTable.withUnsafeBufferPointer { h in
-            let half = h.baseAddress.unsafelyUnwrapped
+            guard let half = h.baseAddress else { return }
             for b in 0..<blocks {
                 let x = base + b * size
                 let y = out + b * qk
