@@ -47,6 +47,9 @@ struct InspectCommand: ParsableCommand {
             completion: .file(extensions: ["html"]))
     var report: String?
 
+    @Flag(name: .long, help: "PyTorch files: show objects the pickle names outside the tensor allow-list as placeholders instead of refusing the file (nothing is run either way).")
+    var lenient = false
+
     @OptionGroup var display: DisplayOptions
 
     func validate() throws {
@@ -57,7 +60,7 @@ struct InspectCommand: ParsableCommand {
 
     func run() throws {
         let console = Console.current
-        let source = try CheckpointFiles.open(file, from: from, architecture: architecture)
+        let source = try CheckpointFiles.open(file, from: from, architecture: architecture, lenient: lenient)
         let style = Style(enabled: display.useColor(console) && !json)
         let index = source.index
 

@@ -13,6 +13,7 @@ public enum FormatRegistry {
         KerasWeightsH5Format(),
         KerasLegacyH5Format(),
         GGUFFormat(),
+        PyTorchFormat(),
     ]
 
     /// The registered format with identifier `id`.
@@ -58,7 +59,7 @@ public enum FormatRegistry {
         let probe = try makeProbe(path)
         for f in all where !f.sniffsLast { if try f.sniff(probe) { return f.id } }
         for f in all where f.sniffsLast { if try f.sniff(probe) { return f.id } }
-        throw CheckpointError(.notRecognized, "the file is not a checkpoint this tool reads (not a ZIP, HDF5 or safetensors file)", file: path, offset: 0,
+        throw CheckpointError(.notRecognized, "the file is not a checkpoint this tool reads (not a ZIP, HDF5, safetensors or PyTorch file)", file: path, offset: 0,
                               hint: "supported: " + all.flatMap(\.suffixes).joined(separator: ", "))
     }
 

@@ -42,6 +42,11 @@ public protocol TensorSource: AnyObject, Sendable {
     /// Every file this source reads (a sharded set's index and shards), so that no output ever
     /// replaces one of them.
     var inputFiles: [ReadableFile] { get }
+
+    /// Equal for two tensors that are the same data of the same file (tied weights: one PyTorch
+    /// storage seen through one view), so a format that cannot share data writes it once; nil
+    /// when the tensor shares nothing.
+    func sharedDataKey(of i: Int) -> String?
 }
 
 /// A tensor's compressed member in a `.ckpt` archive.
@@ -66,6 +71,7 @@ extension TensorSource {
     public func fingerprint(of i: Int) -> TensorFingerprint? { nil }
     public func storedMember(of i: Int) -> StoredMemberRef? { nil }
     public func uniformElement(of i: Int) -> [UInt8]? { nil }
+    public func sharedDataKey(of i: Int) -> String? { nil }
     public var notes: [String] { [] }
     public var inputFiles: [ReadableFile] { (try? ReadableFile(path: path)).map { [$0] } ?? [] }
     public func verifyPieces(of i: Int, crcs: [UInt32]) throws {}

@@ -43,6 +43,15 @@ public enum Convert {
 
     /// `source` reduced to what `format` holds, and a note for each thing left out.
     public static func fit(_ source: any TensorSource, to format: any FileFormat) throws -> (any TensorSource, [String]) {
+        // safetensors cannot share data between tensors: tied weights are written once.
+        if format.id == .safetensors, let (once, notes) = try SharedTensors.writeOnce(source) {
+            let (fitted, more) = try fitParts(once, to: format)
+            return (fitted, notes + more)
+        }
+        return try fitParts(source, to: format)
+    }
+
+    private static func fitParts(_ source: any TensorSource, to format: any FileFormat) throws -> (any TensorSource, [String]) {
         let index = source.index
         var notes: [String] = []
         guard !format.parts.contains(.optimizerState) else { return (source, notes) }
