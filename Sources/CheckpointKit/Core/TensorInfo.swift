@@ -99,7 +99,8 @@ public struct OptimizerInfo: Sendable, Equatable {
         self.iterations = iterations
     }
 
-    public var learningRate: Double? { config["learning_rate"]?.doubleValue }
+    /// Keras's `learning_rate`, or torch's `lr`.
+    public var learningRate: Double? { (config["learning_rate"] ?? config["lr"])?.doubleValue }
 }
 
 /// Everything about a checkpoint except tensor data: what it is, what it holds, where it came from.

@@ -158,7 +158,7 @@ extension Unpickler {
             default:
                 throw error(.unsupported, "_codecs.encode with the encoding \"\(escapeForDisplay(encoding))\"")
             }
-        case .bytearray:
+        case .bytearray, .bytes:
             let a = try args(argsValue, f, 0...2)
             guard let first = a.first else { return .bytes([]) }
             if case .bytes = first { return first }

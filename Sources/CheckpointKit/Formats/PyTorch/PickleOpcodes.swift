@@ -281,6 +281,7 @@ extension Unpickler {
             let e = body[k]
             k += 1
             switch e {
+            case 0x5C, 0x27, 0x22: out.append(e)
             case 0x6E: out.append(0x0A)
             case 0x74: out.append(0x09)
             case 0x72: out.append(0x0D)

@@ -1,7 +1,8 @@
 // What a PyTorch pickle may name: torch's scalar types, and the allow-list of globals — the same
 // set `torch.load(weights_only=True)` accepts by default (torch/_weights_only_unpickler.py,
 // `_get_allowed_globals`), minus what has no meaning without Python (Counter's subclass checks,
-// DTensor) and plus `builtins.frozenset` / `builtins.slice` (plain data). numpy scalars are not in
+// DTensor) and plus `builtins.frozenset` / `builtins.slice` / `builtins.bytes` (plain data:
+// protocols 0-2 pickle `b""` as `bytes()`). numpy scalars are not in
 // it: torch refuses them unless the user allow-lists them.
 
 /// A torch dtype: its name (`float32`), element size, and the ckpt ``DType`` holding it, if any.
@@ -81,7 +82,7 @@ enum PickleGlobal: Sendable, Equatable {
     case tensorClass(String)
     /// `torch.per_tensor_affine` and the other quantization schemes.
     case qscheme(String)
-    case codecsEncode, bytearray, set, frozenset, complex, slice
+    case codecsEncode, bytearray, bytes, set, frozenset, complex, slice
 
     var qualifiedName: String {
         switch self {
@@ -106,6 +107,7 @@ enum PickleGlobal: Sendable, Equatable {
         case .qscheme(let n): return "torch.\(n)"
         case .codecsEncode: return "_codecs.encode"
         case .bytearray: return "builtins.bytearray"
+        case .bytes: return "builtins.bytes"
         case .set: return "builtins.set"
         case .frozenset: return "builtins.frozenset"
         case .complex: return "builtins.complex"
@@ -158,6 +160,7 @@ enum PickleGlobal: Sendable, Equatable {
         case ("torch.serialization", "_get_layout"): return .getLayout
         case ("_codecs", "encode"): return .codecsEncode
         case ("builtins", "bytearray"): return .bytearray
+        case ("builtins", "bytes"): return .bytes
         case ("builtins", "set"): return .set
         case ("builtins", "frozenset"): return .frozenset
         case ("builtins", "complex"): return .complex

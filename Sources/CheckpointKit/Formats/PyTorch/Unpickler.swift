@@ -25,7 +25,7 @@ public struct PickleLimits: Sendable {
     public var maxDepth: Int = 200
     /// Containers and leaves visited when the result is walked (a pickle is a graph: shared
     /// sub-objects could make a tree exponentially larger than the file).
-    public var maxVisits: Int = 1 << 22
+    public var maxVisits: Int = 1 << 20
 
     public init() {}
     public static let `default` = PickleLimits()
