@@ -11,6 +11,7 @@ import Darwin
 /// with its shards next to it. The index and the shards are checked against each other both ways.
 enum PyTorchShards {
     struct Opened {
+        var index: ReadableFile
         var files: [PyTorchFile]
         var weightMap: [String: String]
     }
@@ -45,7 +46,7 @@ enum PyTorchShards {
             }
             files.append(try open(shardPath))
         }
-        return Opened(files: files, weightMap: map)
+        return Opened(index: file, files: files, weightMap: map)
     }
 
     /// Every tensor is in the shard the index names, and the index lists nothing that is not.

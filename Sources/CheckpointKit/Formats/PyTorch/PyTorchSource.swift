@@ -37,14 +37,15 @@ public final class PyTorchSource: TensorSource {
         let wholeStorage: Bool
     }
 
-    /// Every file this source reads (outputs must never replace one).
-    public var inputFiles: [ReadableFile] { files.map(\.file) }
+    /// Every file this source reads (outputs must never replace one): the index of a set, and each file.
+    public var inputFiles: [ReadableFile] { (indexFile.map { [$0] } ?? []) + files.map(\.file) }
+    let indexFile: ReadableFile?
 
     /// Opens a `.pt` / `.pth` / `.bin` file, or a sharded set through its `*.bin.index.json`.
     public convenience init(path: String, limits: Limits = .default, pickleLimits: PickleLimits = .default, lenient: Bool = false) throws {
         if path.lowercased().hasSuffix(".json") {
             let shards = try PyTorchShards.open(indexPath: path, limits: limits) { try PyTorchFile(file: ReadableFile(path: $0), limits: limits, pickleLimits: pickleLimits, lenient: lenient) }
-            try self.init(path: path, files: shards.files, weightMap: shards.weightMap, limits: limits)
+            try self.init(path: path, files: shards.files, weightMap: shards.weightMap, indexFile: shards.index, limits: limits)
         } else {
             try self.init(file: ReadableFile(path: path), limits: limits, pickleLimits: pickleLimits, lenient: lenient)
         }
@@ -52,12 +53,13 @@ public final class PyTorchSource: TensorSource {
 
     /// Reads a torch file from `file` (a real file, or bytes in memory).
     public convenience init(file: ReadableFile, limits: Limits = .default, pickleLimits: PickleLimits = .default, lenient: Bool = false) throws {
-        try self.init(path: file.path, files: [PyTorchFile(file: file, limits: limits, pickleLimits: pickleLimits, lenient: lenient)], weightMap: nil, limits: limits)
+        try self.init(path: file.path, files: [PyTorchFile(file: file, limits: limits, pickleLimits: pickleLimits, lenient: lenient)], weightMap: nil, indexFile: nil, limits: limits)
     }
 
-    init(path: String, files: [PyTorchFile], weightMap: [String: String]?, limits: Limits) throws {
+    init(path: String, files: [PyTorchFile], weightMap: [String: String]?, indexFile: ReadableFile?, limits: Limits) throws {
         self.path = path
         self.files = files
+        self.indexFile = indexFile
         self.limits = limits
         var infos: [TensorInfo] = []
         var located: [Located] = []
