@@ -22,11 +22,13 @@ import CheckpointSystem
 //   safetensors  SafetensorsSource.parseHeader (file size = input size) and parseShardIndex
 //   gguf         GGUFSource over the bytes: header, metadata (summary JSON included), every tensor
 //                read (dequantized) and its statistics; accepted tensors lie inside the input
+//   pytorch      the restricted unpickler: the bytes as a bare data.pkl (strict and lenient), and
+//                as a torch file (zip or legacy) in memory: open, read every tensor
 
 import CheckpointKit
 
 enum FuzzTarget: String, CaseIterable, Sendable {
-    case container, npz, npy, json, keras, safetensors, gguf
+    case container, npz, npy, json, keras, safetensors, gguf, pytorch
 }
 
 /// Low limits: a fuzzer's input is a few KiB, and nothing it says may make a reader allocate much.
@@ -203,6 +205,41 @@ func fuzzGGUF(_ bytes: [UInt8]) -> [CheckpointError?] {
     }]
 }
 
+/// Low pickle limits, for the same reason as `fuzzLimits`.
+let fuzzPickleLimits: PickleLimits = {
+    var l = PickleLimits()
+    l.maxPickleBytes = 1 << 20
+    l.maxOpcodes = 1 << 20
+    l.maxStack = 1 << 16
+    l.maxMarks = 1 << 12
+    l.maxMemo = 1 << 16
+    l.maxAllocatedBytes = 64 << 20
+    l.maxStringBytes = 1 << 20
+    l.maxVisits = 1 << 16
+    return l
+}()
+
+func fuzzPyTorch(_ bytes: [UInt8]) -> [CheckpointError?] {
+    var out: [CheckpointError?] = []
+    for lenient in [false, true] {
+        out.append(refusal(.pytorch, "pickle\(lenient ? " (lenient)" : "")") {
+            let index = try PyTorchSource.describePickle(bytes, limits: fuzzLimits, pickleLimits: fuzzPickleLimits, lenient: lenient)
+            var names = Set<String>()
+            for t in index.tensors where !names.insert(t.name).inserted { finding("pytorch: two tensors named \(t.name) were accepted") }
+            _ = index.metadata.serialized()
+            _ = index.optimizer?.config.serialized()
+        })
+    }
+    out.append(refusal(.pytorch, "file") {
+        let source = try PyTorchSource(file: ReadableFile(bytes: bytes, name: "fuzz.pt"), limits: fuzzLimits, pickleLimits: fuzzPickleLimits)
+        _ = source.notes
+        readAll(.pytorch, source)
+        let plan = SharedTensors.plan(source, Array(source.index.tensors.indices))
+        if plan.keep.count + plan.aliases.count != source.index.tensors.count { finding("pytorch: the shared-tensor plan loses tensors") }
+    })
+    return out
+}
+
 /// Runs one input; returns what each step said (nil: accepted), for the replayer.
 @discardableResult
 func fuzz(_ target: FuzzTarget, _ bytes: [UInt8]) -> [CheckpointError?] {
@@ -214,6 +251,7 @@ func fuzz(_ target: FuzzTarget, _ bytes: [UInt8]) -> [CheckpointError?] {
     case .keras: fuzzKeras(bytes)
     case .safetensors: fuzzSafetensors(bytes)
     case .gguf: fuzzGGUF(bytes)
+    case .pytorch: fuzzPyTorch(bytes)
     }
 }
 

@@ -211,7 +211,7 @@ extension Unpickler {
         guard case .bool(let rg) = requiresGrad else { throw corrupt("requires_grad is \(requiresGrad.kind)") }
         try charge(128 + 16 * shape.count)
         return .tensor(TorchTensorRef(storage: s, scalar: dtype ?? s.element, storageOffset: o, shape: shape, stride: strides,
-                                      requiresGrad: rg, isParameter: false, pickleOffset: opStart))
+                                      requiresGrad: rg, isParameter: false, pickleOffset: fileOffset(opStart) ?? UInt64(opStart)))
     }
 
     /// BUILD: sets state on what allows it without code (an OrderedDict's attributes, a placeholder).

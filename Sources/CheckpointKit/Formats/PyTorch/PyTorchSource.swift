@@ -78,7 +78,7 @@ public final class PyTorchSource: TensorSource {
                                           file: pf.path, member: e.name)
                 }
                 names[e.name] = pf.path
-                let loc = try Self.locate(e, in: pf, fileIndex: f, limits: limits)
+                let loc = try Self.locate(e, storages: pf.storages, path: pf.path, fileIndex: f, limits: limits)
                 guard let dtype = e.ref.scalar.dtype else { continue }
                 infos.append(TensorInfo(name: e.name, dtype: dtype, shape: e.ref.shape, role: e.role, trainable: e.trainable, slot: e.slot, weight: e.weight))
                 located.append(loc)
@@ -108,14 +108,13 @@ public final class PyTorchSource: TensorSource {
     }
 
     /// Checks a tensor's view against its storage and works out how to read it.
-    static func locate(_ e: PickleTensorEntry, in pf: PyTorchFile, fileIndex: Int, limits: Limits) throws -> Located {
+    static func locate(_ e: PickleTensorEntry, storages: [String: PyTorchStorage], path: String, fileIndex: Int, limits: Limits) throws -> Located {
         let t = e.ref
         let item = t.scalar.itemSize
         func refuse(_ code: CheckpointError.Code, _ why: String) -> CheckpointError {
-            CheckpointError(code, "tensor \"\(escapeForDisplay(e.name))\" \(why)", file: pf.path, member: e.name,
-                            offset: pf.isZip ? nil : UInt64(t.pickleOffset), hint: nil)
+            CheckpointError(code, "tensor \"\(escapeForDisplay(e.name))\" \(why)", file: path, member: e.name, offset: t.pickleOffset)
         }
-        guard let storage = pf.storages[t.storage.key] else { throw refuse(.corrupt, "uses storage \"\(escapeForDisplay(t.storage.key))\", which the file does not hold") }
+        guard let storage = storages[t.storage.key] else { throw refuse(.corrupt, "uses storage \"\(escapeForDisplay(t.storage.key))\", which the file does not hold") }
         guard t.shape.count <= limits.maxRank else { throw refuse(.limitExceeded, "has \(t.shape.count) dimensions (the limit is \(limits.maxRank))") }
         // The window of the storage this tensor may see (a legacy storage view narrows it).
         var windowStart = 0
@@ -218,5 +217,26 @@ extension Int {
     static func mulChecked(_ a: Int, _ b: Int) -> Int? {
         let (r, o) = a.multipliedReportingOverflow(by: b)
         return o ? nil : r
+    }
+}
+
+extension PyTorchSource {
+    /// What a bare pickle (a `data.pkl`) describes, checked as far as it can be without storage
+    /// data: its tensors (views checked against the storage sizes the persistent ids declare),
+    /// unsupported entries, metadata and optimizer. Nothing is run. For fuzzing and tools.
+    public static func describePickle(_ bytes: [UInt8], limits: Limits = .default, pickleLimits: PickleLimits = .default,
+                                      lenient: Bool = false) throws -> CheckpointIndex {
+        let u = Unpickler(bytes: bytes, base: 0, file: "data.pkl", member: nil, limits: pickleLimits, lenient: lenient, persistentIDs: .zip)
+        let (root, _) = try u.load()
+        let c = try withExtendedLifetime(u) { try PyTorchStructure.interpret(root, limits: pickleLimits, file: "data.pkl") }
+        var storages: [String: PyTorchStorage] = [:]
+        for (k, ref) in u.storages { storages[k] = PyTorchStorage(key: k, nbytes: ref.nbytes, entry: nil, countOffset: 0, itemSize: ref.element.itemSize) }
+        var infos: [TensorInfo] = []
+        for e in c.tensors {
+            _ = try locate(e, storages: storages, path: "data.pkl", fileIndex: 0, limits: limits)
+            guard let dtype = e.ref.scalar.dtype else { continue }
+            infos.append(TensorInfo(name: e.name, dtype: dtype, shape: e.ref.shape, role: e.role, trainable: e.trainable, slot: e.slot, weight: e.weight))
+        }
+        return CheckpointIndex(tensors: infos, optimizer: c.optimizer, metadata: c.metadata, producer: "torch")
     }
 }

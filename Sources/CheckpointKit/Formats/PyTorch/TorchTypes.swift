@@ -210,6 +210,6 @@ struct TorchTensorRef: Sendable, Hashable {
     let stride: [Int]
     var requiresGrad: Bool
     var isParameter: Bool
-    /// Offset in the pickle of the opcode that built it (for messages).
-    let pickleOffset: Int
+    /// File offset of the opcode that built it (in the pickle when it was inflated), for messages.
+    let pickleOffset: UInt64
 }
