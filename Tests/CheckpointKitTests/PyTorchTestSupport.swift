@@ -132,8 +132,9 @@ struct PickleBuilder {
 
 /// Stored ZIPs in torch's layout (`<prefix>/data.pkl`, `<prefix>/data/<key>`, ...).
 enum TorchZip {
-    static func make(prefix: String = "archive", pickle: [UInt8], storages: [(String, [UInt8])] = [], extra: [(String, [UInt8])] = []) -> [UInt8] {
-        var members: [(String, [UInt8])] = [("\(prefix)/data.pkl", pickle), ("\(prefix)/byteorder", Array("little".utf8))]
+    static func make(prefix: String = "archive", pickle: [UInt8], storages: [(String, [UInt8])] = [], extra: [(String, [UInt8])] = [],
+                     byteorder: String = "little", deflated: Bool = false) -> [UInt8] {
+        var members: [(String, [UInt8])] = [("\(prefix)/data.pkl", pickle), ("\(prefix)/byteorder", Array(byteorder.utf8))]
         members += storages.map { ("\(prefix)/data/\($0.0)", $0.1) }
         members += extra.map { ("\(prefix)/\($0.0)", $0.1) }
         members.append(("\(prefix)/version", Array("3\n".utf8)))
@@ -143,12 +144,19 @@ enum TorchZip {
             let offset = UInt32(out.count)
             let crc = crc32(data)
             let n = Array(name.utf8)
-            out.appendLE(UInt32(0x0403_4B50)); out.appendLE(UInt16(20)); out.appendLE(UInt16(0)); out.appendLE(UInt16(0))
-            out.appendLE(UInt16(0)); out.appendLE(UInt16(0x21)); out.appendLE(crc); out.appendLE(UInt32(data.count)); out.appendLE(UInt32(data.count))
-            out.appendLE(UInt16(n.count)); out.appendLE(UInt16(0)); out += n; out += data
+            var stored = data
+            let method: UInt16 = deflated ? 8 : 0
+            if deflated {
+                stored = []
+                let d = try? Deflater(strategy: .standard)
+                _ = data.withUnsafeBytes { try? d?.compressFragment($0, finish: true, into: &stored) }
+            }
+            out.appendLE(UInt32(0x0403_4B50)); out.appendLE(UInt16(20)); out.appendLE(UInt16(0)); out.appendLE(method)
+            out.appendLE(UInt16(0)); out.appendLE(UInt16(0x21)); out.appendLE(crc); out.appendLE(UInt32(stored.count)); out.appendLE(UInt32(data.count))
+            out.appendLE(UInt16(n.count)); out.appendLE(UInt16(0)); out += n; out += stored
             central.appendLE(UInt32(0x0201_4B50)); central.appendLE(UInt16(20)); central.appendLE(UInt16(20)); central.appendLE(UInt16(0))
-            central.appendLE(UInt16(0)); central.appendLE(UInt16(0)); central.appendLE(UInt16(0x21)); central.appendLE(crc)
-            central.appendLE(UInt32(data.count)); central.appendLE(UInt32(data.count)); central.appendLE(UInt16(n.count))
+            central.appendLE(method); central.appendLE(UInt16(0)); central.appendLE(UInt16(0x21)); central.appendLE(crc)
+            central.appendLE(UInt32(stored.count)); central.appendLE(UInt32(data.count)); central.appendLE(UInt16(n.count))
             central.appendLE(UInt16(0)); central.appendLE(UInt16(0)); central.appendLE(UInt16(0)); central.appendLE(UInt16(0))
             central.appendLE(UInt32(0)); central.appendLE(offset); central += n
         }

@@ -93,7 +93,7 @@ struct PyTorchReader {
             }
             return crc
         }
-        try gather(range, deliver)
+        try gather(range, body) // the gathered span is swapped already
         return 0
     }
 
