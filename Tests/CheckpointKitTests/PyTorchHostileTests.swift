@@ -75,6 +75,11 @@ struct PyTorchHostileTests {
             #expect(e?.member == "bad")
             #expect(e?.description.contains("reaches past the end of storage") == true, "\(e?.description ?? "")")
         }
+        // Stride 0 over 4 bytes claiming 4 TiB.
+        var x = PickleBuilder()
+        x.emptyDict(); x.string("bomb"); x.tensor(key: "0", numel: 1, offset: 0, size: [1 << 20, 1 << 20], stride: [0, 0]); x.setItem(); x.stop()
+        let bomb = expectError(.limitExceeded) { _ = try TorchZip.open(TorchZip.make(pickle: x.bytes, storages: [("0", [0, 0, 0, 0])])) }
+        #expect(bomb?.member == "bomb")
         // A storage member shorter than the persistent id says.
         var p = PickleBuilder()
         p.emptyDict(); p.string("w"); p.tensor(key: "0", numel: 10, offset: 0, size: [10], stride: [1]); p.setItem(); p.stop()

@@ -130,6 +130,11 @@ public final class PyTorchSource: TensorSource {
             throw refuse(.limitExceeded, "has a shape \(t.shape) whose size overflows")
         }
         guard UInt64(nbytes) <= limits.maxTensorBytes else { throw refuse(.limitExceeded, "is \(nbytes) bytes (the limit is \(limits.maxTensorBytes))") }
+        // Stride 0 repeats data: a few bytes of storage could claim terabytes of tensor. Allow what
+        // deflate could (ContainerSpec's ratio), as a tiny compressed member could.
+        guard UInt64(nbytes) <= UInt64(windowBytes) * ContainerSpec.maxDeflateRatio + ContainerSpec.deflateRatioSlack else {
+            throw refuse(.limitExceeded, "is \(nbytes) bytes, a view repeating its \(windowBytes)-byte storage more than \(ContainerSpec.maxDeflateRatio) times")
+        }
         var contiguous = true
         var start = windowStart
         if numel > 0 {
