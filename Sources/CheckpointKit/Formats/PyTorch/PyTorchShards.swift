@@ -1,10 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import CheckpointSystem
 
 /// A Hugging Face sharded `.bin` set: `pytorch_model.bin.index.json`
 /// (`{"metadata": {"total_size": N}, "weight_map": {"tensor": "pytorch_model-00001-of-00003.bin"}}`)
@@ -38,8 +32,7 @@ enum PyTorchShards {
         var files: [PyTorchFile] = []
         for name in shardNames {
             let shardPath = (dir == "/" ? "" : dir) + "/" + name
-            var st = stat()
-            if stat(shardPath, &st) != 0 && errno == ENOENT {
+            if !FileSystem.entryExists(shardPath) {
                 let first = idx.weightMap.first { $0.shard == name }?.tensor
                 throw CheckpointError(.missingPart, "the index names shard \"\(escapeForDisplay(name))\"\(first.map { " for tensor \"\(escapeForDisplay($0))\"" } ?? ""), but there is no such file next to it",
                                       file: indexPath, member: first, hint: "copy every shard of the set into \(escapeForDisplay(dir))")
