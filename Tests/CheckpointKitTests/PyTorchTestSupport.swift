@@ -179,14 +179,3 @@ enum TorchZip {
         try PyTorchSource(file: ReadableFile(bytes: bytes, name: "test.pt"), limits: limits, pickleLimits: pickleLimits, lenient: lenient)
     }
 }
-
-/// Whether torch can be imported; with CKPT_REQUIRE_TORCH=1 a missing torch fails the test.
-enum TorchAvailability {
-    static let required = ProcessInfo.processInfo.environment["CKPT_REQUIRE_TORCH"] == "1"
-    static let available: Bool = {
-        guard let py = TestEnv.which("python3") else { return false }
-        return (try? TestEnv.run(py, ["-c", "import torch, numpy, safetensors"]).0) == 0
-    }()
-    /// The condition of `.enabled(if:)`: run when torch is here, or when it is required (to fail).
-    static let runnable = available || required
-}
