@@ -108,7 +108,7 @@ struct PyTorchCommandTests {
             res[path] = {}
             for k, t in out.items():
                 t = t.contiguous()
-                if t.dtype.is_complex or t.dtype.itemsize == 1 and t.dtype.is_floating_point: continue
+                if t.dtype.is_complex: continue
                 raw = t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b""
                 res[path][k] = [str(t.dtype).replace("torch.", ""), list(t.shape), zlib.crc32(raw)]
         print(json.dumps(res))
@@ -137,7 +137,7 @@ struct PyTorchCommandTests {
         guard Self.torchOrSkip() else { return }
         let dir = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let files = ["mlp_state_dict.pt", "mlp_legacy.pt", "dtypes.pt", "views_and_sharing.pt", "views_and_sharing_legacy.pt", "hf_bert/pytorch_model.bin"]
+        let files = ["mlp_state_dict.pt", "mlp_legacy.pt", "dtypes.pt", "dtypes_extra.pt", "views_and_sharing.pt", "views_and_sharing_legacy.pt", "hf_bert/pytorch_model.bin"]
         var pairs: [String] = []
         for (k, f) in files.enumerated() {
             let out = dir + "/\(k).safetensors"
@@ -156,9 +156,9 @@ struct PyTorchCommandTests {
             meta = safe_open(out, "pt").metadata()
             assert meta.get("format") == "pt", meta
             for k, v in sd.items():
+                if v.dtype.is_complex: assert k not in st; continue  # ckpt has no complex dtype: left out with a note
                 w = st[meta[k]] if k not in st else st[k]
                 assert v.dtype == w.dtype and v.shape == w.shape, (src, k)
-                assert torch.equal(v.contiguous().view(torch.uint8) if v.dtype == torch.bool else v.contiguous(), w.view(torch.uint8) if w.dtype == torch.bool else w) or (v.isnan() == w.isnan()).all(), (src, k)
                 assert v.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes() == w.reshape(-1).view(torch.uint8).numpy().tobytes() if v.numel() else True, (src, k)
         print("ok")
         """#

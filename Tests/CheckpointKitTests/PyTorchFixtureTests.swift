@@ -34,6 +34,15 @@ struct PyTorchFixtureTests {
         #expect(Set(source.index.tensors.map(\.name)) == seen, "\(file): tensors beyond the reference")
     }
 
+    @Test("float8 tensors are read; complex64, which ckpt lacks, is listed as unsupported with a note")
+    func dtypesExtra() throws {
+        let s = try PyTorchSource(path: TorchFixtures.path("dtypes_extra.pt"))
+        #expect(s.index.tensor(named: "float8_e4m3fn")?.dtype == .float8_e4m3fn)
+        #expect(s.index.tensor(named: "float8_e5m2")?.dtype == .float8_e5m2)
+        #expect(s.unsupported == [PyTorchUnsupportedEntry(name: "complex64", what: "complex64", shape: [3])])
+        #expect(s.notes == ["\"complex64\" (complex64 of shape (3,)) is not read: ckpt has no complex64 dtype"])
+    }
+
     @Test("the sharded set reads as the single file, and as the safetensors save of the same model")
     func shardedSet() throws {
         let sharded = try PyTorchSource(path: TorchFixtures.path("hf_bert_sharded/pytorch_model.bin.index.json"))

@@ -4,7 +4,7 @@
 /// Tensors are named by their path in the saved object (state-dict keys; nested dicts joined with
 /// `.`); in a training checkpoint the weights keep their state-dict keys and the optimizer's
 /// slots are `optimizer/<slot>/<parameter>` (PyTorchStructure.swift). Non-tensor values (epoch,
-/// loss, ...) are the index's metadata. Tensors whose dtype ckpt lacks (complex, float8, ...) and
+/// loss, ...) are the index's metadata. Tensors whose dtype ckpt lacks (complex, quantized, ...) and
 /// tensors without strided data (sparse, quantized) are listed in ``unsupported`` and ``notes``,
 /// not as tensors.
 ///

@@ -11,7 +11,7 @@ struct TorchScalarType: Sendable, Hashable {
     let name: String
     /// `torch._utils._element_size`.
     let itemSize: Int
-    /// nil for dtypes ckpt cannot hold today (complex, float8, quantized, sub-byte).
+    /// nil for dtypes ckpt cannot hold today (complex, quantized, sub-byte, float4).
     let dtype: DType?
     /// The legacy typed-storage class (`FloatStorage`), if torch has one.
     let storageClass: String?
@@ -19,7 +19,7 @@ struct TorchScalarType: Sendable, Hashable {
     private init(_ name: String, _ itemSize: Int, _ dtype: DType?, _ storageClass: String? = nil) {
         self.name = name
         self.itemSize = itemSize
-        // A dtype ckpt learns later (float8) maps by name without a change here.
+        // A dtype ckpt learns later maps by its torch name without a change here.
         self.dtype = dtype ?? DType(rawValue: name)
         self.storageClass = storageClass
     }
@@ -49,11 +49,11 @@ struct TorchScalarType: Sendable, Hashable {
         TorchScalarType("quint8", 1, nil, "QUInt8Storage"),
         TorchScalarType("quint4x2", 1, nil, "QUInt4x2Storage"),
         TorchScalarType("quint2x4", 1, nil, "QUInt2x4Storage"),
-        TorchScalarType("float8_e4m3fn", 1, nil),
-        TorchScalarType("float8_e5m2", 1, nil),
-        TorchScalarType("float8_e4m3fnuz", 1, nil),
-        TorchScalarType("float8_e5m2fnuz", 1, nil),
-        TorchScalarType("float8_e8m0fnu", 1, nil),
+        TorchScalarType("float8_e4m3fn", 1, .float8_e4m3fn),
+        TorchScalarType("float8_e5m2", 1, .float8_e5m2),
+        TorchScalarType("float8_e4m3fnuz", 1, .float8_e4m3fnuz),
+        TorchScalarType("float8_e5m2fnuz", 1, .float8_e5m2fnuz),
+        TorchScalarType("float8_e8m0fnu", 1, .float8_e8m0fnu),
         TorchScalarType("float4_e2m1fn_x2", 1, nil),
         TorchScalarType("bits8", 1, nil),
         TorchScalarType("bits16", 2, nil),
