@@ -11,7 +11,8 @@ public struct PyTorchFormat: FileFormat {
     public var id: CheckpointFormat { .pytorch }
     public var displayName: String { "PyTorch" }
     public var names: [String] { ["pytorch", "torch", "pt", "pth"] }
-    public var suffixes: [String] { [".pt", ".pth", ".bin", ".bin.index.json"] }
+    /// `.bin` is not claimed by name (many things are `.bin`): such files are told by their bytes.
+    public var suffixes: [String] { [".pt", ".pth", ".bin.index.json"] }
     /// Optimizer state and its configuration (`optimizer.state_dict()`), and other values.
     public var parts: FormatParts { [.optimizerState, .optimizerConfig, .metadata, .trainability] }
     public var canWrite: Bool { false }
