@@ -1,8 +1,9 @@
 import Foundation
 import Testing
+import CheckpointTestSupport
 @testable import CheckpointKit
 
-@Suite("diff engine")
+@Suite("diff engine", .reportsSeeds)
 struct DiffTests {
     static let epochs = TestEnv.path("Tests/Fixtures/keras-epochs")
 
@@ -78,17 +79,12 @@ struct DiffTests {
         #expect(d.summary.provenFromIndex == 5)
     }
 
-    @Test("Keras .weights.h5 epoch pair (when the Keras HDF5 reader is available)")
+    @Test("Keras .weights.h5 epoch pair: the same metrics as the .npz pair", .requires(.hdf5))
     func kerasEpochsH5() throws {
-        let a: any TensorSource, b: any TensorSource
         // A bare .weights.h5 needs the architecture to name its tensors.
         let options = Checkpoints.OpenOptions(architecture: try TestEnv.read(Self.epochs + "/architecture.json"))
-        do {
-            a = try Checkpoints.open(Self.epochs + "/epoch1.weights.h5", options: options)
-            b = try Checkpoints.open(Self.epochs + "/epoch2.weights.h5", options: options)
-        } catch let e as CheckpointError where e.code == .unsupported || e.code == .hdf5Unavailable {
-            return
-        }
+        let a = try Checkpoints.open(Self.epochs + "/epoch1.weights.h5", options: options)
+        let b = try Checkpoints.open(Self.epochs + "/epoch2.weights.h5", options: options)
         let d = try CheckpointDiff.compare(a, b, options: { var o = DiffOptions(); o.weightsOnly = true; return o }())
         // Names in .weights.h5 follow the model built from JSON; line them up with the npz paths.
         let expected = try Self.expected()

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import CheckpointTestSupport
 @testable import CheckpointKit
 
 #if canImport(Glibc)
@@ -8,23 +9,15 @@ import Glibc
 import Darwin
 #endif
 
-// Tests of the libhdf5 binding (Sources/CheckpointKit/HDF5).
-//
-// Tests that need libhdf5 are skipped when it cannot be loaded, unless CKPT_REQUIRE_HDF5=1 (CI),
-// which makes them run (and fail). The h5py cross-check is skipped without python3 + h5py, unless
-// CKPT_REQUIRE_PYTHON=1.
+// Tests of the libhdf5 binding (Sources/CheckpointKit/HDF5). They need libhdf5 (`.requires(.hdf5)`:
+// a reported skip without it, a failure with CKPT_REQUIRE_HDF5=1); the h5py cross-checks also need
+// python3 with h5py (CKPT_REQUIRE_PYTHON=1).
 
-private let environment = ProcessInfo.processInfo.environment
-private let requireHDF5 = environment["CKPT_REQUIRE_HDF5"] == "1"
-private let requirePython = environment["CKPT_REQUIRE_PYTHON"] == "1"
-private let hdf5Usable = requireHDF5 || HDF5Library.isAvailable
-
-private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("Fixtures")
+private let fixtures = TestEnv.packageRoot.appendingPathComponent("Tests/Fixtures")
 private let kerasFixtures = fixtures.appendingPathComponent("keras")
 private let hdf5Fixtures = fixtures.appendingPathComponent("hdf5")
 
-@Suite("HDF5", .enabled(if: hdf5Usable, "libhdf5 could not be loaded (set CKPT_REQUIRE_HDF5=1 to fail instead)"))
+@Suite("HDF5", .requires(.hdf5), .reportsSeeds)
 struct HDF5Tests {
     // MARK: Keras fixtures against expected.json
 
@@ -76,7 +69,7 @@ struct HDF5Tests {
         for (path, sha) in c.hashes {
             let dataset = try file.dataset(path)
             let whole = try dataset.read()
-            #expect(sha256Hex(whole) == sha, "\(c.label): \(path)")
+            #expect(SHA256.hex(whole) == sha, "\(c.label): \(path)")
             var streamed: [UInt8] = []
             try dataset.read(chunkBytes: 1000) { streamed.append(contentsOf: $0) }
             #expect(streamed == whole, "\(c.label): \(path) streamed")
@@ -142,7 +135,7 @@ struct HDF5Tests {
     @Test("readers on several threads at once")
     func concurrentReads() async throws {
         let url = kerasFixtures.appendingPathComponent("mlp/mlp.weights.h5")
-        let expected = try sha256Hex(HDF5File.open(path: url.path).dataset("layers/dense/vars/0").read())
+        let expected = try SHA256.hex(HDF5File.open(path: url.path).dataset("layers/dense/vars/0").read())
         try await withThrowingTaskGroup(of: String.self) { group in
             for i in 0..<8 {
                 group.addTask {
@@ -152,7 +145,7 @@ struct HDF5Tests {
                         bytes.append(contentsOf: $0)
                     }
                     _ = try file.walk()
-                    return sha256Hex(bytes)
+                    return SHA256.hex(bytes)
                 }
             }
             for try await sha in group { #expect(sha == expected) }
@@ -172,7 +165,7 @@ struct HDF5Tests {
             let info = try dataset.info()
             #expect(info.dtype.rawValue == e["dtype"]?.stringValue, "\(path)")
             #expect(info.shape == e["shape"]?.arrayValue?.compactMap(\.intValue), "\(path)")
-            #expect(sha256Hex(try dataset.read()) == e["sha256"]?.stringValue, "\(path)")
+            #expect(SHA256.hex(try dataset.read()) == e["sha256"]?.stringValue, "\(path)")
             if path.hasSuffix("_be") { #expect(info.storedType.order == .big, "\(path)") }
         }
         #expect(try file.dataset("data/float16_le").storedType().floatFields?.exponentBias == 15)
@@ -255,13 +248,13 @@ struct HDF5Tests {
         #expect(nodes.first { $0.path == "g/relative" }?.kind == .softLink(target: "x"))
         #expect(nodes.first { $0.path == "g/alias" }?.kind == .dataset)
 
-        let x = try sha256Hex(file.dataset("g/x").read())
+        let x = try SHA256.hex(file.dataset("g/x").read())
         let expected = try loadJSON(hdf5Fixtures.appendingPathComponent("expected.json"))
         #expect(x == expected["files"]?["links.h5"]?["datasets"]?["g/x"]?["sha256"]?.stringValue)
-        #expect(try sha256Hex(file.dataset("soft_to_x").read()) == x)
-        #expect(try sha256Hex(file.dataset("/g/relative").read()) == x)
-        #expect(try sha256Hex(file.dataset("g/parent/g/parent/g/x").read()) == x)
-        #expect(try sha256Hex(file.group("g").dataset("alias").read()) == x)
+        #expect(try SHA256.hex(file.dataset("soft_to_x").read()) == x)
+        #expect(try SHA256.hex(file.dataset("/g/relative").read()) == x)
+        #expect(try SHA256.hex(file.dataset("g/parent/g/parent/g/x").read()) == x)
+        #expect(try SHA256.hex(file.group("g").dataset("alias").read()) == x)
         #expect(try file.object("dangling") == nil)
         #expect(try file.object("g/x/y") == nil)
         #expect(try file.contains("g/x") && !file.contains("nothing"))
@@ -401,12 +394,8 @@ struct HDF5Tests {
         }
     }
 
-    @Test("what this binding writes, h5py reads back equal (and types match h5py's own)")
+    @Test("what this binding writes, h5py reads back equal (and types match h5py's own)", .requires(.h5py))
     func h5pyCrossCheck() throws {
-        guard let python = pythonWithH5py() else {
-            if requirePython { Issue.record("python3 with h5py is required (CKPT_REQUIRE_PYTHON=1) but not usable") }
-            return
-        }
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("out.h5").path
@@ -457,14 +446,14 @@ with h5py.File(sys.argv[1], "r") as f:
         out["type_checks"]["float16"] = (f["layers/dense/vars/float16"].id.get_type() == g["h"].id.get_type(), True)
 print(json.dumps(out))
 """#
-        let output = try run(python, ["-c", script, path, dir.appendingPathComponent("h5py.h5").path])
+        let output = try TestEnv.python(script, [path, dir.appendingPathComponent("h5py.h5").path])
         let result = try JSONParser.parse(output)
         let datasets = try #require(result["datasets"]?.objectValue)
         #expect(Set(datasets.map(\.0)) == Set(sample.tensors.keys.map { "layers/dense/vars/" + $0 }))
         for (name, (dtype, shape, bytes)) in sample.tensors {
             let e = try #require(result["datasets"]?["layers/dense/vars/" + name])
             #expect(e["shape"]?.arrayValue?.compactMap(\.intValue) == shape, "\(name)")
-            #expect(e["sha256"]?.stringValue == sha256Hex(bytes), "\(name)")
+            #expect(e["sha256"]?.stringValue == SHA256.hex(bytes), "\(name)")
             let numpy: [DType: String] = [.bool: "bool", .float16: "float16", .bfloat16: "|V2"]
             #expect(e["dtype"]?.stringValue == numpy[dtype] ?? dtype.rawValue, "\(name)")
         }
@@ -480,12 +469,8 @@ print(json.dumps(out))
         }
     }
 
-    @Test("Keras fixtures copied through this binding are identical for h5py (values, shapes, dtypes, attribute types)")
+    @Test("Keras fixtures copied through this binding are identical for h5py (values, shapes, dtypes, attribute types)", .requires(.h5py))
     func h5pyCopyCheck() throws {
-        guard let python = pythonWithH5py() else {
-            if requirePython { Issue.record("python3 with h5py is required (CKPT_REQUIRE_PYTHON=1) but not usable") }
-            return
-        }
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         var pairs: [String] = []
@@ -532,7 +517,7 @@ for a, b in zip(args[::2], args[1::2]):
                 diffs.append([a, k, da.get(k), db.get(k)])
 print(json.dumps({"compared": len(args) // 2, "diffs": diffs[:20]}, default=str))
 """#
-        let output = try run(python, ["-c", script] + pairs)
+        let output = try TestEnv.python(script, pairs)
         let result = try JSONParser.parse(output)
         #expect(result["compared"]?.intValue == pairs.count / 2)
         #expect(result["diffs"] == .array([]), "\(output)")
@@ -600,7 +585,10 @@ print(json.dumps({"compared": len(args) // 2, "diffs": diffs[:20]}, default=str)
 
 @Suite("HDF5 (no libhdf5 needed)")
 struct HDF5UnavailableTests {
-    @Test("a clear error names what was tried", .enabled(if: !HDF5Library.isAvailable && !requireHDF5))
+    /// Runs where libhdf5 is missing, or pretended missing (CKPT_PRETEND_MISSING=hdf5); the
+    /// commands' tests check the same message through a `ckpt` process everywhere.
+    @Test("without libhdf5, a clear error names what was tried and the package to install",
+          .enabled(if: !HDF5Library.isAvailable, "libhdf5 is installed here: CKPT_PRETEND_MISSING=hdf5 runs this"))
     func unavailable() {
         do {
             _ = try HDF5Library.load()
@@ -609,6 +597,7 @@ struct HDF5UnavailableTests {
             #expect(error.code == .hdf5Unavailable)
             #expect(error.reason.hasPrefix("libhdf5 could not be loaded (tried "))
             #expect(error.hint?.contains("CKPT_LIBHDF5") == true)
+            #expect(error.hint?.contains("sudo apt-get install \(HDF5Library.debianPackage)") == true)
         }
     }
 
@@ -897,81 +886,5 @@ private func copyHDF5(_ source: HDF5File, to path: String) throws {
 }
 
 private func temporaryDirectory() throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("ckpt-hdf5-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
-}
-
-private func pythonWithH5py() -> String? {
-    for candidate in ["python3", "python"] {
-        if let out = try? run(candidate, ["-c", "import h5py, numpy; print('ok')"]), out.hasPrefix("ok") {
-            return candidate
-        }
-    }
-    return nil
-}
-
-private func run(_ program: String, _ arguments: [String]) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [program] + arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw CheckpointError(.io, "\(program) exited with status \(process.terminationStatus)")
-    }
-    return String(decoding: data, as: UTF8.self)
-}
-
-/// SHA-256 (FIPS 180-4), hex.
-private func sha256Hex(_ message: [UInt8]) -> String {
-    let k: [UInt32] = [
-        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-        0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-        0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-        0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-        0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-        0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-        0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-    ]
-    var h: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
-    var data = message
-    let bitLength = UInt64(message.count) * 8
-    data.append(0x80)
-    while data.count % 64 != 56 { data.append(0) }
-    for i in (0..<8).reversed() { data.append(UInt8(truncatingIfNeeded: bitLength >> (8 * UInt64(i)))) }
-    func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
-    var w = [UInt32](repeating: 0, count: 64)
-    for chunk in stride(from: 0, to: data.count, by: 64) {
-        for i in 0..<16 {
-            let j = chunk + 4 * i
-            w[i] = UInt32(data[j]) << 24 | UInt32(data[j + 1]) << 16 | UInt32(data[j + 2]) << 8 | UInt32(data[j + 3])
-        }
-        for i in 16..<64 {
-            let s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3)
-            let s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10)
-            w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
-        }
-        var (a, b, c, d, e, f, g, hh) = (h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7])
-        for i in 0..<64 {
-            let s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
-            let ch = (e & f) ^ (~e & g)
-            let t1 = hh &+ s1 &+ ch &+ k[i] &+ w[i]
-            let s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
-            let maj = (a & b) ^ (a & c) ^ (b & c)
-            let t2 = s0 &+ maj
-            (hh, g, f, e, d, c, b, a) = (g, f, e, d &+ t1, c, b, a, t1 &+ t2)
-        }
-        h[0] &+= a; h[1] &+= b; h[2] &+= c; h[3] &+= d
-        h[4] &+= e; h[5] &+= f; h[6] &+= g; h[7] &+= hh
-    }
-    return h.map { word in
-        let s = String(word, radix: 16)
-        return String(repeating: "0", count: 8 - s.count) + s
-    }.joined()
+    URL(fileURLWithPath: try TestEnv.temporaryDirectory("ckpt-hdf5"))
 }

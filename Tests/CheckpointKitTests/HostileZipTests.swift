@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import CheckpointTestSupport
 @testable import CheckpointKit
 
 /// Builds ZIP archives byte by byte, including ones no honest writer makes.
@@ -63,7 +64,7 @@ struct ZipForge {
     }
 }
 
-@Suite("Hostile ZIP input")
+@Suite("Hostile ZIP input", .reportsSeeds)
 struct HostileZipTests {
     func open(_ forge: ZipForge, limits: Limits = .default) throws {
         let dir = try TestEnv.temporaryDirectory()
@@ -77,7 +78,12 @@ struct HostileZipTests {
     func member(_ name: String, _ data: [UInt8] = Array("hello".utf8)) -> ZipForge.Member { .init(name: name, data: data) }
 
     @Test func honestArchiveOpens() throws {
-        try open(ZipForge(members: [member("a.npy"), member("dir/b.npy")]))
+        let dir = try TestEnv.temporaryDirectory()
+        defer { TestEnv.cleanup(dir) }
+        try TestEnv.write(ZipForge(members: [member("a.npy"), member("dir/b.npy", Array("world".utf8))]).bytes(), to: dir + "/honest.zip")
+        let zip = try ZipArchive(path: dir + "/honest.zip")
+        #expect(zip.entries.map(\.name) == ["a.npy", "dir/b.npy"])
+        #expect(try zip.entries.map { String(decoding: try zip.readMember($0, maxBytes: 1 << 20), as: UTF8.self) } == ["hello", "world"])
     }
 
     @Test("Path traversal and absolute names are refused", arguments: ["../evil", "a/../../evil", "/etc/passwd", "C:/x", "a\\b", "a//b", "./a", "a\u{1}b"])
@@ -178,7 +184,7 @@ struct HostileZipTests {
     }
 }
 
-@Suite("Corrupted containers")
+@Suite("Corrupted containers", .reportsSeeds)
 struct CorruptionTests {
     static func writeSample(_ dir: String) throws -> String {
         let (index, payloads) = ContainerTests.sampleIndex()

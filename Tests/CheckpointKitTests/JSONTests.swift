@@ -1,4 +1,5 @@
 import Testing
+import CheckpointTestSupport
 @testable import CheckpointKit
 
 @Suite struct JSONTests {

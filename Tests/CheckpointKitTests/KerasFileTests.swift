@@ -1,17 +1,14 @@
 import Foundation
 import Testing
+import CheckpointTestSupport
 @testable import CheckpointKit
 
 // Reading and writing Keras files (Sources/CheckpointKit/Formats/Keras*.swift) against files real
 // Keras wrote: Tests/Fixtures/keras (Keras 3.15 / tf-keras 2.21 on TensorFlow) and
 // Tests/Fixtures/keras-files (Keras 3.15 on JAX, `make.py` there).
 //
-// libhdf5 is loaded at run time: without it these tests are skipped, unless CKPT_REQUIRE_HDF5=1.
-// The Keras cross-check runs python3 with keras (KERAS_BACKEND=jax); it is skipped with a message
-// when Keras is not importable, unless CKPT_REQUIRE_KERAS=1.
-
-private let environment = ProcessInfo.processInfo.environment
-private let hdf5Usable = environment["CKPT_REQUIRE_HDF5"] == "1" || HDF5Library.isAvailable
+// libhdf5 is loaded at run time: without it these tests are reported skipped (`.requires(.hdf5)`),
+// or fail with CKPT_REQUIRE_HDF5=1.
 
 enum KerasFileFixtures {
     static let dev = TestEnv.path("Tests/Fixtures/keras")
@@ -37,7 +34,7 @@ enum KerasFileFixtures {
     }
 }
 
-@Suite("Keras files", .enabled(if: hdf5Usable, "libhdf5 could not be loaded (set CKPT_REQUIRE_HDF5=1 to fail instead)"))
+@Suite("Keras files", .requires(.hdf5))
 struct KerasFileTests {
     // MARK: Dev fixtures against expected.json
 

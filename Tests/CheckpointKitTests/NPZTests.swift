@@ -1,8 +1,9 @@
 import Foundation
 import Testing
+import CheckpointTestSupport
 @testable import CheckpointKit
 
-@Suite("npz")
+@Suite("npz", .reportsSeeds)
 struct NPZTests {
     /// A `.npy` member: a version 1.0 header with this dict text (padded as numpy pads), then data.
     static func npy(_ dict: String, _ data: [UInt8] = []) -> [UInt8] {
@@ -212,9 +213,8 @@ struct NPZTests {
 
     // MARK: Cross-check with numpy
 
-    @Test("numpy.load reads what we write, equal to the source, keys = tensor names")
+    @Test("numpy.load reads what we write, equal to the source, keys = tensor names", .requires(.numpy))
     func numpyReadsOurFiles() throws {
-        guard pythonOrSkip(["numpy"]) else { return }
         let dir = try TestEnv.temporaryDirectory()
         defer { TestEnv.cleanup(dir) }
         let (index, data) = SampleTensors.make()
@@ -225,7 +225,7 @@ struct NPZTests {
             manifest.append(.object([("name", .string(t.name)), ("dtype", .string(t.dtype.npyDescr)), ("shape", .array(t.shape.map { .number($0) })), ("file", .string("expected-\(k).bin"))]))
         }
         try TestEnv.write(JSONValue.array(manifest).serializedBytes(), to: dir + "/expected.json")
-        let out = try runPython("""
+        let out = try TestEnv.python("""
         import sys, os, json, zipfile, numpy as np
         d = sys.argv[1]
         expected = json.load(open(os.path.join(d, 'expected.json'), encoding='utf-8'))
@@ -243,12 +243,11 @@ struct NPZTests {
         #expect(out.hasPrefix("ok"), "\(out)")
     }
 
-    @Test("We read what np.savez and np.savez_compressed write: edge cases, and refusals with numpy's own files")
+    @Test("We read what np.savez and np.savez_compressed write: edge cases, and refusals with numpy's own files", .requires(.numpy))
     func weReadNumpyFiles() throws {
-        guard pythonOrSkip(["numpy"]) else { return }
         let dir = try TestEnv.temporaryDirectory()
         defer { TestEnv.cleanup(dir) }
-        _ = try runPython("""
+        _ = try TestEnv.python("""
         import sys, os, numpy as np
         d = sys.argv[1]
         rng = np.random.default_rng(1)

@@ -1,8 +1,9 @@
 import Foundation
 import Testing
+import CheckpointTestSupport
 @testable import CheckpointKit
 
-@Suite("safetensors")
+@Suite("safetensors", .reportsSeeds)
 struct SafetensorsTests {
     // MARK: Fixtures written by Python
 
@@ -560,9 +561,8 @@ struct SafetensorsTests {
 
     // MARK: Cross-check with Python (numpy + safetensors)
 
-    @Test("safetensors.numpy.load_file reads what we write, equal to the source; save_file writes the same bytes")
+    @Test("safetensors.numpy.load_file reads what we write, equal to the source; save_file writes the same bytes", .requires(.numpy, .safetensors))
     func pythonReadsOurFiles() throws {
-        guard pythonOrSkip(["numpy", "safetensors"]) else { return }
         let dir = try TestEnv.temporaryDirectory()
         defer { TestEnv.cleanup(dir) }
         // numpy has no bfloat16 or float8: everything else.
@@ -579,7 +579,7 @@ struct SafetensorsTests {
             manifest.append(.object([("name", .string(t.name)), ("dtype", .string(t.dtype.npyDescr)), ("shape", .array(t.shape.map { .number($0) })), ("file", .string("expected-\(k).bin"))]))
         }
         try TestEnv.write(JSONValue.array(manifest).serializedBytes(), to: dir + "/expected.json")
-        let out = try runPython("""
+        let out = try TestEnv.python("""
         import sys, os, json, numpy as np
         from safetensors.numpy import load_file, save_file, save
         from safetensors import safe_open
@@ -615,12 +615,11 @@ struct SafetensorsTests {
         #expect(out.hasPrefix("ok "), "\(out)")
     }
 
-    @Test("We read what safetensors.numpy.save_file writes (metadata, every numpy dtype, a sharded set made by hand)")
+    @Test("We read what safetensors.numpy.save_file writes (metadata, every numpy dtype, a sharded set made by hand)", .requires(.numpy, .safetensors))
     func weReadPythonFiles() throws {
-        guard pythonOrSkip(["numpy", "safetensors"]) else { return }
         let dir = try TestEnv.temporaryDirectory()
         defer { TestEnv.cleanup(dir) }
-        _ = try runPython("""
+        _ = try TestEnv.python("""
         import sys, os, json, numpy as np
         from safetensors.numpy import save_file
         d = sys.argv[1]

@@ -1,0 +1,41 @@
+import Foundation
+import Testing
+import CheckpointTestSupport
+
+/// The suite itself: every test checks something on its main path (it would fail if its body were
+/// an immediate return), except the few tagged `.smoke`; no silent early return.
+@Suite("Test hygiene")
+struct TestHygieneTests {
+    static let directories = ["Tests/CheckpointKitTests", "Tests/CheckpointCommandsTests", "Tests/CheckpointTestSupport"].map(TestEnv.path)
+
+    @Test("every test checks something on its main path, or is tagged .smoke")
+    func everyTestChecks() throws {
+        let findings = try TestScanner.scan(Self.directories)
+        let unchecked = findings.filter { !$0.isSmoke }
+        #expect(unchecked.isEmpty, "tests that pass with an empty body:\n\(unchecked.map(\.description).joined(separator: "\n"))")
+        // The smoke tests: few, and each really checks nothing (else drop the tag).
+        let smoke = findings.filter(\.isSmoke)
+        #expect(smoke.count <= 6, "\(smoke.map(\.description))")
+        #expect(!smoke.contains { $0.why.hasPrefix("tagged .smoke but") }, "\(smoke.map(\.description))")
+    }
+
+    @Test("the scanner finds what it should", arguments: [
+        ("@Test func a() { let x = 1; _ = x }", true),
+        ("@Test func a() { #expect(1 == 1) }", false),
+        ("@Test func a() {\n    if cond {\n        #expect(x)\n    }\n}", true),
+        ("@Test func a() {\n    guard ok else { return }\n    #expect(x)\n}", true),
+        ("@Test func a() {\n    guard ok else { Issue.record(\"no\"); return }\n    #expect(x)\n}", false),
+        ("@Test func a() {\n    for x in xs {\n        #expect(x > 0)\n    }\n}", false),
+        ("@Test func a() {\n    let e = #expect(throws: E.self) {\n        try f()\n    }\n    _ = e\n}", false),
+        ("func helper() { #expect(true) }\n@Test func a() { helper() }", false),
+        ("@Test func a() {\n    // #expect(x)\n    let s = \"#expect(y)\"\n}", true),
+        ("@Test func a() {\n    do {\n        try f()\n    } catch {\n        #expect(Bool(false))\n    }\n}", true),
+    ] as [(String, Bool)])
+    func scannerSelfTest(source: String, flagged: Bool) throws {
+        let dir = try TestEnv.temporaryDirectory("ckpt-scan")
+        defer { TestEnv.cleanup(dir) }
+        try TestEnv.write(source, to: dir + "/X.swift")
+        let findings = try TestScanner.scan([dir])
+        #expect(findings.contains { $0.test == "a" } == flagged, "\(findings)")
+    }
+}
