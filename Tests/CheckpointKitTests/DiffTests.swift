@@ -169,6 +169,17 @@ struct DiffTests {
         #expect(try Self.pair([0.05 + 1e-5], [0.05]).values == .different)
         // --exact: any change.
         #expect(try Self.pair([Float(0.05).nextUp], [0.05], options: Self.tol(0, 0)).values == .different)
+        // The same boundaries where the engine takes four elements at a time (tensors of 4 and more).
+        for n in [4, 8, 9] {
+            let on = try Self.pair([Float](repeating: 1 + Float(r), count: n), [Float](repeating: 1, count: n), options: Self.tol(0, r))
+            #expect(on.values == .withinTolerance && on.metrics?.differing == 0, "\(n)")
+            let past = try Self.pair([Float](repeating: (1 + Float(r)).nextUp, count: n), [Float](repeating: 1, count: n), options: Self.tol(0, r))
+            #expect(past.values == .different && past.metrics?.differing == n, "\(n)")
+            let both = try Self.pair([Float](repeating: 4 + Float(a + 4 * r), count: n), [Float](repeating: 4, count: n), options: Self.tol(a, r))
+            #expect(both.metrics?.differing == 0, "\(n)")
+            // B is the reference, four at a time too.
+            #expect(try Self.pair([Float](repeating: 1.5, count: n), [Float](repeating: 1, count: n), options: Self.tol(0, 0.4)).metrics?.differing == n)
+        }
     }
 
     @Test("NaN both ways, ±0, infinities")

@@ -130,6 +130,8 @@ struct NPZTests {
         expectError(.invalidNPY) { _ = try open([("short.npy", Self.npy("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }", [0, 0, 0, 0]))]) }
         expectError(.invalidNPY) { _ = try open([("junk.npy", Array("not an npy".utf8))]) }
         expectError(.invalidNPY) { _ = try open([("tiny.npy", [0x93])]) }
+        e = expectError(.invalidNPY) { _ = try open([("neg.npy", Self.npy("{'descr': '<f4', 'fortran_order': False, 'shape': (-1, 2), }"))]) }
+        #expect(e?.reason.contains("negative") == true && e?.member == "neg.npy")
         expectError(.unsafeName) { _ = try open([(".npy", Self.npy(TensorInfo(name: "", dtype: .uint8, shape: [1]), [1]))]) }
         var limits = Limits()
         limits.maxTensorBytes = 10
