@@ -3,6 +3,8 @@
 #
 #   Tests/mutations.sh [--list | --check] [--only ID]... [--keep] [--dir DIR]
 #
+# --keep leaves the scratch worktree (and its logs); --dir DIR puts it there and reuses it later.
+#
 # Each mutation is a literal edit of one source line (the text must occur exactly once) that a
 # test must notice: a check removed, a comparison loosened, a constant or a case changed. They are
 # applied to a scratch copy of the committed tree (`git worktree add` under /tmp, or --dir; the
@@ -30,7 +32,7 @@ while [ $# -gt 0 ]; do
         --list) list=1; shift ;;
         --check) list=2; shift ;;
         --dir) scratch="$2"; shift 2 ;;
-        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
         *) echo "mutations.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -162,16 +164,22 @@ fi
 
 selected() { [ ${#only[@]} -eq 0 ] && return 0; for o in "${only[@]}"; do [ "$o" = "$1" ] && return 0; done; return 1; }
 
-# The scratch copy: the committed tree, never the working tree.
+# The scratch copy: the committed tree, never the working tree. --dir DIR keeps it (and its
+# build) between runs: an existing worktree there is moved to this HEAD and built incrementally.
 made_worktree=0
+head=$(git rev-parse HEAD)
 if [ -z "$scratch" ]; then
     scratch=$(mktemp -d /tmp/ckpt-mutations-XXXXXX)
     rmdir "$scratch"
-    git worktree add --quiet --detach "$scratch" HEAD || { echo "mutations.sh: cannot make the scratch copy" >&2; exit 2; }
-    made_worktree=1
+fi
+if [ -e "$scratch/.git" ]; then
+    git -C "$scratch" checkout --quiet --force --detach "$head" || { echo "mutations.sh: cannot move $scratch to $head" >&2; exit 2; }
+else
+    git worktree add --quiet --detach "$scratch" "$head" || { echo "mutations.sh: cannot make the scratch copy" >&2; exit 2; }
+    [ "$keep" = 1 ] || made_worktree=1
 fi
 cleanup() {
-    if [ "$made_worktree" = 1 ] && [ "$keep" = 0 ]; then git -C "$root" worktree remove --force "$scratch"; fi
+    if [ "$made_worktree" = 1 ]; then git -C "$root" worktree remove --force "$scratch"; fi
 }
 trap cleanup EXIT
 [ -f Package.resolved ] && cp Package.resolved "$scratch/"
