@@ -146,6 +146,32 @@ m atomic-exists  $K/IO/AtomicOutputFile.swift 'throw CheckpointError(.outputExis
   'NPZTests|SafetensorsTests|StripRebuildTests' "an existing output is replaced without --force"
 m keras-dense    $K/Keras/KerasLayers.swift 'case "Dense": try dense(&b)' 'case "Dense": break' \
   'KerasArchitectureTests' "Dense layers are built without their kernel and bias"
+# One more for each suite the lists above do not reach.
+C=Sources/CheckpointCommands
+m term-clear     $C/Support/Progress.swift 'if drawn { console.write("\r\u{1B}[K", to: .err) }' 'if drawn { }' \
+  'TerminalTests' "the progress bar is left on the terminal at the end"
+m html-escape    $C/Report/HTML.swift 'case "<": out += "&lt;"' 'case "<": out += "<"' \
+  'ReportTests' "a tensor name's '<' reaches the HTML report raw"
+m cli-suggest    $C/CkptCommand.swift 'text += "; did you mean `ckpt \(guess)`?"' 'text += ""' \
+  'ShellIntegrationTests' "a mistyped subcommand gets no suggestion"
+m hint-format    $C/Support/CheckpointFiles.swift 'or pass \(fromFlag) \(actual.rawValue)"' 'or pass \(fromFlag) \(actual.displayName)"' \
+  'ErrorMessageTests' "the wrong-extension hint names a format --from does not take"
+m diff-exit      $K/Analysis/DiffEngine.swift 'public var exitCode: Int32 { hasDifferences ? 1 : 0 }' 'public var exitCode: Int32 { 0 }' \
+  'DiffCommandTests' "ckpt diff exits 0 when the files differ"
+m size-short     $K/Formats/TensorSource.swift '        guard got == need else {' '        guard got <= need else {' \
+  'WriterSizeCheckTests' "a source that gives fewer bytes than the shape holds is written"
+m strip-count    $K/Operations/Strip.swift 'summary.removedTensors += 1' 'summary.removedTensors += 2' \
+  'GettingStartedTests|ReadmeTests' "strip reports twice the optimizer tensors it removed"
+m stale-owner    $K/IO/AtomicOutputFile.swift 'guard b.count > marker.count + 4, b[0] == UInt8(ascii: ".") else { return nil }' 'return nil' \
+  'ReliabilityWriteTests' "temporary files of dead writers are never recognised (and never removed)"
+m h5-bf16-attr   $K/HDF5/HDF5TypeMapping.swift 'if info.size == 2 && bfloat16Marked { return .bfloat16 }' 'if info.size == 2 && bfloat16Marked && false { return .bfloat16 }' \
+  'KerasFileTests' "Keras 3's opaque bfloat16 datasets are refused"
+m shard-gib      $K/Formats/Safetensors.swift 'case "gib": multiplier = 1 << 30' 'case "gib": multiplier = 1_000_000_000' \
+  'SafetensorsTests|SafetensorsConvertTests' "--max-shard-size 1GiB means 10^9 bytes"
+m hist-slack     $K/Analysis/Histogram.swift 'let offset = (n * m - counts.count) / 2' 'let offset = 0' \
+  'HistogramTests' "the spare bins all at the top: the histogram is not centred on [min, max]"
+m registry-names $K/Formats/Open.swift 'all.first { $0.names.contains(lower) }' 'all.first { $0.names.dropFirst().contains(lower) }' \
+  'OperationsTests' "a format is not found by its own identifier"
 
 if [ "$list" != 0 ]; then
     # --check: whether each mutation's text occurs exactly once in the working tree (no build).
