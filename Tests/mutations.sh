@@ -18,7 +18,14 @@
 # resolving a change to the code or its tests, not in a loop. `--check` only says whether every
 # mutation's text is still in the sources (after a refactoring), in a second.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+# Run from a copy: bash reads a script as it goes, and this one runs long enough to be edited.
+if [ -z "${CKPT_MUTATIONS_ROOT:-}" ]; then
+    copy=$(mktemp /tmp/ckpt-mutations-script-XXXXXX)
+    cp "$0" "$copy"
+    CKPT_MUTATIONS_ROOT=$(cd "$(dirname "$0")/.." && pwd) exec bash "$copy" "$@"
+fi
+rm -f "$0"
+cd "$CKPT_MUTATIONS_ROOT" || exit 2
 root=$(pwd)
 
 only=()
