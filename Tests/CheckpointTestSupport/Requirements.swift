@@ -76,6 +76,8 @@ extension Requirement {
     }
 
     public static let tensorflow = python("tensorflow", requireVariable: "CKPT_REQUIRE_TENSORFLOW", package: "tensorflow-cpu")
+    /// gguf-py (llama.cpp's reader and writer).
+    public static let gguf = python("gguf", requireVariable: "CKPT_REQUIRE_GGUF")
     public static let torch = python("torch", requireVariable: "CKPT_REQUIRE_TORCH",
                                      install: "pip install \(PythonPins.pin("torch")) --index-url https://download.pytorch.org/whl/cpu")
 
