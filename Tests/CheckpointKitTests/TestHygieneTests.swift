@@ -19,6 +19,35 @@ struct TestHygieneTests {
         #expect(!smoke.contains { $0.why.hasPrefix("tagged .smoke but") }, "\(smoke.map(\.description))")
     }
 
+    /// What the suite gave up: unseeded randomness, changing the process's working directory or
+    /// environment, processes outside the one runner, pipes (EINTR), expectations that cannot fail,
+    /// skips printed as passes.
+    @Test("no unseeded randomness, process-global changes, second process runner, cannot-fail expectation or printed skip")
+    func forbiddenPatterns() throws {
+        let code = ["SystemRandomNumberGenerator", "changeCurrentDirectoryPath", "chdir(", "setenv(", "Process()", "Pipe()", "|| true",
+                    ".random(in:", "randomElement()", ".shuffled()"]
+        var found: [String] = []
+        var files = 0
+        for dir in Self.directories {
+            for name in TestEnv.listing(dir) where name.hasSuffix(".swift") && name != "Processes.swift" && name != "TestHygieneTests.swift" {
+                let raw = try TestEnv.readText(dir + "/" + name)
+                let text = TestScanner.blank(raw)
+                files += 1
+                for (k, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                    for p in code where line.contains(p) && !(p == ".random(in:" && line.contains("using:")) {
+                        // Whole words only: `func childProcess()` is not `Process()`.
+                        let word = p.first?.isLetter == true
+                        if word && line.range(of: #"(^|[^A-Za-z0-9_])"# + NSRegularExpression.escapedPattern(for: p), options: .regularExpression) == nil { continue }
+                        found.append("\(name):\(k + 1): \(p)")
+                    }
+                }
+                if raw.contains("print(\"skipped") { found.append("\(name): prints a skip instead of reporting it") }
+            }
+        }
+        #expect(files >= 40)
+        #expect(found.isEmpty, "\(found.joined(separator: "\n"))")
+    }
+
     @Test("the scanner finds what it should", arguments: [
         ("@Test func a() { let x = 1; _ = x }", true),
         ("@Test func a() { #expect(1 == 1) }", false),
