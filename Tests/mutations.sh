@@ -127,13 +127,13 @@ m slot-keras2    $K/Formats/KerasLegacy.swift 'case "v": return kind == .adamax 
 m rebuild-shape  $K/Operations/Rebuild.swift 'if v.shape != t.shape || v.dtype != t.dtype {' 'if v.dtype != t.dtype {' \
   'StripRebuildTests' "rebuild takes a weight whose shape differs from the architecture's"
 # Safetensors
-m st-order       $K/Formats/Safetensors.swift 'if ra != rb { return ra > rb }' 'if ra != rb { return ra < rb }' \
+m st-order       $K/Formats/Safetensors/SafetensorsWriter.swift 'if ra != rb { return ra > rb }' 'if ra != rb { return ra < rb }' \
   'SafetensorsTests' "data in ascending dtype alignment, unlike the reference writer"
-m st-padding     $K/Formats/Safetensors.swift 'json += [UInt8](repeating: 0x20, count: (8 - json.count % 8) % 8)' '' \
+m st-padding     $K/Formats/Safetensors/SafetensorsWriter.swift 'json += [UInt8](repeating: 0x20, count: (8 - json.count % 8) % 8)' '' \
   'SafetensorsTests' "the header is not padded to 8 bytes"
-m st-overlap     $K/Formats/Safetensors.swift 'if e.begin < expected, let prev = previous {' 'if false, e.begin < expected, let prev = previous {' \
+m st-overlap     $K/Formats/Safetensors/SafetensorsParsing.swift 'if e.begin < expected, let prev = previous {' 'if false, e.begin < expected, let prev = previous {' \
   'SafetensorsTests|SafetensorsHeaderTests' "overlapping tensors are accepted"
-m st-holes       $K/Formats/Safetensors.swift '            if e.begin > expected {
+m st-holes       $K/Formats/Safetensors/SafetensorsParsing.swift '            if e.begin > expected {
                 throw CheckpointError(.invalidSafetensors, "bytes' '            if false && e.begin > expected {
                 throw CheckpointError(.invalidSafetensors, "bytes' \
   'SafetensorsTests|SafetensorsHeaderTests' "a hole between tensors is accepted"
@@ -173,7 +173,7 @@ m stale-owner    $K/IO/AtomicOutputFile.swift 'guard b.count > marker.count + 4,
   'ReliabilityWriteTests' "temporary files of dead writers are never recognised (and never removed)"
 m h5-bf16-attr   $K/HDF5/HDF5TypeMapping.swift 'if info.size == 2 && bfloat16Marked { return .bfloat16 }' 'if info.size == 2 && bfloat16Marked && false { return .bfloat16 }' \
   'KerasFileTests' "Keras 3's opaque bfloat16 datasets are refused"
-m shard-gib      $K/Formats/Safetensors.swift 'case "gib": multiplier = 1 << 30' 'case "gib": multiplier = 1_000_000_000' \
+m shard-gib      $K/Formats/Safetensors/SafetensorsWriter.swift 'case "gib": multiplier = 1 << 30' 'case "gib": multiplier = 1_000_000_000' \
   'SafetensorsTests|SafetensorsConvertTests' "--max-shard-size 1GiB means 10^9 bytes"
 m hist-slack     $K/Analysis/Histogram.swift 'let offset = (n * m - counts.count) / 2' 'let offset = 0' \
   'HistogramTests' "the spare bins all at the top: the histogram is not centred on [min, max]"
