@@ -48,6 +48,44 @@ struct TestHygieneTests {
         #expect(found.isEmpty, "\(found.joined(separator: "\n"))")
     }
 
+    /// A test that runs python3 or an optional program says so, so that a machine without it
+    /// reports a skip (or, under CKPT_REQUIRE_*, a failure) instead of an error or a silent pass.
+    @Test("every test that runs python3, unzip, a shell or chromium declares it with .requires")
+    func externalToolsAreDeclared() throws {
+        var undeclared: [String] = []
+        var checked = 0
+        for dir in Self.directories where !dir.hasSuffix("CheckpointTestSupport") {
+            for name in TestEnv.listing(dir) where name.hasSuffix(".swift") && name != "TestHygieneTests.swift" {
+                let raw = try TestEnv.readText(dir + "/" + name)
+                let text = TestScanner.blank(raw)
+                // Suite-level requirements: `@Suite(... .requires(...) ...)` before `struct Name`.
+                var suiteRequires = Set<String>()
+                let suite = try NSRegularExpression(pattern: #"@Suite\(([^\n]*)\)\s*\n\s*struct (\w+)"#)
+                for m in suite.matches(in: raw, range: NSRange(raw.startIndex..., in: raw)) {
+                    if let a = Range(m.range(at: 1), in: raw), raw[a].contains(".requires("), let n = Range(m.range(at: 2), in: raw) { suiteRequires.insert(String(raw[n])) }
+                }
+                for f in TestScanner.functions(in: text) where f.isTest && !f.nested {
+                    let body = rawBody(raw, f)
+                    let runs = f.body.contains("TestEnv.python(") || f.body.contains("Chromium.screenshot(") || f.body.contains("Chromium.dom(")
+                        || body.range(of: #"TestEnv\.run\("(unzip|bash|zsh|fish|groff|python3|chromium)""#, options: .regularExpression) != nil
+                    guard runs else { continue }
+                    checked += 1
+                    let attribute = f.before[(f.before.range(of: "@Test", options: .backwards)?.lowerBound ?? f.before.startIndex)...]
+                    if !attribute.contains(".requires(") && !suiteRequires.contains(f.type) { undeclared.append("\(name):\(f.line) \(f.name)") }
+                }
+            }
+        }
+        #expect(checked >= 10)
+        #expect(undeclared.isEmpty, "\(undeclared)")
+    }
+
+    /// The body of `f` in the raw text (string literals kept): from its line to the next test.
+    func rawBody(_ raw: String, _ f: TestScanner.Function) -> String {
+        let lines = raw.split(separator: "\n", omittingEmptySubsequences: false)
+        let count = f.body.split(separator: "\n", omittingEmptySubsequences: false).count
+        return lines[min(f.line - 1, lines.count)..<min(f.line - 1 + count + 1, lines.count)].joined(separator: "\n")
+    }
+
     @Test("the scanner finds what it should", arguments: [
         ("@Test func a() { let x = 1; _ = x }", true),
         ("@Test func a() { #expect(1 == 1) }", false),
