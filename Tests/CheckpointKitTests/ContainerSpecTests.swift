@@ -64,4 +64,18 @@ struct ContainerSpecTests {
         let e = expectError(.unsupported) { _ = try CheckpointArchive(path: newerMajor) }
         #expect(e?.description.contains("format version 2.0") == true)
     }
+
+    @Test("chunk offsets must increase inside their member and come one per chunk")
+    func chunkOffsets() throws {
+        // float32 [2, 300]: 2 400 bytes in 1 024-byte chunks, so three chunks and three offsets.
+        func manifest(_ chunks: String) -> [UInt8] {
+            Array(#"{"format":"ckpt","format_version":[1,0],"kind":"weights","chunk_size":1024,"tensors":[{"name":"a","member":"a.npy","dtype":"float32","shape":[2,300],"role":"weight","crc32":0,"size":2528,"stored_size":900,"header_size":128,"chunks":\#(chunks)}]}"#.utf8)
+        }
+        let ok = try Manifest.decode(manifest("[100,300,600]"), file: "m.json", offset: 0)
+        #expect(ok.tensors.first?.storage.chunkOffsets == [100, 300, 600])
+        for bad in ["[100,600,300]", "[100,300,300]", "[0,300,600]", "[100,300,900]", "[300,600]", "[100,200,300,400]"] {
+            let e = expectError(.invalidManifest) { _ = try Manifest.decode(manifest(bad), file: "m.json", offset: 0) }
+            #expect(e?.description.contains("chunk") == true, "\(bad)")
+        }
+    }
 }

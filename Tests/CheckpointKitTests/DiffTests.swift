@@ -180,6 +180,25 @@ struct DiffTests {
             // B is the reference, four at a time too.
             #expect(try Self.pair([Float](repeating: 1.5, count: n), [Float](repeating: 1, count: n), options: Self.tol(0, 0.4)).metrics?.differing == n)
         }
+        // And where a NaN or an infinity sends the block down the element-by-element path.
+        for special in [Float.nan, .infinity] {
+            #expect(try Self.pair([1, special], [1.5, special], options: Self.tol(0, 0.4)).metrics?.differing == 0, "\(special)")
+            #expect(try Self.pair([1.5, special], [1, special], options: Self.tol(0, 0.4)).metrics?.differing == 1, "\(special)")
+            #expect(try Self.pair([1 + Float(r), special], [1, special], options: Self.tol(0, r)).metrics?.differing == 0, "\(special)")
+            #expect(try Self.pair([(1 + Float(r)).nextUp, special], [1, special], options: Self.tol(0, r)).metrics?.differing == 1, "\(special)")
+        }
+    }
+
+    @Test("the first largest |Δ| and its index, where the engine takes four elements at a time")
+    func maxAbsIndexFastPath() throws {
+        let a = [Float](repeating: 1, count: 11)
+        var b = a
+        b[2] = 1.25
+        b[6] = 1.5
+        b[9] = 0.5   // as large: the first one is reported
+        let t = try Self.pair(a, b)
+        #expect(t.metrics?.maxAbs == 0.5 && t.metrics?.maxAbsIndex == 6 && t.metrics?.maxAbsA == 1 && t.metrics?.maxAbsB == 1.5)
+        #expect(t.metrics?.differing == 3)
     }
 
     @Test("NaN both ways, ±0, infinities")
