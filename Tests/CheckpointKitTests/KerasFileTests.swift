@@ -239,6 +239,23 @@ struct KerasFileTests {
         #expect(try TestEnv.read(out) == TestEnv.read(again))
     }
 
+    /// tf.keras's OptimizerV2 Adamax (keras.optimizers.legacy) names its slots m and v, where v is
+    /// Keras 3's norm (`_u`), not a velocity (make_legacy_adamax.py wrote the file).
+    @Test("a Keras 2 Adamax's v slots are Keras 3's norm, bit for bit")
+    func legacyAdamax() throws {
+        let path = KerasFileFixtures.files + "/legacy_adamax.h5"
+        let source = try Checkpoints.open(path)
+        #expect(source.index.optimizer?.className == "Adamax" && source.index.optimizer?.iterations == 2)
+        let names = ["dense/kernel", "dense/bias", "dense_1/kernel", "dense_1/bias"]
+        #expect(Set(source.index.optimizerTensors.map(\.name)) == Set(["optimizer/iteration", "optimizer/learning_rate"]
+            + names.flatMap { ["optimizer/momentum/\($0)", "optimizer/norm/\($0)"] }))
+        let h5 = try HDF5File.open(path: path)
+        for w in names {
+            #expect(try KerasFileFixtures.bytes(source, "optimizer/momentum/" + w) == h5.dataset("optimizer_weights/Adamax/\(w)/m:0").read(), "\(w)")
+            #expect(try KerasFileFixtures.bytes(source, "optimizer/norm/" + w) == h5.dataset("optimizer_weights/Adamax/\(w)/v:0").read(), "\(w)")
+        }
+    }
+
     @Test(".weights.h5 out: the Keras 3 layout of model.save_weights, with and without optimizer state")
     func writeWeightsH5() throws {
         let dir = try TestEnv.temporaryDirectory("ckpt-keras")
