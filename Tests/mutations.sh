@@ -223,7 +223,7 @@ echo "== building the unmutated copy in $scratch"
 if ! swift build --build-tests >"$log/build.log" 2>&1; then tail -30 "$log/build.log" >&2; echo "mutations.sh: the unmutated tree does not build" >&2; exit 2; fi
 echo "warnings in the build of Sources and Tests: $(grep -c 'warning:' "$log/build.log")"
 # Every focused suite passes before any mutation (else "caught" would mean nothing).
-all_filters=$(printf '%s\n' "${filters[@]}" | tr '|' '\n' | sort -u | paste -sd'|')
+all_filters=$(for k in "${!ids[@]}"; do selected "${ids[$k]}" && echo "${filters[$k]}"; done | tr '|' '\n' | sort -u | paste -sd'|')
 echo "== the suites the mutations use, unmutated: $all_filters"
 if ! swift test --skip-build --filter "$all_filters" >"$log/baseline.log" 2>&1; then
     grep -E '✘' "$log/baseline.log" | head -20 >&2

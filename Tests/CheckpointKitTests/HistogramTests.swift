@@ -49,8 +49,12 @@ struct HistogramTests {
             // Equal widths, to rounding.
             let widths = zip(h.edges.dropFirst(), h.edges).map { $0 - $1 }
             #expect(widths.allSatisfy { abs($0 - widths[0]) <= widths[0] * 1e-9 })
-            // The slack at each end is less than one bin.
+            // The slack at each end is less than one bin, and the spare fine bins are split between
+            // both ends: the two slacks differ by at most two fine bins (one on each side).
             #expect(Double(values.min()!) - h.edges.first! < widths[0] && h.edges.last! - Double(values.max()!) < widths[0])
+            let fine = try #require(s.fine?.width)
+            let low = Double(values.min()!) - h.edges.first!, high = h.edges.last! - Double(values.max()!)
+            #expect(abs(low - high) <= 2 * fine * (1 + 1e-9), "scale \(scale): slack \(low) below, \(high) above, fine bins of \(fine)")
         }
     }
 
