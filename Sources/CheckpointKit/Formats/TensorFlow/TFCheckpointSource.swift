@@ -37,7 +37,7 @@ public final class TFCheckpointSource: TensorSource {
     let layouts: [Layout]
 
     /// Every file this source reads (pass them as ``WriteOptions/inputs`` so no output replaces them).
-    public var files: [ReadableFile] { [indexFile] + shards }
+    public var inputFiles: [ReadableFile] { [indexFile] + shards }
 
     /// Opens the checkpoint `path` names (see ``TFCheckpointPaths``).
     public convenience init(path: String, options: Checkpoints.OpenOptions = Checkpoints.OpenOptions()) throws {

@@ -30,6 +30,11 @@ public struct TFCheckpointFormat: FileFormat {
     public func open(_ path: String, options: OpenOptions) throws -> any TensorSource {
         try TFCheckpointSource(path: path, options: options)
     }
+
+    /// `path` is the prefix (`dir/model_weights`; a trailing `.index` is dropped).
+    public func write(_ source: any TensorSource, to path: String, options: WriteOptions) throws -> WriteResult {
+        try TFCheckpointWriter.write(source, to: path, options: options)
+    }
 }
 
 /// TensorFlow SavedModel folders (read only: a SavedModel holds a traced graph ckpt cannot make).
