@@ -1,5 +1,4 @@
 #include "ckpt_crc32c.h"
-#include <stdlib.h>
 #include <string.h>
 
 /* Slicing-by-8 tables, built once on first use (thread-safe through pthread_once-free idempotence:
@@ -87,24 +86,18 @@ static uint32_t crc32c_hw(uint32_t crc, const unsigned char *p, size_t n) { retu
 static int have_hw(void) { return 0; }
 #endif
 
-/* CKPT_NO_CRC32C_HW=1 forces the table path (tests compare both). */
-static int hw_allowed(void) {
-    static volatile int state = -1;
-    if (state < 0) {
-        const char *v = getenv("CKPT_NO_CRC32C_HW");
-        state = (v != NULL && v[0] == '1') ? 0 : have_hw();
-    }
-    return state;
-}
-
 uint32_t ckpt_crc32c(uint32_t crc, const void *data, size_t count) {
     if (count == 0) return crc;
     const unsigned char *p = (const unsigned char *)data;
-    if (hw_allowed()) return crc32c_hw(crc, p, count);
+    if (have_hw()) return crc32c_hw(crc, p, count);
     return crc32c_soft(crc, p, count);
 }
 
-int ckpt_crc32c_hardware(void) { return hw_allowed(); }
+int ckpt_crc32c_hardware(void) { return have_hw(); }
+
+uint32_t ckpt_crc32c_table(uint32_t crc, const void *data, size_t count) {
+    return count == 0 ? crc : crc32c_soft(crc, (const unsigned char *)data, count);
+}
 
 /* CRC of A followed by B from crc(A), crc(B) and len(B): zlib's crc32_combine, for this polynomial. */
 static uint32_t multmodp(uint32_t a, uint32_t b) {

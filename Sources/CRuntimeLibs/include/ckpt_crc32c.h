@@ -8,6 +8,8 @@
 uint32_t ckpt_crc32c(uint32_t crc, const void *data, size_t count);
 /* The CRC-32C of A followed by B, from crc(A), crc(B) and B's length. */
 uint32_t ckpt_crc32c_combine(uint32_t crc1, uint32_t crc2, uint64_t len2);
+/* The table path alone (tests compare it with the instruction path). */
+uint32_t ckpt_crc32c_table(uint32_t crc, const void *data, size_t count);
 /* Whether the hardware path is used (for benchmarks and notes). */
 int ckpt_crc32c_hardware(void);
 #endif

@@ -32,6 +32,11 @@ public enum CRC32C {
         return (rot >> 17) | (rot << 15)
     }
 
+    /// The table-driven computation alone (the fallback when the CPU has no CRC-32C instruction).
+    static func tableChecksum(_ bytes: [UInt8], continuing crc: UInt32 = 0) -> UInt32 {
+        bytes.withUnsafeBytes { b in b.baseAddress.map { ckpt_crc32c_table(crc, $0, b.count) } ?? crc }
+    }
+
     /// Whether the CPU's CRC-32C instruction is used.
     public static var usesHardware: Bool { ckpt_crc32c_hardware() != 0 }
 }
