@@ -138,7 +138,7 @@ public final class TFCheckpointSource: TensorSource {
         for (k, key) in naming.keys.enumerated() {
             guard var name = key.tensorName, let dtype = key.entry.dtype.dtype else {
                 switch key.role.detail {
-                case "object_graph": break
+                case "object_graph", "optimizer_hyperparameter": break
                 case "metric_state": metricKeys += 1
                 default: skipped.append("\"\(escapeForDisplay(key.key))\" (\(key.entry.dtype.name))")
                 }
@@ -207,6 +207,13 @@ public final class TFCheckpointSource: TensorSource {
             }
             optimizer = Self.optimizerInfo(naming: naming, training: trainingOptimizer, trainingClass: trainingClass, hyperparameters: hyperparameters,
                                            iterations: iterations, hasGraph: graph != nil, notes: &notes)
+            let kept = hyperparameters.keys.filter { $0 != "learning_rate" }.sorted()
+            if !kept.isEmpty {
+                notes.append("the optimizer's variables \(kept.joined(separator: ", ")) are hyperparameters: they are read into its configuration, not listed as tensors")
+            }
+            if let decay = hyperparameters["decay"], decay != 0 {
+                notes.append("the optimizer's decay (\(decay)) has no Keras 3 equivalent and is not kept; use a learning rate schedule")
+            }
         }
 
         var metadata: [(String, JSONValue)] = []

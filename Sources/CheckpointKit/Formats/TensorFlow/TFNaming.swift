@@ -196,7 +196,9 @@ enum TFNaming {
                 } else if let h = hyper[n] {
                     role.detail = "optimizer_hyperparameter"
                     role.hyperparameter = h
-                    name = ContainerSpec.optimizerPrefix + h
+                    // The learning rate is a variable in Keras 3 too; older optimizers' beta_1,
+                    // decay... are configuration (TFOptimizerInfo.swift reads them into it).
+                    name = h == "learning_rate" ? ContainerSpec.learningRateTensor : nil
                 } else if metricNodes.contains(n) {
                     role.detail = "metric_state"
                 } else if underOptimizer.contains(n) {

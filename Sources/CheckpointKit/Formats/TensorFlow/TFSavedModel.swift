@@ -35,15 +35,21 @@ public struct TFSavedModelParts: Sendable {
                 }
                 parts.kerasVersion = json["keras_version"]?.stringValue
                 parts.backend = json["backend"]?.stringValue
+                if let tc = json["training_config"], tc.objectValue != nil { parts.trainingConfig = normalize(tc) }
                 if let mc = json["model_config"], mc.objectValue != nil {
                     var arch = normalize(mc)
                     if let v = parts.kerasVersion { arch = arch.setting("keras_version", to: .string(v)) }
                     if let b = parts.backend { arch = arch.setting("backend", to: .string(b)) }
+                    // The training configuration travels as the model's compile_config (Keras 3's
+                    // name for it), so a .keras written from it is compiled like the tf.keras model.
+                    if let tc = parts.trainingConfig {
+                        var ignored: [String] = []
+                        arch = arch.setting("compile_config", to: KerasMigration.compileConfig(trainingConfig: tc, notes: &ignored))
+                    }
                     parts.architecture = arch.serializedBytes()
                 } else {
                     parts.notes.append("keras_metadata.pb has no model_config (a subclassed model): the layers are not known")
                 }
-                if let tc = json["training_config"], tc.objectValue != nil { parts.trainingConfig = normalize(tc) }
             } else {
                 parts.notes.append("keras_metadata.pb has no root node")
             }
