@@ -10,7 +10,7 @@
 // - `InputLayer`: `batch_input_shape` → `batch_shape`; a Sequential whose first layer carries
 //   `batch_input_shape` gets an `InputLayer` in front (Keras 3 layers take no input shape).
 // - every layer: `module` `keras.layers`; `batch_input_shape` and `input_shape` dropped;
-//   a `Policy` dtype becomes a `DTypePolicy`; initializers, regularizers and constraints get their
+//   a dtype (string or Keras 2 `Policy`) becomes a `DTypePolicy`; initializers, regularizers and constraints get their
 //   Keras 3 module; arguments Keras 3 removed are dropped (`time_major`, `implementation` of RNNs,
 //   `input_length` of Embedding, `fused`/`virtual_batch_size`/`adjustment` of BatchNormalization,
 //   whose one-element `axis` list becomes an integer); nested layers (`Bidirectional`,
@@ -105,7 +105,9 @@ public enum KerasMigration {
         } else {
             for key in ["batch_input_shape", "input_shape"] { cfg = cfg.removing(key) }
         }
-        if let d = cfg["dtype"], d.objectValue != nil, let policy = d["config"]?["name"] {
+        // Keras 3 writes a layer's dtype as a DTypePolicy (an InputLayer's as a string).
+        let policy: JSONValue? = cfg["dtype"].flatMap { d in d.stringValue.map { JSONValue.string($0) } ?? d["config"]?["name"] }
+        if cls != "InputLayer", let policy {
             cfg = cfg.setting("dtype", to: .object([("module", .string("keras")), ("class_name", .string("DTypePolicy")),
                                                     ("config", .object([("name", policy)])), ("registered_name", .null)]))
         }
