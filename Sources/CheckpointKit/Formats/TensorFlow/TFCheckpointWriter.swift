@@ -6,13 +6,7 @@
 // only when all are complete (data, then index, then state file); if a rename fails, the files
 // already renamed are removed again.
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import CheckpointSystem
 
 public enum TFCheckpointWriter {
     /// The prefix a user's output name means (`x.index` → `x`, a shard name → its prefix).
@@ -94,7 +88,7 @@ public enum TFCheckpointWriter {
             committed.append(indexPath)
             try stateOut.commit()
         } catch {
-            for p in committed { unlink(p) }
+            for p in committed { Path.unlink(p) }
             throw error
         }
         return WriteResult(paths: [indexPath, dataPath, statePath], tensors: index.tensors.count, notes: plan.notes)

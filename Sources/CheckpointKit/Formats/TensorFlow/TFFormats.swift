@@ -1,3 +1,5 @@
+import CheckpointSystem
+
 extension CheckpointFormat {
     /// A TensorFlow checkpoint (tensor bundle): `prefix.index` + `prefix.data-NNNNN-of-MMMMM`.
     public static let tfCheckpoint = CheckpointFormat(rawValue: "tf-checkpoint")

@@ -1,3 +1,5 @@
+import CheckpointSystem
+
 /// A TensorFlow checkpoint resolved to its files.
 public struct TFCheckpointLocation: Sendable, Equatable {
     /// The bundle prefix: `dir/model_weights`, `saved_model_dir/variables/variables`.
