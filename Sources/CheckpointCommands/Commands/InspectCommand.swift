@@ -123,6 +123,11 @@ enum Verify {
             try archive.verify(progress: { progress.add($0) })
             return
         }
+        if let tf = source as? TFCheckpointSource, tensors.count == tf.index.tensors.count {
+            // Every entry of the bundle, including those that are not tensors (the object graph).
+            try tf.verify(progress: { progress.add(UInt64($0)) })
+            return
+        }
         try ParallelWork.forEach(count: tensors.count, weight: { source.index.tensors[tensors[$0]].byteCount ?? 0 }) { k in
             let i = tensors[k]
             let n = source.index.tensors[i].byteCount ?? 0

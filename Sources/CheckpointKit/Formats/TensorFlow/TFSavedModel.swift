@@ -61,7 +61,8 @@ public struct TFSavedModelParts: Sendable {
             let file = try ReadableFile(path: pbPath)
             if file.size <= limits.maxCentralDirectoryBytes {
                 let bytes = try file.read(at: 0, count: Int(file.size), what: savedModelFile)
-                parts.signatures = try SavedModelProtos.decodeSignatures(bytes, file: pbPath, limits: limits)
+                // `__saved_model_init_op` and the like are TensorFlow's own, not serving signatures.
+                parts.signatures = try SavedModelProtos.decodeSignatures(bytes, file: pbPath, limits: limits).filter { !$0.name.hasPrefix("__") }
             } else {
                 parts.notes.append("saved_model.pb is \(file.size) bytes, over the limit; its signatures were not read")
             }
