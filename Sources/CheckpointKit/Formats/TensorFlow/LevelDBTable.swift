@@ -87,11 +87,11 @@ struct LevelDBTable {
                                       file: file, member: keyName, offset: UInt64(q))
             }
             guard h.offset >= lastEnd else {
-                throw CheckpointError(.corrupt, "the index points to a data block at byte \(h.offset), inside the previous block (which ends at byte \(lastEnd))",
+                throw CheckpointError(.corrupt, "the block handle points to a data block at byte \(h.offset), inside the previous block (which ends at byte \(lastEnd))",
                                       file: file, member: keyName, offset: UInt64(ie.value.lowerBound))
             }
             guard h.offset < meta.offset && h.offset < index.offset else {
-                throw CheckpointError(.corrupt, "the index points to a data block at byte \(h.offset), at or after the meta-index and index blocks",
+                throw CheckpointError(.corrupt, "the block handle points to a data block at byte \(h.offset), at or after the meta-index and index blocks",
                                       file: file, member: keyName, offset: UInt64(ie.value.lowerBound))
             }
             let range = try Self.block(bytes, h, end: min(meta.offset, index.offset), file: file, what: "data block", key: keyName)

@@ -91,7 +91,11 @@ public enum TFCheckpointWriter {
             for p in committed { Path.unlink(p) }
             throw error
         }
-        return WriteResult(paths: [indexPath, dataPath, statePath], tensors: index.tensors.count, notes: plan.notes)
+        var notes = plan.notes
+        if let o = index.optimizer, let config = o.config.objectValue, config.contains(where: { $0.0 != "name" && $0.0 != "learning_rate" }) {
+            notes.append("a TensorFlow checkpoint keeps the optimizer's variables, not its configuration: \(o.className)'s hyperparameters other than the learning rate are not written")
+        }
+        return WriteResult(paths: [indexPath, dataPath, statePath], tensors: index.tensors.count, notes: notes)
     }
 
     /// A scalar string tensor's bytes as the bundle stores them, and the CRC-32C its entry keeps.

@@ -20,9 +20,12 @@ extension TFCheckpointSource {
         }
         var overrides: [(String, String)] = []
         var assumed: [String] = []
+        // tf.keras names an optimizer after its class (`Adam`), as its variables show.
+        if let n = naming.optimizerName, !n.isEmpty { overrides.append(("name", n)) }
         let parameters = Set(kind.parameters.map(\.key))
         for (k, v) in hyperparameters.sorted(by: { $0.key < $1.key }) where parameters.contains(k) && v.isFinite {
-            overrides.append((k, "\(v)"))
+            // Stored as float32: the shortest decimal that is that float (0.9, not 0.8999999761581421).
+            overrides.append((k, Double(Float(v)) == v ? "\(Float(v))" : "\(v)"))
         }
         let slots = Set(naming.keys.compactMap { $0.role.kind == .slot ? $0.role.keras3Slot : nil })
         switch kind {
@@ -32,6 +35,8 @@ extension TFCheckpointSource {
                 assumed.append("momentum 0.9 (the checkpoint has momentum slots but does not store the value)")
             }
             if slots.contains("average_gradient") { overrides.append(("centered", "true")) }
+            // tf.keras's RMSprop (>= 2.11) defaults ema_overwrite_frequency to 100, Keras 3's to None.
+            if kind == .rmsprop && !naming.isLegacyOptimizer { overrides.append(("ema_overwrite_frequency", "100")) }
         case .adam, .adamW:
             if slots.contains("velocity_hat") { overrides.append(("amsgrad", "true")) }
         default:
@@ -45,8 +50,8 @@ extension TFCheckpointSource {
             return (try? KerasOptimizerConfig(className: kind.className))?.optimizerInfo(iterations: iterations)
                 ?? OptimizerInfo(className: kind.className, config: .object([]), iterations: iterations)
         }
-        let kept = overrides.map(\.0).filter { $0 != "momentum" || hyperparameters["momentum"] != nil }
-        var note = "a TensorFlow checkpoint does not store the optimizer's configuration: \(kind.className) with Keras's defaults is assumed"
+        let kept = overrides.map(\.0).filter { hyperparameters[$0] != nil }
+        var note = "a TensorFlow checkpoint does not store the optimizer's configuration: \(kind.className) with tf.keras's defaults is assumed"
         if !kept.isEmpty { note += ", except \(kept.joined(separator: ", ")) taken from the checkpoint" }
         if !assumed.isEmpty { note += ", and " + assumed.joined(separator: ", ") }
         notes.append(note)
