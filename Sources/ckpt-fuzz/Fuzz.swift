@@ -24,11 +24,15 @@ import CheckpointSystem
 //                read (dequantized) and its statistics; accepted tensors lie inside the input
 //   pytorch      the restricted unpickler: the bytes as a bare data.pkl (strict and lenient), and
 //                as a torch file (zip or legacy) in memory: open, read every tensor
+//   tensorflow   the bytes as a checkpoint .index (LevelDB table, BundleHeaderProto, BundleEntryProto;
+//                an accepted table re-built by the writer reads back equal), and as the protobuf
+//                messages a checkpoint or SavedModel holds (TrackableObjectGraph, re-encoded it
+//                decodes back equal; SavedModel signatures; SavedMetadata; a meta graph's collections)
 
 import CheckpointKit
 
 enum FuzzTarget: String, CaseIterable, Sendable {
-    case container, npz, npy, json, keras, safetensors, gguf, pytorch
+    case container, npz, npy, json, keras, safetensors, gguf, pytorch, tensorflow
 }
 
 /// Low limits: a fuzzer's input is a few KiB, and nothing it says may make a reader allocate much.
@@ -240,6 +244,28 @@ func fuzzPyTorch(_ bytes: [UInt8]) -> [CheckpointError?] {
     return out
 }
 
+func fuzzTensorFlow(_ bytes: [UInt8]) -> [CheckpointError?] {
+    [refusal(.tensorflow, "table") {
+        let entries = try TFBundle.tableEntries(bytes, file: "fuzz.index", limits: fuzzLimits)
+        let again = try TFBundle.tableEntries(TFBundle.table(entries), limits: fuzzLimits)
+        if again.count != entries.count || zip(again, entries).contains(where: { $0.key != $1.key || $0.value != $1.value }) {
+            finding("tensorflow: a table re-built from its entries reads back different")
+        }
+    }, refusal(.tensorflow, "bundle") {
+        let bundle = try TFBundle(indexBytes: bytes, path: "fuzz.index", limits: fuzzLimits)
+        for e in bundle.entries { _ = e.proto.dtype.name }
+        let again = try TFBundle(indexBytes: TFBundle.table(bundle.reencoded()), path: "again.index", limits: fuzzLimits)
+        if again.entries.map(\.key) != bundle.entries.map(\.key) || again.entries.map(\.proto) != bundle.entries.map(\.proto) || again.header != bundle.header {
+            finding("tensorflow: a bundle index re-encoded reads back different")
+        }
+    }, refusal(.tensorflow, "object graph") {
+        let g = try TFObjectGraph.decode(bytes, limits: fuzzLimits)
+        if try TFObjectGraph.decode(g.encoded(), limits: fuzzLimits) != g { finding("tensorflow: an object graph re-encoded decodes different") }
+    }, refusal(.tensorflow, "saved model") { _ = try TFSignature.decode(savedModel: bytes, limits: fuzzLimits) },
+       refusal(.tensorflow, "keras metadata") { _ = try TFKerasMetadataNode.decode(bytes, limits: fuzzLimits) },
+       refusal(.tensorflow, "meta graph") { _ = try TFBundle.trainableVariables(metaGraph: bytes, limits: fuzzLimits) }]
+}
+
 /// Runs one input; returns what each step said (nil: accepted), for the replayer.
 @discardableResult
 func fuzz(_ target: FuzzTarget, _ bytes: [UInt8]) -> [CheckpointError?] {
@@ -252,6 +278,7 @@ func fuzz(_ target: FuzzTarget, _ bytes: [UInt8]) -> [CheckpointError?] {
     case .safetensors: fuzzSafetensors(bytes)
     case .gguf: fuzzGGUF(bytes)
     case .pytorch: fuzzPyTorch(bytes)
+    case .tensorflow: fuzzTensorFlow(bytes)
     }
 }
 

@@ -306,24 +306,35 @@ enum TFProtos {
         return w.bytes
     }
 
-    static func encodeShape(_ dims: [Int64]) -> ProtoWriter {
+    static func encodeShape(_ dims: [Int64], unknownRank: Bool = false) -> ProtoWriter {
         var s = ProtoWriter()
         for d in dims {
             var dim = ProtoWriter()
             dim.int64(1, d)
             s.message(2, dim)
         }
+        s.varint(3, unknownRank ? 1 : 0)
         return s
     }
 
     static func encodeEntry(_ e: TFBundleEntry) -> [UInt8] {
         var w = ProtoWriter()
         w.varint(1, UInt64(e.dtype.rawValue))
-        w.message(2, encodeShape(e.shape))
+        w.message(2, encodeShape(e.shape, unknownRank: e.unknownRank))
         w.varint(3, UInt64(bitPattern: Int64(e.shardID)))
         w.int64(4, e.offset)
         w.int64(5, e.size)
         w.fixed32(6, e.crc32c)
+        for slice in e.slices {
+            var m = ProtoWriter()
+            for x in slice.extents {
+                var ext = ProtoWriter()
+                ext.int64(1, x.start)
+                if let length = x.length { ext.int64(2, length, always: true) }
+                m.message(1, ext)
+            }
+            w.message(7, m)
+        }
         return w.bytes
     }
 
