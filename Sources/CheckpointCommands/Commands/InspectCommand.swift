@@ -7,7 +7,9 @@ struct InspectCommand: ParsableCommand {
         abstract: "Show what a checkpoint holds, without loading a framework.",
         discussion: """
         Reads only the index (ZIP directory and manifest) unless --stats, --values or --verify \
-        ask for tensor data. Works on .ckpt, .npz, .safetensors, .keras, .weights.h5 and .h5 files.
+        ask for tensor data. Works on .ckpt, .npz, .safetensors, .keras, .weights.h5 and .h5 files, \
+        TensorFlow checkpoints and SavedModel folders (the key each tensor is stored under is shown \
+        beside its name).
 
         --stats adds each tensor's distribution as a 20-bin histogram (a large one for \
         --tensor NAME; counts and edges in --json): the finite values, in equal bins covering \
