@@ -109,7 +109,7 @@ public struct TFBundle: Sendable {
             }
         } else if p.dtype == .string {
             // Each element takes at least one length byte, plus the 4-byte length checksum.
-            guard p.size >= Int64(count) + 4 else {
+            guard p.size >= 4, Int64(count) <= p.size - 4 else {
                 throw fail("the string entry holds \(p.size) bytes, too few for \(count) elements")
             }
         }

@@ -268,10 +268,12 @@ enum TFNaming {
     static func orderKeys(_ result: inout TFNamingResult, weightOrder: [Int], model: KerasModelVariables?) {
         var weightRank: [String: Int] = [:]
         if let model { for (i, v) in model.variables.enumerated() { weightRank[v.path] = i } }
+        var weightKeyOfNode: [Int: String] = [:]
+        for k in result.keys where k.role.kind == .weight {
+            if let n = k.role.node, let name = k.tensorName, weightKeyOfNode[n] == nil { weightKeyOfNode[n] = name }
+        }
         for (i, n) in weightOrder.enumerated() {
-            if let k = result.keys.first(where: { $0.role.node == n && $0.role.kind == .weight }), let name = k.tensorName, weightRank[name] == nil {
-                weightRank[name] = (model?.variables.count ?? 0) + i
-            }
+            if let name = weightKeyOfNode[n], weightRank[name] == nil { weightRank[name] = (model?.variables.count ?? 0) + i }
         }
         var slotRank: [String: Int] = [:]
         for k in result.keys where k.role.kind == .slot {

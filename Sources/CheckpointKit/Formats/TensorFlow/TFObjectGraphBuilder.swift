@@ -85,7 +85,8 @@ enum TFObjectGraphBuilder {
         if !optimizerTensors.isEmpty {
             let kind = index.optimizer.flatMap { KerasOptimizerKind(className: $0.className) }
             let optName = kind?.className ?? index.optimizer?.className ?? "optimizer"
-            let trainable = index.tensors.filter { $0.role == .weight && $0.trainable }.map(\.name)
+            var trainable: [String: Int] = [:]
+            for t in index.tensors where t.role == .weight && t.trainable && trainable[t.name] == nil { trainable[t.name] = trainable.count }
             var nextVariable = 1
             var slotLists: [String: [(Int, Int)]] = [:]
             var left: [String] = []
@@ -100,7 +101,7 @@ enum TFObjectGraphBuilder {
                     let key = "optimizer/_learning_rate" + TFNaming.valueSuffix
                     _ = b.variable(at: ["optimizer", "_learning_rate"], fullName: "learning_rate", key: key)
                     items.append(.init(tensor: i, key: key, fullName: "learning_rate"))
-                } else if let slot = t.slot, let owner = t.weight, let k = trainable.firstIndex(of: owner), weightKey[owner] != nil {
+                } else if let slot = t.slot, let owner = t.weight, let k = trainable[owner], weightKey[owner] != nil {
                     let tfSlot = keras2Slot(slot, kind: kind)
                     let j = nextVariable
                     nextVariable += 1
