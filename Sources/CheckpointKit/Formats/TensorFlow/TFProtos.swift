@@ -13,7 +13,8 @@ public struct TFDataType: Sendable, Hashable {
     public static let string = TFDataType(rawValue: 7)
     public static let int64 = TFDataType(rawValue: 9)
 
-    /// The toolkit's dtype, nil for strings, complex, quantized, resource, variant and 4/8-bit types.
+    /// The toolkit's dtype, nil for strings, complex, quantized, resource, variant, 4-bit types
+    /// and float8_e4m3b11fnuz.
     public var dtype: DType? {
         switch rawValue {
         case 1: return .float32
@@ -29,10 +30,15 @@ public struct TFDataType: Sendable, Hashable {
         case 19: return .float16
         case 22: return .uint32
         case 23: return .uint64
+        case 24: return .float8_e5m2
+        case 25: return .float8_e4m3fn
+        case 26: return .float8_e4m3fnuz
+        case 28: return .float8_e5m2fnuz
         default: return nil
         }
     }
 
+    /// nil for dtypes TensorFlow has no type for (float8_e8m0fnu).
     public init?(_ dtype: DType) {
         switch dtype {
         case .float32: rawValue = 1
@@ -48,6 +54,11 @@ public struct TFDataType: Sendable, Hashable {
         case .float16: rawValue = 19
         case .uint32: rawValue = 22
         case .uint64: rawValue = 23
+        case .float8_e5m2: rawValue = 24
+        case .float8_e4m3fn: rawValue = 25
+        case .float8_e4m3fnuz: rawValue = 26
+        case .float8_e5m2fnuz: rawValue = 28
+        case .float8_e8m0fnu: return nil
         }
     }
 
