@@ -48,6 +48,7 @@ public enum FuzzTargets {
         FuzzTarget("safetensors", maxLength: 65536, fuzzSafetensors),
         FuzzTarget("gguf", maxLength: 65536, fuzzGGUF),
         FuzzTarget("pytorch", maxLength: 65536, fuzzPyTorch),
+        FuzzTarget("tensorflow", maxLength: 65536, fuzzTensorFlow),
     ]
 
     public static func named(_ name: String) -> FuzzTarget? { all.first { $0.name == name } }

@@ -120,6 +120,14 @@ public enum Seeds {
                 try SafetensorsWriter.write(archive, tensors: weights, to: "\(dir)/safetensors/\(name).safetensors")
             }
         }
+        // A TensorFlow checkpoint of the full seed (object graph included), its index and object graph.
+        let (full, payloads) = fullIndex()
+        let tfDir = "\(dir)/tensorflow"
+        for f in ["seed.index", "seed.data-00000-of-00001", "checkpoint"] { Path.unlink("\(tfDir)/\(f)") }
+        try TFCheckpointWriter.write(ComposedSource(index: full, payloads: payloads, path: "seed", format: .ckpt), to: "\(tfDir)/seed")
+        let seed = try TFCheckpointSource(path: "\(tfDir)/seed")
+        if let graph = seed.objectGraph { try write(graph.encoded(), to: "\(tfDir)/seed-object-graph.pb") }
+        for f in ["seed.data-00000-of-00001", "checkpoint"] { Path.unlink("\(tfDir)/\(f)") }
         try write(Array(architecture.utf8), to: "\(dir)/keras/seed-architecture.json")
         try write(Array(architecture.utf8), to: "\(dir)/json/seed-architecture.json")
         for (name, bytes) in npyHeaders() { try write(bytes, to: "\(dir)/npy/\(name)") }

@@ -317,10 +317,17 @@ struct KerasFileTests {
         let back = try Checkpoints.open(out, options: .init(architecture: TestEnv.read(KerasFileFixtures.dev + "/mlp/architecture.json")))
         #expect(back.index.tensors.map(\.name) == source.index.tensors.map(\.name))
         try expectSameTensors(source, back)
-        // A .keras needs a Keras 3 config.json, which a Keras 2 model_config is not.
-        expectError(.unsupported) {
-            try KerasFiles.write(source.index, payloads: source.index.tensors.indices.map { .source(source, $0) }, to: dir + "/x.keras", format: .keras)
+        // A .keras needs a Keras 3 config.json: the Keras 2 model_config is translated (KerasMigration).
+        try KerasFiles.write(source.index, payloads: source.index.tensors.indices.map { .source(source, $0) }, to: dir + "/x.keras", format: .keras)
+        let keras = try Checkpoints.open(dir + "/x.keras")
+        #expect(try KerasArchitecture(bytes: #require(keras.index.architecture)).dialect == .keras3)
+        // Keras 3 names a Sequential's variables from its config with the model's scope.
+        var renamed = keras.index
+        for k in renamed.tensors.indices {
+            renamed.tensors[k].name = renamed.tensors[k].name.replacingOccurrences(of: "sequential/", with: "")
+            renamed.tensors[k].weight = renamed.tensors[k].weight?.replacingOccurrences(of: "sequential/", with: "")
         }
+        try expectSameTensors(source, ComposedSource(renaming: keras, as: renamed))
     }
 
     @Test("a deflated model.weights.h5 member is inflated in memory and reads the same")

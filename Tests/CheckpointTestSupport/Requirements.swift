@@ -101,7 +101,7 @@ extension Requirement {
     }
 
     /// Whether python3 imports `modules` (a comma-separated import list), with KERAS_BACKEND=jax.
-    static func importable(_ modules: String) -> Bool {
+    public static func importable(_ modules: String) -> Bool {
         guard TestEnv.which("python3") != nil else { return false }
         return (try? TestEnv.run("python3", ["-c", "import " + modules], environment: ["KERAS_BACKEND": "jax"]).status) == 0
     }

@@ -71,6 +71,8 @@ for f in $(small Tests/Fixtures/pytorch \( -name '*.pt' -o -name '*.bin' \)); do
     cp "$f" "$seeds/pytorch/$n"
     unzip -p "$f" '*/data.pkl' >"$seeds/pytorch/$n.pkl" 2>/dev/null || rm -f "$seeds/pytorch/$n.pkl"
 done
+# TensorFlow: the .index tables and protobuf messages of the fixtures.
+for f in $(small Tests/Fixtures/tensorflow \( -name '*.index' -o -name '*.pb' -o -name '*.meta' \)); do cp "$f" "$seeds/tensorflow/$(echo "${f#Tests/Fixtures/}" | tr / _)"; done
 # Inputs that once crashed a reader stay in the seeds.
 if [ -d Tests/Fixtures/fuzz-regressions ]; then
     for f in Tests/Fixtures/fuzz-regressions/*; do
