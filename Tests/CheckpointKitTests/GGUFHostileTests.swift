@@ -5,7 +5,7 @@ import CheckpointTestSupport
 
 /// Hostile and odd GGUF files: every refusal is a CheckpointError whose sentence names the file
 /// and a byte offset; nothing crashes, hangs or allocates what a count claims.
-@Suite("GGUF hostile input")
+@Suite("GGUF hostile input", .reportsSeeds)
 struct GGUFHostileTests {
     static let name = "forged.gguf"
 

@@ -5,7 +5,7 @@ import CheckpointTestSupport
 
 /// Pickles that would run code, and pickles built to exhaust a reader: each is a CheckpointError
 /// with one sentence, and nothing runs.
-@Suite("PyTorch hostile pickles")
+@Suite("PyTorch hostile pickles", .reportsSeeds)
 struct PyTorchHostileTests {
     @Test("every hostile fixture is refused, naming the global and its byte offset", arguments: TorchFixtures.hostile)
     func hostileFixture(_ file: String) throws {
