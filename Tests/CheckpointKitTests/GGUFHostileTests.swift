@@ -269,7 +269,7 @@ struct GGUFHostileTests {
     }
 }
 
-@Suite("GGUF UTF-8 check")
+@Suite("GGUF UTF-8 check", .reportsSeeds)
 struct GGUFUTF8Tests {
     @Test("isValidUTF8 agrees with the standard library on edge sequences and random bytes")
     func agreesWithStandardLibrary() {
