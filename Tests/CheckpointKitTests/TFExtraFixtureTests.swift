@@ -84,6 +84,58 @@ struct TFExtraFixtureTests {
         #expect(s.notes.isEmpty, "\(s.notes)")
     }
 
+    /// A 2×3 float32 variable `w` cut into the given boxes (start, length per dimension), written
+    /// as a bundle; the data of each box is the variable's elements in it.
+    static func forgeSliced(_ dir: String, _ boxes: [[(Int64, Int64)]]) throws -> String {
+        let whole: [Float] = [1, 2, 3, 4, 5, 6]
+        var data: [UInt8] = []
+        var entries: [(key: [UInt8], value: [UInt8])] = []
+        var slices: [TFTensorSlice] = []
+        for box in boxes {
+            let slice = TFTensorSlice(extents: box.map { TFTensorSlice.Extent(start: $0.0, length: $0.1) })
+            var bytes: [UInt8] = []
+            for r in box[0].0..<(box[0].0 + box[0].1) {
+                for c in box[1].0..<(box[1].0 + box[1].1) { bytes.appendLE(whole[Int(r * 3 + c) % whole.count].bitPattern) }
+            }
+            let entry = TFBundleEntry(dtype: .float, shape: box.map(\.1), offset: Int64(data.count), size: Int64(bytes.count),
+                                      crc32c: CRC32C.mask(CRC32C.checksum(bytes)))
+            entries.append((TFBundle.sliceKey("w", slice), TFProtos.encodeEntry(entry)))
+            data += bytes
+            slices.append(slice)
+        }
+        entries.append((Array("w".utf8), TFProtos.encodeEntry(TFBundleEntry(dtype: .float, shape: [2, 3], slices: slices))))
+        entries.sort { $0.key.lexicographicallyPrecedes($1.key) }
+        entries.insert(([], TFProtos.encodeHeader(TFBundleHeader(numShards: 1, endianness: 0, producer: 1, minConsumer: 0))), at: 0)
+        let prefix = dir + "/forged"
+        try TestEnv.write(LevelDBTableWriter().build(entries), to: prefix + ".index")
+        try TestEnv.write(data, to: prefix + ".data-00000-of-00001")
+        return prefix
+    }
+
+    @Test
+    func slicesAlongAnyDimension() throws {
+        let dir = try TestEnv.temporaryDirectory("ckpt-tf-slices")
+        defer { TestEnv.cleanup(dir) }
+        var expected: [UInt8] = []
+        for v: Float in [1, 2, 3, 4, 5, 6] { expected.appendLE(v.bitPattern) }
+        // Columns 0-1 of both rows, then column 2 row by row: put together in C order.
+        let good = try TFCheckpointSource(path: Self.forgeSliced(dir, [[(0, 2), (0, 2)], [(1, 1), (2, 1)], [(0, 1), (2, 1)]]))
+        #expect(good.index.tensors.map(\.name) == ["w"] && good.index.tensors.first?.shape == [2, 3])
+        #expect(try good.readTensorBytes(0) == expected)
+        try good.verify()
+        // Overlapping boxes, and boxes that leave a gap: left out, and the note says why.
+        for (boxes, says) in [([[(0, 2), (0, 2)], [(0, 2), (1, 2)]] as [[(Int64, Int64)]], "more elements"),
+                              ([[(0, 1), (0, 3)], [(1, 1), (0, 2)]], "cover 5 of its 6"),
+                              ([[(0, 1), (0, 3)], [(0, 2), (2, 1)], [(1, 1), (0, 1)]], "overlap"),
+                              ([[(0, 2), (0, 2)], [(1, 1), (2, 2)]], "outside")] {
+            try? FileManager.default.removeItem(atPath: dir + "/forged.index")
+            try? FileManager.default.removeItem(atPath: dir + "/forged.data-00000-of-00001")
+            let bad = try TFCheckpointSource(path: Self.forgeSliced(dir, boxes))
+            #expect(bad.index.tensors.isEmpty, "\(boxes)")
+            #expect(bad.notes.contains { $0.contains("\"w\" is left out") && $0.contains(says) }, "\(bad.notes)")
+        }
+    }
+
     @Test(.timeLimit(.minutes(5)), .requires(.tfKeras, .numpy))
     func tensorflowLoadsWhatWeWriteBack() throws {
         let out = try TestEnv.temporaryDirectory("ckpt-tf-extra-py")
