@@ -90,6 +90,7 @@ _ckpt_inspect() {
         '--color[Colour output\: auto (on a terminal, unless NO_COLOR is set), always, never.]:color:{__ckpt_complete "${___color[@]}"}'
         '--progress[Show a progress bar on stderr (default\: only when stderr is a terminal).]'
         '--no-progress[Show a progress bar on stderr (default\: only when stderr is a terminal).]'
+        '--wide[Print tables at full width; by default they fit the terminal (COLUMNS), dropping or shortening the least important columns.]'
         '--version[Show the version.]'
         '(-h --help)'{-h,--help}'[Show help information.]'
     )
@@ -128,6 +129,7 @@ _ckpt_diff() {
         '--color[Colour output\: auto (on a terminal, unless NO_COLOR is set), always, never.]:color:{__ckpt_complete "${___color[@]}"}'
         '--progress[Show a progress bar on stderr (default\: only when stderr is a terminal).]'
         '--no-progress[Show a progress bar on stderr (default\: only when stderr is a terminal).]'
+        '--wide[Print tables at full width; by default they fit the terminal (COLUMNS), dropping or shortening the least important columns.]'
         '--version[Show the version.]'
         '(-h --help)'{-h,--help}'[Show help information.]'
     )
@@ -154,6 +156,7 @@ _ckpt_strip() {
         '--color[Colour output\: auto (on a terminal, unless NO_COLOR is set), always, never.]:color:{__ckpt_complete "${___color[@]}"}'
         '--progress[Show a progress bar on stderr (default\: only when stderr is a terminal).]'
         '--no-progress[Show a progress bar on stderr (default\: only when stderr is a terminal).]'
+        '--wide[Print tables at full width; by default they fit the terminal (COLUMNS), dropping or shortening the least important columns.]'
         '--version[Show the version.]'
         '(-h --help)'{-h,--help}'[Show help information.]'
     )
@@ -185,6 +188,7 @@ _ckpt_rebuild() {
         '--color[Colour output\: auto (on a terminal, unless NO_COLOR is set), always, never.]:color:{__ckpt_complete "${___color[@]}"}'
         '--progress[Show a progress bar on stderr (default\: only when stderr is a terminal).]'
         '--no-progress[Show a progress bar on stderr (default\: only when stderr is a terminal).]'
+        '--wide[Print tables at full width; by default they fit the terminal (COLUMNS), dropping or shortening the least important columns.]'
         '--version[Show the version.]'
         '(-h --help)'{-h,--help}'[Show help information.]'
     )
@@ -212,6 +216,7 @@ _ckpt_convert() {
         '--color[Colour output\: auto (on a terminal, unless NO_COLOR is set), always, never.]:color:{__ckpt_complete "${___color[@]}"}'
         '--progress[Show a progress bar on stderr (default\: only when stderr is a terminal).]'
         '--no-progress[Show a progress bar on stderr (default\: only when stderr is a terminal).]'
+        '--wide[Print tables at full width; by default they fit the terminal (COLUMNS), dropping or shortening the least important columns.]'
         '--version[Show the version.]'
         '(-h --help)'{-h,--help}'[Show help information.]'
     )

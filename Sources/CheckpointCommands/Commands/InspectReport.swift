@@ -121,20 +121,7 @@ struct InspectReport {
         // Layer table (Keras model.summary() spirit).
         let rows = selected.count == index.tensors.count ? layerRows() : []
         if !rows.isEmpty {
-            var table = TextTable(["Layer (type)", "Params", "Trainable", "Bytes"], align: [.left, .right, .left, .right])
-            for r in rows {
-                let tr = r.params == 0 ? "-" : r.nonTrainableParams == 0 ? "yes" : r.trainableParams == 0 ? "no" : "partly"
-                let label = r.className == "?" ? escapeForDisplay(r.name) : "\(escapeForDisplay(r.name)) (\(r.className))"
-                table.add([label, Fmt.count(r.params), tr, Fmt.bytes(r.bytes)])
-            }
-            out += table.render()
-            out += " Total params: \(Fmt.count(t.params)) (\(Fmt.bytes(t.paramBytes)))\n"
-            out += " Trainable params: \(Fmt.count(t.trainable)) (\(Fmt.bytes(t.trainableBytes)))\n"
-            out += " Non-trainable params: \(Fmt.count(t.nonTrainable)) (\(Fmt.bytes(t.nonTrainableBytes)))\n"
-            if t.optimizer > 0 || index.optimizer != nil {
-                out += " Optimizer params: \(Fmt.count(t.optimizer)) (\(Fmt.bytes(t.optimizerBytes)))\n"
-            }
-            out += "\n"
+            out += layerTable(rows, totals: t) + "\n"
         }
 
         // Tensor table.
@@ -187,6 +174,39 @@ struct InspectReport {
         for (i, bytes) in values {
             let info = index.tensors[i]
             out += "\n" + ValuePrinter.render(info: info, bytes: bytes, limit: valuesLimit ?? 0)
+        }
+        return out
+    }
+
+    /// The layer table as Keras's `model.summary()` prints it (Output Shape, Param #, Connected to
+    /// for a Functional model that is not a chain; nested models' layers under them, as
+    /// `expand_nested` shows them), with ckpt's Trainable and Bytes columns, and Keras's totals.
+    func layerTable(_ rows: [LayerSummary], totals t: ParameterTotals) -> String {
+        let shapes = summary.graph != nil
+        let connections = summary.showsConnections
+        var headers = ["Layer (type)"], align: [TextTable.Align] = [.left]
+        if shapes { headers.append("Output Shape"); align.append(.left) }
+        headers += ["Param #", "Trainable", "Bytes"]
+        align += [.right, .left, .right]
+        if connections { headers.append("Connected to"); align.append(.left) }
+        var table = TextTable(headers, align: align)
+        for r in rows {
+            let tr = r.params == 0 ? "-" : r.nonTrainableParams == 0 ? "yes" : r.trainableParams == 0 ? "no" : "partly"
+            var label = r.className == "?" ? escapeForDisplay(r.name) : "\(escapeForDisplay(r.name)) (\(escapeForDisplay(r.className)))"
+            if r.parent != nil { label = "   └ " + label }
+            var row = [label]
+            if shapes { row.append(r.outputShape ?? "?") }
+            row += [Fmt.count(r.params), tr, Fmt.bytes(r.bytes)]
+            if connections { row.append(r.connectedTo.map { $0.isEmpty ? "-" : $0.map(escapeForDisplay).joined(separator: ", ") } ?? "") }
+            table.add(row)
+        }
+        var out = table.render()
+        let optimizer = t.optimizer > 0 || index.optimizer != nil
+        out += " Total params: \(Fmt.count(optimizer ? t.total : t.params)) (\(Fmt.bytes(optimizer ? t.totalBytes : t.paramBytes)))\n"
+        out += " Trainable params: \(Fmt.count(t.trainable)) (\(Fmt.bytes(t.trainableBytes)))\n"
+        out += " Non-trainable params: \(Fmt.count(t.nonTrainable)) (\(Fmt.bytes(t.nonTrainableBytes)))\n"
+        if optimizer {
+            out += " Optimizer params: \(Fmt.count(t.optimizer)) (\(Fmt.bytes(t.optimizerBytes)))\n"
         }
         return out
     }
