@@ -113,7 +113,8 @@ struct InspectCommand: ParsableCommand {
         if json {
             console.write(report.json().serialized(.pretty))
         } else {
-            console.write(report.text(style: style, width: console.width, valuesLimit: values))
+            let width = display.wide ? Int.max : console.width
+            console.write(wrapLines(report.text(style: style, width: width, valuesLimit: values), width: width))
         }
     }
 }

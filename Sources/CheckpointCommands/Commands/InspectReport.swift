@@ -116,12 +116,14 @@ struct InspectReport {
                 ? "every entry's CRC-32C and size, and the index's block checksums, match" : "every member's CRC-32, size and header match"
             out += "  verified    " + style.green(what) + "\n"
         }
+        // The header's lines wrapped to the width, continuations under the values.
+        out = out.split(separator: "\n").map { wrapLine(String($0), width: width, indent: "            ") }.joined(separator: "\n") + "\n"
         out += "\n"
 
         // Layer table (Keras model.summary() spirit).
         let rows = selected.count == index.tensors.count ? layerRows() : []
         if !rows.isEmpty {
-            out += layerTable(rows, totals: t) + "\n"
+            out += layerTable(rows, totals: t, width: width) + "\n"
         }
 
         // Tensor table.
@@ -159,11 +161,17 @@ struct InspectReport {
             if keyColumn { row.append(escapeForDisplay(info.sourceKey ?? "")) }
             table.add(row)
         }
+        let hidden = table.fit(width: width, drop: ["ratio", "stored", "key", "elements", "inf", "nan", "zeros", "histogram", "std", "mean"])
+        let columns = table.headers
         out += table.render(style: { row, col, cell in
-            guard col >= 11, col <= 13, !stats.isEmpty else { return cell }
-            if col == 13 { return style.cyan(cell) }
-            return cell.trimmingSpaces() == "0" ? cell : style.yellow(cell)
+            guard !stats.isEmpty, col < columns.count else { return cell }
+            switch columns[col] {
+            case "histogram": return style.cyan(cell)
+            case "zeros", "nan", "inf": return cell.trimmingSpaces() == "0" ? cell : style.yellow(cell)
+            default: return cell
+            }
         })
+        out += TextTable.hiddenNote(hidden, width: width)
         out += "\(selected.count) of \(index.tensors.count) tensors\n"
 
         // One tensor asked for by name: its histogram, large.
@@ -181,7 +189,7 @@ struct InspectReport {
     /// The layer table as Keras's `model.summary()` prints it (Output Shape, Param #, Connected to
     /// for a Functional model that is not a chain; nested models' layers under them, as
     /// `expand_nested` shows them), with ckpt's Trainable and Bytes columns, and Keras's totals.
-    func layerTable(_ rows: [LayerSummary], totals t: ParameterTotals) -> String {
+    func layerTable(_ rows: [LayerSummary], totals t: ParameterTotals, width: Int = .max) -> String {
         let shapes = summary.graph != nil
         let connections = summary.showsConnections
         var headers = ["Layer (type)"], align: [TextTable.Align] = [.left]
@@ -200,7 +208,8 @@ struct InspectReport {
             if connections { row.append(r.connectedTo.map { $0.isEmpty ? "-" : $0.map(escapeForDisplay).joined(separator: ", ") } ?? "") }
             table.add(row)
         }
-        var out = table.render()
+        let hidden = table.fit(width: width, drop: ["Bytes", "Trainable", "Connected to"])
+        var out = table.render() + TextTable.hiddenNote(hidden, width: width)
         let optimizer = t.optimizer > 0 || index.optimizer != nil
         out += " Total params: \(Fmt.count(optimizer ? t.total : t.params)) (\(Fmt.bytes(optimizer ? t.totalBytes : t.paramBytes)))\n"
         out += " Trainable params: \(Fmt.count(t.trainable)) (\(Fmt.bytes(t.trainableBytes)))\n"
