@@ -7,13 +7,22 @@ struct InspectReport {
     let stats: [Int: TensorStats]
     let values: [Int: [UInt8]]
     let verified: Bool
+    /// `--values SLICE`: the selection's shape, and the slice as given.
+    var valuesShape: [Int: [Int]] = [:]
+    var slice: String? = nil
+    /// `--layer NAME`: the layer's entry in the architecture.
+    var layerConfig: JSONValue? = nil
     /// Taken once: the index (a struct of arrays) and the parsed architecture (a large model's
     /// JSON is hundreds of KB) are used by every part of the report.
     let index: CheckpointIndex
     let summary: CheckpointSummary
     var outline: KerasModelOutline? { summary.outline }
 
-    init(source: any TensorSource, file: String, selected: [Int], stats: [Int: TensorStats], values: [Int: [UInt8]], verified: Bool) {
+    init(source: any TensorSource, file: String, selected: [Int], stats: [Int: TensorStats], values: [Int: [UInt8]], verified: Bool,
+         valuesShape: [Int: [Int]] = [:], slice: String? = nil, layerConfig: JSONValue? = nil) {
+        self.valuesShape = valuesShape
+        self.slice = slice
+        self.layerConfig = layerConfig
         self.source = source
         self.file = file
         self.selected = selected
@@ -120,6 +129,10 @@ struct InspectReport {
         out = out.split(separator: "\n").map { wrapLine(String($0), width: width, indent: "            ") }.joined(separator: "\n") + "\n"
         out += "\n"
 
+        if let layerConfig {
+            out += "Layer configuration:\n" + layerConfig.serialized(.pretty) + "\n"
+        }
+
         // Layer table (Keras model.summary() spirit).
         let rows = selected.count == index.tensors.count ? layerRows() : []
         if !rows.isEmpty {
@@ -181,7 +194,12 @@ struct InspectReport {
 
         for (i, bytes) in values {
             let info = index.tensors[i]
-            out += "\n" + ValuePrinter.render(info: info, bytes: bytes, limit: valuesLimit ?? 0)
+            if let shape = valuesShape[i] {
+                out += "\n\(escapeForDisplay(info.name))\(escapeForDisplay(slice ?? ""))  \(info.dtype.rawValue) \(Fmt.shape(shape)) of \(Fmt.shape(info.shape)):\n"
+                out += TensorValues.render(info.dtype, bytes, shape: shape, width: min(width, 80)) + "\n"
+            } else {
+                out += "\n" + ValuePrinter.render(info: info, bytes: bytes, limit: valuesLimit ?? 0)
+            }
         }
         return out
     }
@@ -233,7 +251,21 @@ struct InspectReport {
     // MARK: JSON (schema ckpt.inspect/1)
 
     func json() -> JSONValue {
-        summary.json(file: file, fileSize: fileSize, selected: selected, stats: stats, values: values, verified: verified)
+        var doc = summary.json(file: file, fileSize: fileSize, selected: selected, stats: stats, values: values, verified: verified)
+        guard case .object(var root) = doc else { return doc }
+        if let layerConfig { root.append(("layer_config", layerConfig)) }
+        if let slice, let (i, shape) = valuesShape.first, case .array(var tensors) = root.first(where: { $0.0 == "tensors" })?.1 {
+            for k in tensors.indices where tensors[k]["name"]?.stringValue == index.tensors[i].name {
+                if case .object(var e) = tensors[k] {
+                    e.append(("values_slice", .string(slice)))
+                    e.append(("values_shape", .array(shape.map { .number($0) })))
+                    tensors[k] = .object(e)
+                }
+            }
+            root = root.map { $0.0 == "tensors" ? ("tensors", .array(tensors)) : $0 }
+        }
+        doc = .object(root)
+        return doc
     }
 }
 
