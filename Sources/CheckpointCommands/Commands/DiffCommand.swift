@@ -156,7 +156,8 @@ struct DiffCommand: ParsableCommand {
         let result = try CheckpointDiff.compare(sa, sb, options: options)
         holder.withLock { $0 }?.finish()
 
-        let rendered = DiffReport(result: result, fileA: a, fileB: b, onlyChanged: onlyChanged, bars: !noBars)
+        var rendered = DiffReport(result: result, fileA: a, fileB: b, onlyChanged: onlyChanged, bars: !noBars)
+        if report != nil { rendered.graph = (sb.index.architecture ?? sa.index.architecture).flatMap { ModelGraph.read(architecture: $0) } }
         if let path = report {
             try ReportOutput.write(rendered.html(), to: path, inputs: [a, b])
         }

@@ -9,6 +9,8 @@ struct DiffReport {
     let fileB: String
     let onlyChanged: Bool
     let bars: Bool
+    /// The architecture (B's, else A's), for the graph in the HTML report.
+    var graph: ModelGraph? = nil
 
     func text(style: Style, width: Int) -> String {
         var out = ""
