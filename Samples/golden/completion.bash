@@ -186,9 +186,9 @@ _ckpt() {
 
 _ckpt_inspect() {
     repeating_flags=()
-    non_repeating_flags=(--json --stats --verify --lenient --progress --no-progress --wide --version -h --help)
+    non_repeating_flags=(--json --stats --force --config --verify --lenient --progress --no-progress --wide --version -h --help)
     repeating_options=()
-    non_repeating_options=(--from --architecture --filter --tensor --values --report --color)
+    non_repeating_options=(--from --architecture --filter --tensor --values --format -o --output --layer --report --color)
     __ckpt_offer_flags_options 1
 
     # Offer option value completions
@@ -208,6 +208,16 @@ _ckpt_inspect() {
         return
         ;;
     '--values')
+        return
+        ;;
+    '--format')
+        return
+        ;;
+    '-o'|'--output')
+        __ckpt_add_completions -f
+        return
+        ;;
+    '--layer')
         return
         ;;
     '--report')

@@ -23,7 +23,7 @@ function __ckpt_parse_tokens -S
         __ckpt_parse_subcommand 0 'version' 'h/help'
         switch $unparsed_tokens[1]
         case 'inspect'
-            __ckpt_parse_subcommand 1 'from=' 'architecture=' 'json' 'filter=' 'stats' 'tensor=' 'values=' 'verify' 'report=' 'lenient' 'color=' 'progress' 'no-progress' 'wide' 'version' 'h/help'
+            __ckpt_parse_subcommand 1 'from=' 'architecture=' 'json' 'filter=' 'stats' 'tensor=' 'values=' 'format=' 'o/output=' 'force' 'config' 'layer=' 'verify' 'report=' 'lenient' 'color=' 'progress' 'no-progress' 'wide' 'version' 'h/help'
         case 'diff'
             __ckpt_parse_subcommand 2 'atol=' 'rtol=' 'exact' 'nan=' 'map=+' 'strip-prefix=+' 'weights-only' 'include-optimizer' 'filter=' 'tensor=+' 'only-changed' 'q/quiet' 'json' 'no-bars' 'from-a=' 'from-b=' 'architecture=' 'report=' 'color=' 'progress' 'no-progress' 'wide' 'version' 'h/help'
         case 'strip'
@@ -102,7 +102,12 @@ complete -c 'ckpt' -n '__ckpt_should_offer_completions_for_flags_or_options "ckp
 complete -c 'ckpt' -n '__ckpt_should_offer_completions_for_flags_or_options "ckpt inspect" filter' -l 'filter' -d 'Only tensors whose name matches this glob (*, ?, [...]).' -rfka ''
 complete -c 'ckpt' -n '__ckpt_should_offer_completions_for_flags_or_options "ckpt inspect" stats' -l 'stats' -d 'Per-tensor min, max, mean, std, zeros, NaN and Inf counts, and a histogram (reads all data).'
 complete -c 'ckpt' -n '__ckpt_should_offer_completions_for_flags_or_options "ckpt inspect" tensor' -l 'tensor' -d 'Show one tensor.' -rfka ''
-complete -c 'ckpt' -n '__ckpt_should_offer_completions_for_flags_or_options "ckpt inspect" values' -l 'values' -d 'With --tensor: print the first N values (row-major).' -rfka ''
+complete -c 'ckpt' -n '__ckpt_should_offer_completions_for_flags_or_options "ckpt inspect" values' -l 'values' -d 'With --tensor: print the first N values (row-major), or a numpy slice such as \'[0:4, -3:]\' laid out as numpy prints it.' -rfka ''
+complete -c 'ckpt' -n '__ckpt_should_offer_completions_for_flags_or_options "ckpt inspect" format' -l 'format' -d 'With --tensor and -o: write the tensor (or the --values slice) as npy, raw (bytes, little-endian) or csv.' -rfka ''
+complete -c 'ckpt' -n '__ckpt_should_offer_completions_for_flags_or_options "ckpt inspect" o output' -s 'o' -l 'output' -d 'With --format: the file to write.' -rF
+complete -c 'ckpt' -n '__ckpt_should_offer_completions_for_flags_or_options "ckpt inspect" force' -l 'force' -d 'With -o: replace an existing output file.'
+complete -c 'ckpt' -n '__ckpt_should_offer_completions_for_flags_or_options "ckpt inspect" config' -l 'config' -d 'Print the architecture (model.to_json(), with the compile config) and the optimizer\'s configuration as formatted JSON.'
+complete -c 'ckpt' -n '__ckpt_should_offer_completions_for_flags_or_options "ckpt inspect" layer' -l 'layer' -d 'Show one layer: its configuration (JSON) and its tensors.' -rfka ''
 complete -c 'ckpt' -n '__ckpt_should_offer_completions_for_flags_or_options "ckpt inspect" verify' -l 'verify' -d 'Check every member\'s CRC-32, sizes and headers; exit 2 on any mismatch.'
 complete -c 'ckpt' -n '__ckpt_should_offer_completions_for_flags_or_options "ckpt inspect" report' -l 'report' -d 'Also write a self-contained HTML page (summary, charts, tables; histograms with --stats) to this file; - for stdout.' -rfa '(for p in (string match -e -- \'*/\' (commandline -t);or printf \n)*.\'html\';printf %s\n $p;end;__fish_complete_directories (commandline -t) \'\')'
 complete -c 'ckpt' -n '__ckpt_should_offer_completions_for_flags_or_options "ckpt inspect" lenient' -l 'lenient' -d 'PyTorch files: show objects the pickle names outside the tensor allow-list as placeholders instead of refusing the file (nothing is run either way).'
