@@ -6,20 +6,21 @@ struct InspectReport {
     let selected: [Int]
     let stats: [Int: TensorStats]
     let values: [Int: [UInt8]]
-    let verified: Bool
+    let verification: Verification?
+    var verified: Bool { verification != nil }
     /// Taken once: the index (a struct of arrays) and the parsed architecture (a large model's
     /// JSON is hundreds of KB) are used by every part of the report.
     let index: CheckpointIndex
     let summary: CheckpointSummary
     var outline: KerasModelOutline? { summary.outline }
 
-    init(source: any TensorSource, file: String, selected: [Int], stats: [Int: TensorStats], values: [Int: [UInt8]], verified: Bool) {
+    init(source: any TensorSource, file: String, selected: [Int], stats: [Int: TensorStats], values: [Int: [UInt8]], verification: Verification?) {
         self.source = source
         self.file = file
         self.selected = selected
         self.stats = stats
         self.values = values
-        self.verified = verified
+        self.verification = verification
         self.index = source.index
         self.summary = CheckpointSummary(source)
     }
@@ -94,7 +95,7 @@ struct InspectReport {
                 }
             }
         }
-        if verified { out += "  verified    " + style.green("every member's CRC-32, size and header match") + "\n" }
+        if let v = verification { out += "  verified    " + (v.unchecked > 0 ? v.summary : style.green(v.summary)) + "\n" }
         out += "\n"
 
         // Layer table (Keras model.summary() spirit).
@@ -102,14 +103,18 @@ struct InspectReport {
         if !rows.isEmpty {
             var table = TextTable(["Layer (type)", "Params", "Trainable", "Bytes"], align: [.left, .right, .left, .right])
             for r in rows {
-                let tr = r.params == 0 ? "-" : r.nonTrainableParams == 0 ? "yes" : r.trainableParams == 0 ? "no" : "partly"
+                let tr = r.params == 0 ? "-" : !t.trainabilityKnown ? "?" : r.nonTrainableParams == 0 ? "yes" : r.trainableParams == 0 ? "no" : "partly"
                 let label = r.className == "?" ? escapeForDisplay(r.name) : "\(escapeForDisplay(r.name)) (\(r.className))"
                 table.add([label, Fmt.count(r.params), tr, Fmt.bytes(r.bytes)])
             }
             out += table.render()
             out += " Total params: \(Fmt.count(t.params)) (\(Fmt.bytes(t.paramBytes)))\n"
-            out += " Trainable params: \(Fmt.count(t.trainable)) (\(Fmt.bytes(t.trainableBytes)))\n"
-            out += " Non-trainable params: \(Fmt.count(t.nonTrainable)) (\(Fmt.bytes(t.nonTrainableBytes)))\n"
+            if t.trainabilityKnown {
+                out += " Trainable params: \(Fmt.count(t.trainable)) (\(Fmt.bytes(t.trainableBytes)))\n"
+                out += " Non-trainable params: \(Fmt.count(t.nonTrainable)) (\(Fmt.bytes(t.nonTrainableBytes)))\n"
+            } else {
+                out += " Trainable / non-trainable: unknown (\(source.format.displayName) does not record it; --architecture model.json tells)\n"
+            }
             if t.optimizer > 0 || index.optimizer != nil {
                 out += " Optimizer params: \(Fmt.count(t.optimizer)) (\(Fmt.bytes(t.optimizerBytes)))\n"
             }
@@ -151,6 +156,13 @@ struct InspectReport {
             return cell.trimmingSpaces() == "0" ? cell : style.yellow(cell)
         })
         out += "\(selected.count) of \(index.tensors.count) tensors\n"
+        if !index.unsupported.isEmpty {
+            let n = index.unsupported.count
+            out += "\n\(style.yellow("\(n) unsupported entr\(n == 1 ? "y" : "ies")")), not tensors (convert refuses them unless --skip-unsupported):\n"
+            var table = TextTable(["Entry", "what", "why"], align: [.left, .left, .left])
+            for u in index.unsupported { table.add([escapeForDisplay(u.name), escapeForDisplay(u.what), escapeForDisplay(u.reason)]) }
+            out += table.render()
+        }
 
         // One tensor asked for by name: its histogram, large.
         if selected.count == 1, let i = selected.first, let s = stats[i], let h = s.histogram() {
@@ -177,7 +189,7 @@ struct InspectReport {
     // MARK: JSON (schema ckpt.inspect/1)
 
     func json() -> JSONValue {
-        summary.json(file: file, fileSize: fileSize, selected: selected, stats: stats, values: values, verified: verified)
+        summary.json(file: file, fileSize: fileSize, selected: selected, stats: stats, values: values, verified: verified, verification: verification)
     }
 }
 

@@ -42,6 +42,14 @@ public protocol TensorSource: AnyObject, Sendable {
     /// Every file this source reads (a sharded set's index and shards), so that no output ever
     /// replaces one of them.
     var inputFiles: [ReadableFile] { get }
+
+    /// The checksum reading tensor `i` in full checks (default: none).
+    func integrity(of i: Int) -> TensorIntegrity
+
+    /// Checks the bytes of the entries listed in ``CheckpointIndex/unsupported`` against the
+    /// checksums the format keeps for them (a `.npz` member's CRC-32), without interpreting them;
+    /// returns how many were checked (default: none).
+    func verifyUnsupported() throws -> Int
 }
 
 /// A tensor's compressed member in a `.ckpt` archive.
@@ -66,6 +74,8 @@ extension TensorSource {
     public func fingerprint(of i: Int) -> TensorFingerprint? { nil }
     public func storedMember(of i: Int) -> StoredMemberRef? { nil }
     public func uniformElement(of i: Int) -> [UInt8]? { nil }
+    public func integrity(of i: Int) -> TensorIntegrity { .none }
+    public func verifyUnsupported() throws -> Int { 0 }
     public var notes: [String] { [] }
     public var inputFiles: [ReadableFile] { (try? ReadableFile(path: path)).map { [$0] } ?? [] }
     public func verifyPieces(of i: Int, crcs: [UInt32]) throws {}

@@ -108,6 +108,11 @@ public final class ComposedSource: TensorSource {
         return out
     }
 
+    public func integrity(of i: Int) -> TensorIntegrity {
+        if case .source(let s, let k) = payloads[i] { return s.integrity(of: k) }
+        return .none
+    }
+
     public func storedMember(of i: Int) -> StoredMemberRef? {
         if case .source(let s, let k) = payloads[i] { return s.storedMember(of: k) }
         return nil
