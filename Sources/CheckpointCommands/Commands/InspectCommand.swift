@@ -7,7 +7,9 @@ struct InspectCommand: ParsableCommand {
         abstract: "Show what a checkpoint holds, without loading a framework.",
         discussion: """
         Reads only the index (ZIP directory and manifest) unless --stats, --values or --verify \
-        ask for tensor data. Works on .ckpt, .npz, .safetensors, .keras, .weights.h5 and .h5 files.
+        ask for tensor data. Works on .ckpt, .npz, .safetensors, .keras, .weights.h5 and .h5 files, \
+        TensorFlow checkpoints and SavedModel folders (the key each tensor is stored under is shown \
+        beside its name).
 
         --stats adds each tensor's distribution as a 20-bin histogram (a large one for \
         --tensor NAME; counts and edges in --json): the finite values, in equal bins covering \
@@ -47,6 +49,9 @@ struct InspectCommand: ParsableCommand {
             completion: .file(extensions: ["html"]))
     var report: String?
 
+    @Flag(name: .long, help: "PyTorch files: show objects the pickle names outside the tensor allow-list as placeholders instead of refusing the file (nothing is run either way).")
+    var lenient = false
+
     @OptionGroup var display: DisplayOptions
 
     func validate() throws {
@@ -57,7 +62,7 @@ struct InspectCommand: ParsableCommand {
 
     func run() throws {
         let console = Console.current
-        let source = try CheckpointFiles.open(file, from: from, architecture: architecture)
+        let source = try CheckpointFiles.open(file, from: from, architecture: architecture, lenient: lenient)
         let style = Style(enabled: display.useColor(console) && !json)
         let index = source.index
 

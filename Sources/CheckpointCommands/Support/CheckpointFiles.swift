@@ -28,10 +28,11 @@ enum CheckpointFiles {
 
     /// Opens an input; notes the reader made (e.g. a Keras file named without an architecture)
     /// go to stderr as `note:` lines unless `quiet`.
-    static func open(_ path: String, from: String?, architecture: String?, fromFlag: String = "--from", quiet: Bool = false) throws -> any TensorSource {
+    static func open(_ path: String, from: String?, architecture: String?, fromFlag: String = "--from", quiet: Bool = false, lenient: Bool = false) throws -> any TensorSource {
         let fmt = try format(from)
         var options = Checkpoints.OpenOptions()
         options.architecture = try readArchitecture(architecture)
+        options.lenient = lenient
         do {
             let source = try Checkpoints.open(path, format: fmt, options: options)
             if !quiet {

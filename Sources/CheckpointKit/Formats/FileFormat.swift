@@ -148,5 +148,7 @@ public struct OpenOptions: Sendable {
     /// Architecture JSON for formats that lack one (a bare `.weights.h5`).
     public var architecture: [UInt8]?
     public var limits: Limits = .default
+    /// PyTorch pickles: objects outside the allow-list become placeholders instead of an error.
+    public var lenient = false
     public init(architecture: [UInt8]? = nil) { self.architecture = architecture }
 }

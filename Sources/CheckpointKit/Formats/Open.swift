@@ -13,6 +13,9 @@ public enum FormatRegistry {
         KerasWeightsH5Format(),
         KerasLegacyH5Format(),
         GGUFFormat(),
+        PyTorchFormat(),
+        TFCheckpointFormat(),
+        SavedModelFormat(),
     ]
 
     /// The registered format with identifier `id`.
@@ -58,7 +61,7 @@ public enum FormatRegistry {
         let probe = try makeProbe(path)
         for f in all where !f.sniffsLast { if try f.sniff(probe) { return f.id } }
         for f in all where f.sniffsLast { if try f.sniff(probe) { return f.id } }
-        throw CheckpointError(.notRecognized, "the file is not a checkpoint this tool reads (not a ZIP, HDF5 or safetensors file)", file: path, offset: 0,
+        throw CheckpointError(.notRecognized, "the file is not a checkpoint this tool reads (not a ZIP, HDF5, safetensors or PyTorch file)", file: path, offset: 0,
                               hint: "supported: " + all.flatMap(\.suffixes).joined(separator: ", "))
     }
 
@@ -75,7 +78,10 @@ public enum Checkpoints {
     public typealias OpenOptions = CheckpointKit.OpenOptions
 
     public static func open(_ path: String, format: CheckpointFormat? = nil, options: OpenOptions = OpenOptions()) throws -> any TensorSource {
-        let id = try format ?? CheckpointFormat.fromExtension(path) ?? sniff(path)
+        // A name that is no file but that a format claims by more than its suffix (a TensorFlow
+        // checkpoint prefix `model.ckpt` beside `model.ckpt.index`) goes to that format.
+        let byName = FileSystem.exists(path) ? nil : FormatRegistry.all.first { $0.matchingSuffix(path) == nil && $0.claims(path: path) }?.id
+        let id = try format ?? byName ?? CheckpointFormat.fromExtension(path) ?? sniff(path)
         guard let handler = FormatRegistry.format(id) else {
             throw CheckpointError(.invalidArgument, "unknown format \"\(escapeForDisplay(id.rawValue))\"", file: path,
                                   hint: "use one of " + FormatRegistry.formatNames.joined(separator: ", "))

@@ -50,6 +50,11 @@ public protocol TensorSource: AnyObject, Sendable {
     /// checksums the format keeps for them (a `.npz` member's CRC-32), without interpreting them;
     /// returns how many were checked (default: none).
     func verifyUnsupported() throws -> Int
+
+    /// Equal for two tensors that are the same data of the same file (tied weights: one PyTorch
+    /// storage seen through one view), so a format that cannot share data writes it once; nil
+    /// when the tensor shares nothing.
+    func sharedDataKey(of i: Int) -> String?
 }
 
 /// A tensor's compressed member in a `.ckpt` archive.
@@ -76,6 +81,7 @@ extension TensorSource {
     public func uniformElement(of i: Int) -> [UInt8]? { nil }
     public func integrity(of i: Int) -> TensorIntegrity { .none }
     public func verifyUnsupported() throws -> Int { 0 }
+    public func sharedDataKey(of i: Int) -> String? { nil }
     public var notes: [String] { [] }
     public var inputFiles: [ReadableFile] { (try? ReadableFile(path: path)).map { [$0] } ?? [] }
     public func verifyPieces(of i: Int, crcs: [UInt32]) throws {}

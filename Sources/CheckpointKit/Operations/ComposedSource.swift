@@ -113,6 +113,11 @@ public final class ComposedSource: TensorSource {
         return .none
     }
 
+    public func sharedDataKey(of i: Int) -> String? {
+        guard case .source(let s, let k) = payloads[i], let key = s.sharedDataKey(of: k) else { return nil }
+        return "\(ObjectIdentifier(s).hashValue)/" + key
+    }
+
     public func storedMember(of i: Int) -> StoredMemberRef? {
         if case .source(let s, let k) = payloads[i] { return s.storedMember(of: k) }
         return nil

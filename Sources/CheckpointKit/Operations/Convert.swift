@@ -46,6 +46,15 @@ public enum Convert {
     /// ignore — the optimizer's configuration, the architecture, the metadata and which weights
     /// are not trainable.
     public static func fit(_ source: any TensorSource, to format: any FileFormat) throws -> (any TensorSource, [String]) {
+        // safetensors cannot share data between tensors: tied weights are written once.
+        if format.id == .safetensors, let (once, notes) = try SharedTensors.writeOnce(source) {
+            let (fitted, more) = try fitParts(once, to: format)
+            return (fitted, notes + more)
+        }
+        return try fitParts(source, to: format)
+    }
+
+    private static func fitParts(_ source: any TensorSource, to format: any FileFormat) throws -> (any TensorSource, [String]) {
         let index = source.index
         let parts = format.parts
         let name = format.displayName
