@@ -91,6 +91,9 @@ extension KerasFiles {
             try writeHDF5(plan, source: source, to: scratch.path, displayName: path + " (member \(weightsMember))",
                           total: total, options: options)
             var zip = KerasZipWriter(out: out)
+            if let v = index.metadata["keras_version"]?.stringValue, !v.hasPrefix("3.") {
+                notes.append("the metadata's keras_version \"\(escapeForDisplay(v))\" was written as \"\(writtenKerasVersion)\": a .keras file is read by Keras 3")
+            }
             try zip.add(name: metadataMember, bytes: metadataJSON(index.metadata))
             try zip.add(name: configMember, bytes: config)
             try zip.add(name: weightsMember, file: ReadableFile(path: scratch.path))
