@@ -175,9 +175,17 @@ struct StripRebuildTests {
         let dir = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let sample = CLI.path("Samples/mlp-weights.ckpt")
+        // Already weights-only: a copy is written (in the format asked), saying there was nothing to strip.
         var r = CLI.run(["strip", sample, "-o", dir + "/x.ckpt"])
         #expect(r.status == 0)
-        #expect(r.out.contains("nothing to strip") && !FileManager.default.fileExists(atPath: dir + "/x.ckpt"))
+        #expect(r.out.contains("nothing to strip") && r.out.contains("wrote a copy to"), "\(r.out)")
+        let copy = try CheckpointArchive(path: dir + "/x.ckpt")
+        #expect(copy.index.tensors.map(\.name) == (try CheckpointArchive(path: sample)).index.tensors.map(\.name))
+        r = CLI.run(["strip", sample, "-o", dir + "/x.npz", "--verify", "--json"])
+        #expect(r.status == 0, "\(r.err)")
+        let summary = try JSONParser.parse(r.out)
+        #expect(summary["nothing_to_strip"] == .bool(true) && summary["output"]?.stringValue == dir + "/x.npz" && summary["bit_identical"]?.intValue == 4)
+        try FileManager.default.removeItem(atPath: dir + "/x.ckpt")
         let full = dir + "/full.ckpt"
         #expect(CLI.run(["rebuild", sample, "--architecture", Self.fixture("mlp", "architecture.json"), "-o", full]).status == 0)
         let before = try Data(contentsOf: URL(fileURLWithPath: full))

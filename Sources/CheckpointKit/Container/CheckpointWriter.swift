@@ -16,6 +16,9 @@ public struct WriteOptions: Sendable {
     /// Write tensors stored block-quantized (``TensorInfo/quantization``: GGUF `Q4_K`, …) as the
     /// float32 they decode to. Without it, ``Convert`` refuses them by name.
     public var dequantize = false
+    /// Leave out the source's unsupported entries (``CheckpointIndex/unsupported``) with a note;
+    /// without it, ``Convert`` refuses the first by name.
+    public var skipUnsupported = false
 
     public init(overwrite: Bool = false, inputs: [ReadableFile] = []) {
         self.overwrite = overwrite

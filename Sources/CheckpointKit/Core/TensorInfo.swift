@@ -107,6 +107,27 @@ public struct OptimizerInfo: Sendable, Equatable {
     public var learningRate: Double? { (config["learning_rate"] ?? config["lr"])?.doubleValue }
 }
 
+/// Something a file holds that is not a tensor this toolkit can serve (a complex or string `.npy`
+/// member, a safetensors dtype it does not know, a ZIP member that is not an array): listed by
+/// `inspect`, refused by name by `convert` unless it is asked to skip such entries.
+public struct UnsupportedEntry: Sendable, Hashable {
+    /// The name the file gives it (a tensor name, or a member name when it is not an array).
+    public var name: String
+    /// What it is, in the format's own words (`complex64 (2, 5)`, `'<U5' (3,)`, `a ZIP member`).
+    public var what: String
+    /// Why it is not a tensor here, one clause.
+    public var reason: String
+    /// Where it starts in the file, when known.
+    public var offset: UInt64?
+
+    public init(name: String, what: String, reason: String, offset: UInt64? = nil) {
+        self.name = name
+        self.what = what
+        self.reason = reason
+        self.offset = offset
+    }
+}
+
 /// Everything about a checkpoint except tensor data: what it is, what it holds, where it came from.
 public struct CheckpointIndex: Sendable {
     public enum Kind: String, Sendable {
@@ -126,6 +147,13 @@ public struct CheckpointIndex: Sendable {
     public var metadata: JSONValue
     /// Who wrote the file (`ckpt 0.1.0`, `keras 3.15.1`, ...).
     public var producer: String?
+    /// Entries of the file that are not tensors this toolkit serves, in file order. They are not
+    /// in ``tensors``; one of them never stops the others from being listed.
+    public var unsupported: [UnsupportedEntry] = []
+    /// Whether ``TensorInfo/trainable`` says something: false for a file that does not record it
+    /// (a plain `.npz` or `.safetensors` read without an architecture), where every weight is
+    /// listed as trainable only for want of knowing.
+    public var trainabilityKnown = true
 
     public init(tensors: [TensorInfo], architecture: [UInt8]? = nil, optimizer: OptimizerInfo? = nil,
                 metadata: JSONValue = .object([]), producer: String? = nil) {

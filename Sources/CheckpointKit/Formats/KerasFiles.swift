@@ -270,12 +270,15 @@ public final class KerasFileSource: TensorSource {
     private let h5: HDF5File
     private let check: StoredMemberCheck?
     private let keepAlive: (any AnyObject & Sendable)?
+    /// Whether the HDF5 file is a `.keras` archive's member (whose ZIP CRC-32 is checked).
+    private let isArchive: Bool
 
     init(file: HDF5File, path: String, archive: KerasFiles.ArchiveParts?, options: Checkpoints.OpenOptions) throws {
         self.path = path
         self.h5 = file
         self.check = archive?.check
         self.keepAlive = archive?.keepAlive
+        self.isArchive = archive != nil
         let tree = try KerasH5Tree(file: file)
         let result: KerasReadResult
         if archive == nil, try tree.isLegacyLayout() {
@@ -306,6 +309,14 @@ public final class KerasFileSource: TensorSource {
         for t in index.tensors where !seen.insert(t.name).inserted {
             throw CheckpointError(.duplicateName, "two tensors would be named \"\(escapeForDisplay(t.name))\"", file: path)
         }
+    }
+
+    /// A dataset written with fletcher32 is checked by libhdf5; otherwise a `.keras` file's
+    /// `model.weights.h5` member has a CRC-32 (checked once, on the first read); a bare HDF5 file
+    /// has nothing.
+    public func integrity(of i: Int) -> TensorIntegrity {
+        if case .dataset(let d, _, _) = storage[i], let info = try? d.info(), info.filters.contains(where: { $0.id == 3 }) { return .fletcher32 }
+        return isArchive ? .memberCRC32 : .none
     }
 
     public func pieces(of i: Int) -> [Range<Int>] {

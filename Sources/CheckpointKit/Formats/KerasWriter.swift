@@ -26,7 +26,10 @@ extension KerasFiles {
     /// `.weightsMismatch`. Optimizer tensors are written to `optimizer/vars` in the order the
     /// optimizer (``OptimizerInfo``) builds them; tensors that do not follow that layout are refused
     /// unless they are named `optimizer/vars/<i>`. For a `.keras`, an architecture without
-    /// `compile_config` gets one naming the optimizer, so `load_model` restores its state.
+    /// `compile_config` gets one naming the optimizer, so `load_model` restores its state; without
+    /// optimizer state, `compile_config` is left empty, as Keras writes it for a model saved
+    /// before `compile()`, so `load_model` builds no optimizer to restore and warns about nothing.
+    /// Returns notes on what was left out.
     @discardableResult
     public static func write(_ source: any TensorSource, to path: String, format: CheckpointFormat,
                              options: WriteOptions = WriteOptions()) throws -> [String] {
@@ -79,12 +82,18 @@ extension KerasFiles {
             try writeHDF5(plan, source: source, to: out.temporaryPath, displayName: path, total: total, options: options)
         default:
             let config = try configJSON(architectureBytes, arch: arch, index: index, plan: plan, file: path)
+            if !plan.hasOptimizer, let cc = arch.json["compile_config"]?.objectValue, !cc.isEmpty {
+                notes.append("the compile configuration (optimizer, loss, metrics) was left out of config.json: without optimizer state, a .keras loads uncompiled, as Keras saves a model before compile()")
+            }
             let (dir, base) = splitPath(path)
             let scratch = try ScratchFile(directory: dir, prefix: "." + base + ".weights-", suffix: ".h5", displayName: path)
             defer { scratch.remove() }
             try writeHDF5(plan, source: source, to: scratch.path, displayName: path + " (member \(weightsMember))",
                           total: total, options: options)
             var zip = KerasZipWriter(out: out)
+            if let v = index.metadata["keras_version"]?.stringValue, !v.hasPrefix("3.") {
+                notes.append("the metadata's keras_version \"\(escapeForDisplay(v))\" was written as \"\(writtenKerasVersion)\": a .keras file is read by Keras 3")
+            }
             try zip.add(name: metadataMember, bytes: metadataJSON(index.metadata))
             try zip.add(name: configMember, bytes: config)
             try zip.add(name: weightsMember, file: ReadableFile(path: scratch.path))
@@ -125,9 +134,17 @@ extension KerasFiles {
 
     /// `config.json`: the architecture as it is, unless optimizer state is written and the
     /// architecture's `compile_config` does not name that optimizer (then it is added or replaced,
-    /// so `load_model` builds the optimizer the state belongs to).
+    /// so `load_model` builds the optimizer the state belongs to), or no optimizer state is
+    /// written and `compile_config` is not empty (then it is emptied).
     static func configJSON(_ bytes: [UInt8], arch: KerasArchitecture, index: CheckpointIndex, plan: KerasWritePlan, file: String) throws -> [UInt8] {
-        guard plan.hasOptimizer, let o = index.optimizer else { return bytes }
+        guard plan.hasOptimizer, let o = index.optimizer else {
+            // Weights only: a compile_config naming an optimizer would make load_model build one
+            // and warn that the file has none of its variables.
+            if let cc = arch.json["compile_config"]?.objectValue, !cc.isEmpty {
+                return arch.json.setting("compile_config", to: .object([])).serializedBytes(.python)
+            }
+            return bytes
+        }
         let serialized = JSONValue.object([("module", .string(o.module)), ("class_name", .string(o.className)), ("config", o.config),
                                            ("registered_name", .null)])
         if let cc = arch.json["compile_config"], cc.objectValue != nil, !(cc.objectValue ?? []).isEmpty {
