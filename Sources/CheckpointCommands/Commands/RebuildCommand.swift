@@ -12,8 +12,7 @@ struct RebuildCommand: ParsableCommand {
         optimizer.build(model.trainable_variables) creates: its slots, a zero step counter and \
         the learning rate. The optimizer comes from --optimizer (with --learning-rate and \
         --set key=value), from --optimizer-config (Keras get_config() JSON), or from the \
-        architecture's compile_config. Optimizers: SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, \
-        Adamax, Nadam, Ftrl, Lion, Adafactor, Lamb.
+        architecture's compile_config. Optimizers: \(KerasOptimizerKind.helpList).
         """
     )
 

@@ -448,11 +448,7 @@ enum KerasOptimizerState {
     /// A serialized optimizer whose class name may carry a registration prefix (`Custom>Adam`,
     /// `keras.optimizers>Adam`) or a module path.
     static func config(serialized: JSONValue) throws -> KerasOptimizerConfig {
-        guard let cls = serialized["class_name"]?.stringValue else { return try KerasOptimizerConfig(serialized: serialized) }
-        var bare = cls
-        if let gt = bare.lastIndex(of: ">") { bare = String(bare[bare.index(after: gt)...]) }
-        if let dot = bare.lastIndex(of: ".") { bare = String(bare[bare.index(after: dot)...]) }
-        return try KerasOptimizerConfig(serialized: serialized.setting("class_name", to: .string(bare)))
+        try KerasOptimizerConfig(serialized: serialized)
     }
 
     /// The variables a LossScaleOptimizer (mixed precision) keeps before its inner optimizer's.
@@ -474,14 +470,7 @@ enum KerasOptimizerState {
     /// Configurations to try for a class known only by name: Keras's defaults, and the variants
     /// that change which variables exist.
     static func guesses(kind: KerasOptimizerKind, name: String, learningRate: Float?) -> [KerasOptimizerConfig] {
-        var variants: [[(String, String)]] = [[]]
-        switch kind {
-        case .sgd: variants.append([("momentum", "0.9")])
-        case .adam, .adamW: variants.append([("amsgrad", "true")])
-        case .rmsprop:
-            variants += [[("momentum", "0.9")], [("centered", "true")], [("momentum", "0.9"), ("centered", "true")]]
-        default: break
-        }
+        let variants: [[(String, String)]] = [[]] + kind.entry.layoutVariants
         var common: [(String, String)] = [("name", name)]
         if let lr = learningRate, lr.isFinite { common.append(("learning_rate", "\(Double(lr))")) }
         return variants.compactMap { try? KerasOptimizerConfig(className: kind.className, overrides: common + $0) }

@@ -277,18 +277,9 @@ struct KerasLegacyReader {
         return out
     }
 
-    /// Keras 3 slot names a Keras 2 slot name may correspond to.
+    /// Keras 3 slot names a Keras 2 slot name may correspond to (the class's registry entry says
+    /// where they differ).
     static func keras3Slots(_ legacy: String, kind: KerasOptimizerKind) -> [String] {
-        switch legacy {
-        case "m": return ["momentum"]
-        case "v": return kind == .adamax ? ["norm"] : ["velocity"]
-        case "vhat": return ["velocity_hat"]
-        case "u": return ["norm"]
-        case "rms": return ["velocity"]
-        case "mg": return ["average_gradient"]
-        case "accum_grad": return ["accumulated_grad"]
-        case "accum_var": return ["accumulated_delta_var"]
-        default: return [legacy]
-        }
+        [kind.entry.keras2Slots[legacy] ?? legacy]
     }
 }

@@ -135,9 +135,14 @@ public enum Rebuild {
         let trainable = tensors.filter(\.trainable)
         let state = try config.stateVariables(trainableTensors: trainable, backend: options.backend)
         report.optimizerVariables = state
+        let weightCount = tensors.count
         for v in state {
             tensors.append(v.tensorInfo)
-            payloads.append(.fill(fillPattern(v.initialValue, v.dtype)))
+            if v.copiesWeight, let w = v.weight, let k = tensors.prefix(weightCount).firstIndex(where: { $0.name == w }) {
+                payloads.append(payloads[k])   // ScheduleFreeAdamW's momentum starts as the weight
+            } else {
+                payloads.append(.fill(fillPattern(v.initialValue, v.dtype)))
+            }
         }
         let index = CheckpointIndex(tensors: tensors, architecture: bytes, optimizer: config.optimizerInfo(iterations: 0),
                                     metadata: source.index.metadata, producer: source.index.producer)

@@ -1,0 +1,140 @@
+// The Keras optimizer classes whose state is modelled, one entry each: hyperparameters and their
+// defaults in `get_config()` order, Keras's argument checks, the slots `build()` creates (in order,
+// with their start values), Keras 2 slot names, and the settings that change the layout
+// (keras/src/optimizers/*.py, Keras 3.15).
+//
+// Adding an optimizer: a case here and its entry in `entry` (the switch has no default, so the
+// compiler asks for it); the completion list, `rebuild --help` and error hints follow.
+
+/// The optimizer classes whose state is modelled.
+public enum KerasOptimizerKind: String, Sendable, Hashable, CaseIterable {
+    case sgd = "SGD"
+    case adam = "Adam"
+    case adamW = "AdamW"
+    case rmsprop = "RMSprop"
+    case adagrad = "Adagrad"
+    case adadelta = "Adadelta"
+    case adamax = "Adamax"
+    case nadam = "Nadam"
+    case ftrl = "Ftrl"
+    case lion = "Lion"
+    case adafactor = "Adafactor"
+    case lamb = "Lamb"
+
+    /// The registry entry: everything known about the class.
+    var entry: KerasOptimizerEntry {
+        switch self {
+        case .sgd:
+            return KerasOptimizerEntry(
+                defaultLearningRate: 0.01,
+                parameters: [.float("momentum", "0.0"), .bool("nesterov", false)],
+                check: { v in
+                    if let m = v.number("momentum"), m < 0 || m > 1 { return "momentum must be a float between [0, 1]" }
+                    return nil
+                },
+                layoutVariants: [[("momentum", "0.9")]],
+                build: { b in if b.number("momentum") != 0 { b.slots([("momentum", "momentums")]) } })
+        case .adam, .adamW:
+            return KerasOptimizerEntry(
+                parameters: [.float("beta_1", "0.9"), .float("beta_2", "0.999"), .float("epsilon", "1e-07"), .bool("amsgrad", false)],
+                commonDefaults: self == .adamW ? ["weight_decay": "0.004"] : [:],
+                check: { v in
+                    if self == .adamW, v["weight_decay"]?.isNull ?? true { return "weight_decay must be a float, found None" }
+                    return nil
+                },
+                keras2Slots: ["m": "momentum", "v": "velocity", "vhat": "velocity_hat"],
+                layoutVariants: [[("amsgrad", "true")]],
+                build: { b in
+                    b.slots([("momentum", "_momentums"), ("velocity", "_velocities")])
+                    if b.flag("amsgrad") { b.slots([("velocity_hat", "_velocity_hats")]) }
+                })
+        case .rmsprop:
+            return KerasOptimizerEntry(
+                parameters: [.float("rho", "0.9"), .float("momentum", "0.0"), .float("epsilon", "1e-07"), .bool("centered", false)],
+                keras2Slots: ["rms": "velocity", "mg": "average_gradient"],
+                layoutVariants: [[("momentum", "0.9")], [("centered", "true")], [("momentum", "0.9"), ("centered", "true")]],
+                build: { b in
+                    b.slots([("velocity", "_velocities")])
+                    if b.number("momentum") > 0 { b.slots([("momentum", "_momentums")]) }
+                    if b.flag("centered") { b.slots([("average_gradient", "_average_gradients")]) }
+                })
+        case .adagrad:
+            return KerasOptimizerEntry(
+                parameters: [.float("initial_accumulator_value", "0.1"), .float("epsilon", "1e-07")],
+                build: { b in b.slots([("accumulator", "_accumulators")], fill: [b.number("initial_accumulator_value")]) })
+        case .adadelta:
+            return KerasOptimizerEntry(
+                parameters: [.float("rho", "0.95"), .float("epsilon", "1e-07")],
+                keras2Slots: ["accum_grad": "accumulated_grad", "accum_var": "accumulated_delta_var"],
+                build: { b in b.slots([("accumulated_grad", "_accumulated_grads"), ("accumulated_delta_var", "_accumulated_delta_vars")]) })
+        case .adamax:
+            return KerasOptimizerEntry(
+                parameters: [.float("beta_1", "0.9"), .float("beta_2", "0.999"), .float("epsilon", "1e-07")],
+                keras2Slots: ["m": "momentum", "v": "norm", "u": "norm"],
+                build: { b in b.slots([("momentum", "_m"), ("norm", "_u")]) })
+        case .nadam:
+            return KerasOptimizerEntry(
+                parameters: [.float("beta_1", "0.9"), .float("beta_2", "0.999"), .float("epsilon", "1e-07")],
+                keras2Slots: ["m": "momentum", "v": "velocity"],
+                build: { b in
+                    b.slots([("momentum", "_momentums"), ("velocity", "_velocities")])
+                    // backend.Variable(1.0, dtype=var_list[0].dtype): no name scope, Keras names it `variable`.
+                    b.scalar("u_product", role: .other, dtype: b.trainable.first?.dtype ?? .float32, initial: 1,
+                             kerasPath: "variable", attribute: "_u_product")
+                })
+        case .ftrl:
+            return KerasOptimizerEntry(
+                parameters: [.float("learning_rate_power", "-0.5"), .float("initial_accumulator_value", "0.1"),
+                             .float("l1_regularization_strength", "0.0"), .float("l2_regularization_strength", "0.0"),
+                             .float("l2_shrinkage_regularization_strength", "0.0"), .float("beta", "0.0")],
+                check: { v in
+                    if let x = v.number("initial_accumulator_value"), x < 0 { return "initial_accumulator_value needs to be positive or zero" }
+                    if let x = v.number("learning_rate_power"), x > 0 { return "learning_rate_power needs to be negative or zero" }
+                    for k in ["l1_regularization_strength", "l2_regularization_strength", "l2_shrinkage_regularization_strength"] {
+                        if let x = v.number(k), x < 0 { return "\(k) needs to be positive or zero" }
+                    }
+                    return nil
+                },
+                build: { b in
+                    b.slots([("accumulator", "_accumulators"), ("linear", "_linears")], fill: [b.number("initial_accumulator_value"), 0])
+                })
+        case .lion:
+            return KerasOptimizerEntry(
+                parameters: [.float("beta_1", "0.9"), .float("beta_2", "0.99")],
+                check: { v in
+                    if let x = v.number("beta_1"), x <= 0 || x > 1 { return "beta_1 must be in the (0, 1] range" }
+                    return nil
+                },
+                keras2Slots: ["m": "momentum"],
+                build: { b in b.slots([("momentum", "_momentums")]) })
+        case .adafactor:
+            return KerasOptimizerEntry(
+                parameters: [.float("beta_2_decay", "-0.8"), .float("epsilon_1", "1e-30"), .float("epsilon_2", "0.001"),
+                             .float("clip_threshold", "1.0"), .bool("relative_step", true)],
+                build: { b in
+                    for (i, ref) in b.trainable.enumerated() {
+                        for (slot, attr) in [("r", "_r"), ("c", "_c")] {
+                            var v = b.slotVariable(slot, attr, i)
+                            if ref.shape.count < 2 {
+                                // backend.Variable(0, name=var.name): an int32 scalar placeholder, no scope.
+                                v.shape = []
+                                v.dtype = .int32
+                                v.kerasPath = ref.variableName
+                            } else {
+                                let n = ref.shape.count
+                                v.shape = slot == "r" ? Array(ref.shape.dropLast()) : Array(ref.shape.dropLast(2)) + [ref.shape[n - 1]]
+                                v.kerasPath = b.prefix + "/" + ref.variableName
+                            }
+                            b.append(v)
+                        }
+                        b.append(b.slotVariable("velocity", "_v", i))
+                    }
+                })
+        case .lamb:
+            return KerasOptimizerEntry(
+                parameters: [.float("beta_1", "0.9"), .float("beta_2", "0.999"), .float("epsilon", "1e-07")],
+                keras2Slots: ["m": "momentum", "v": "velocity"],
+                build: { b in b.slots([("momentum", "_momentums"), ("velocity", "_velocities")]) })
+        }
+    }
+}
