@@ -349,7 +349,7 @@ _ckpt_rebuild() {
         return
         ;;
     '--optimizer')
-        __ckpt_add_completions -W 'sgd'$'\n''adam'$'\n''adamw'$'\n''rmsprop'$'\n''adagrad'$'\n''adadelta'$'\n''adamax'$'\n''nadam'$'\n''ftrl'$'\n''lion'$'\n''adafactor'$'\n''lamb'
+        __ckpt_add_completions -W 'sgd'$'\n''adam'$'\n''adamw'$'\n''rmsprop'$'\n''adagrad'$'\n''adadelta'$'\n''adamax'$'\n''nadam'$'\n''ftrl'$'\n''lion'$'\n''adafactor'$'\n''lamb'$'\n''schedulefreeadamw'
         return
         ;;
     '--learning-rate')

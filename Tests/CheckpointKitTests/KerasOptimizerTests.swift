@@ -100,7 +100,7 @@ import Testing
             let c = try KerasOptimizerConfig(className: kind.className)
             #expect(c.kind == kind)
             #expect(c.name == kind.defaultName)
-            #expect(c.config["learning_rate"]?.doubleValue == Double(Float(kind == .sgd ? 0.01 : 0.001)))
+            #expect(c.config["learning_rate"]?.doubleValue == Double(Float(kind.defaultLearningRate)))
         }
         #expect(try KerasOptimizerConfig(className: "adam").config["learning_rate"] == .number("0.0010000000474974513"))
         #expect(KerasOptimizerKind(className: "rms_prop") == .rmsprop)
@@ -180,6 +180,18 @@ import Testing
     func badOptimizersAreClearErrors(name: String, overrides: [(String, String)]) {
         let error = #expect(throws: CheckpointError.self) { try KerasOptimizerConfig(className: name, overrides: overrides) }
         #expect(error?.code == .invalidOptimizer)
+    }
+
+    /// Optimizers added from the registry: the state Keras 3.15 builds for the fidelity model.
+    @Test(arguments: ["schedulefree_adamw"])
+    func registryOptimizerStateMatchesKeras(folder: String) throws {
+        let optimizer = try FidelityFixtures.optimizer(folder)
+        let expected = try FidelityFixtures.json(folder + "/optimizer_config.json")
+        #expect(optimizer.config == expected)
+        let fresh = try KerasOptimizerConfig(className: optimizer.className)
+        #expect(fresh.config["learning_rate"]?.doubleValue == Double(Float(optimizer.kind.defaultLearningRate)))
+        let variables = try FidelityFixtures.architecture(folder).variables()
+        try FidelityFixtures.expectFresh(try optimizer.stateVariables(for: variables), folder)
     }
 
     @Test func badSerializedOptimizers() {

@@ -20,6 +20,7 @@ public enum KerasOptimizerKind: String, Sendable, Hashable, CaseIterable {
     case lion = "Lion"
     case adafactor = "Adafactor"
     case lamb = "Lamb"
+    case scheduleFreeAdamW = "ScheduleFreeAdamW"
 
     /// The registry entry: everything known about the class.
     var entry: KerasOptimizerEntry {
@@ -135,6 +136,14 @@ public enum KerasOptimizerKind: String, Sendable, Hashable, CaseIterable {
                 parameters: [.float("beta_1", "0.9"), .float("beta_2", "0.999"), .float("epsilon", "1e-07")],
                 keras2Slots: ["m": "momentum", "v": "velocity"],
                 build: { b in b.slots([("momentum", "_momentums"), ("velocity", "_velocities")]) })
+        case .scheduleFreeAdamW:
+            return KerasOptimizerEntry(
+                defaultLearningRate: 0.0025,
+                parameters: [.float("beta_1", "0.9"), .float("beta_2", "0.999"), .float("epsilon", "1e-08"), .int("warmup_steps", 0)],
+                build: { b in
+                    // `assign(momentum, ops.copy(var))`: each momentum starts as its weight.
+                    b.slots([("momentum", "_momentums"), ("velocity", "_velocities")], copies: ["momentum"])
+                })
         }
     }
 }
