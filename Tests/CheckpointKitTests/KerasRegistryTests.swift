@@ -42,6 +42,13 @@ import Testing
         #expect(KerasLayerCatalog.knownClassNames.count == KerasLayerClass.allCases.count + KerasArchitectureParser.modelClasses.count)
     }
 
+    /// A class added by its registry entry alone: CLAHE (Keras 3.15) keeps its input's shape.
+    @Test func claheKeepsTheShape() throws {
+        let json = #"{"class_name": "Sequential", "config": {"name": "s", "layers": [{"class_name": "InputLayer", "config": {"batch_shape": [null, 8, 8, 3], "name": "x"}}, {"class_name": "ContrastLimitedAdaptiveHistogramEqualization", "config": {"name": "clahe"}}, {"class_name": "Flatten", "config": {"name": "f"}}, {"class_name": "Dense", "config": {"name": "d", "units": 2}}]}}"#
+        let v = try KerasArchitecture(text: json).variables()
+        #expect(v.variables.map(\.shape) == [[192, 2], [2]])
+    }
+
     /// Every variable the engine builds for the fixture models is one its class's entry declares,
     /// with the declared trainable flag.
     @Test func builtVariablesAreDeclaredByTheirClass() throws {

@@ -20,6 +20,7 @@ enum KerasLayerClass: String, Sendable, Hashable, CaseIterable {
     case randomPosterization = "RandomPosterization", randomErasing = "RandomErasing", randomGaussianBlur = "RandomGaussianBlur", randomPerspective = "RandomPerspective"
     case randomElasticTransform = "RandomElasticTransform", solarization = "Solarization", autoContrast = "AutoContrast", equalization = "Equalization"
     case augMix = "AugMix", cutMix = "CutMix", mixUp = "MixUp", randAugment = "RandAugment"
+    case contrastLimitedAdaptiveHistogramEqualization = "ContrastLimitedAdaptiveHistogramEqualization"
     // Without variables.
     case inputLayer = "InputLayer"
     case lambda = "Lambda"
@@ -118,7 +119,8 @@ enum KerasLayerClass: String, Sendable, Hashable, CaseIterable {
              .randomSaturation, .randomGrayscale, .randomSharpness, .randomShear, .randomColorDegeneration,
              .randomColorJitter, .randomInvert, .randomPosterization, .randomErasing, .randomGaussianBlur,
              .randomPerspective, .randomElasticTransform, .solarization, .autoContrast, .equalization,
-             .augMix, .cutMix, .mixUp, .randAugment:
+             .augMix, .cutMix, .mixUp, .randAugment,
+             .contrastLimitedAdaptiveHistogramEqualization:
             return .shapePreserving
         case .inputLayer: return .weightless { $0.outputs = [try KerasModelEngine.inputLayerShape($0.layer)] }
         case .lambda: return .weightless(L.lambda)
