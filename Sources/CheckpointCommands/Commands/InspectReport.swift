@@ -47,7 +47,7 @@ struct InspectReport {
         let t = totals()
         let size = fileSize
         var first = "\(escapeForDisplay(file)): \(style.bold(kindText()))"
-        if let o = index.optimizer { first += " · \(o.className) at step \(o.iterations)" }
+        if let o = index.optimizer { first += " · \(o.displayName) at step \(o.iterations)" }
         if let p = index.producer { first += " · written by \(escapeForDisplay(p))" }
         first += " · \(Fmt.count(t.params)) params · \(Fmt.bytes(size)) on disk"
         out += first + "\n"
@@ -60,7 +60,9 @@ struct InspectReport {
             out += "  model       no architecture\n"
         }
         if let o = index.optimizer {
-            var line = "  optimizer   \(o.className), step \(o.iterations)"
+            var line = "  optimizer   \(o.className)"
+            if let inner = o.innerClassName { line += " wrapping \(inner) (loss scaling for mixed precision)" }
+            line += ", step \(o.iterations)"
             if let lr = o.learningRate { line += ", learning rate \(Fmt.g(lr))" }
             out += line + "\n"
         } else {

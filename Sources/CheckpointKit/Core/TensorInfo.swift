@@ -99,8 +99,18 @@ public struct OptimizerInfo: Sendable, Equatable {
         self.iterations = iterations
     }
 
-    /// Keras's `learning_rate`, or torch's `lr`.
-    public var learningRate: Double? { (config["learning_rate"] ?? config["lr"])?.doubleValue }
+    /// The learning rate: Keras's `learning_rate` (a wrapper's is its inner optimizer's), or
+    /// torch's `lr`; nil for a schedule.
+    public var learningRate: Double? {
+        (config["learning_rate"] ?? config["lr"])?.doubleValue ?? config["inner_optimizer"]?["config"]?["learning_rate"]?.doubleValue
+    }
+
+    /// For a wrapper (Keras's LossScaleOptimizer): the class of the optimizer it wraps, whose
+    /// step counter ``iterations`` is.
+    public var innerClassName: String? { config["inner_optimizer"]?["class_name"]?.stringValue }
+
+    /// `LossScaleOptimizer(Adam)` for a wrapper, else the class name.
+    public var displayName: String { innerClassName.map { "\(className)(\($0))" } ?? className }
 }
 
 /// Everything about a checkpoint except tensor data: what it is, what it holds, where it came from.

@@ -231,24 +231,38 @@ struct Keras3Reader {
         var iterations = contiguous ? try KerasOptimizerState.integerScalar(items[0].dataset, items[0].info) : nil
 
         // The class and configuration: compile_config first, else the optimizer's name attribute.
+        // Under the mixed_float16 policy `compile` wraps the optimizer it is given in a
+        // LossScaleOptimizer, so a plain optimizer in compile_config may have a wrapper's state.
         var config: KerasOptimizerConfig?
         var className: String?
+        var unmodelled: JSONValue?   // a compile_config optimizer kept as it is
         var candidates: [KerasOptimizerConfig] = []
         var guessed = false
         if let cc = arch?.compileConfig, let serialized = cc["optimizer"], !serialized.isNull {
             className = serialized["class_name"]?.stringValue ?? serialized.stringValue
             do {
-                let c = try KerasOptimizerState.config(serialized: serialized)
+                let c = try KerasOptimizerConfig(serialized: serialized)
                 config = c
-                candidates = [c]
+                candidates = c.kind.isWrapper ? [c] : [c, c.wrappedForMixedPrecision()]
             } catch let e as CheckpointError {
-                notes.append("the optimizer in compile_config is not one whose state the toolkit models (\(e.reason)); its variables keep their HDF5 names optimizer/vars/<i>")
+                unmodelled = serialized
+                notes.append("the optimizer in compile_config is not one whose state the toolkit models (\(e.reason)); its variables keep their HDF5 names optimizer/vars/<i> and its configuration is kept as it is")
             }
         } else if let attr = nameAttribute, let kind = KerasOptimizerState.kind(fromName: attr) {
             className = kind.className
             guessed = true
-            let lr = contiguous && items.count > 1 ? try KerasOptimizerState.floatScalar(items[1].dataset, items[1].info) : nil
-            candidates = KerasOptimizerState.guesses(kind: kind, name: attr, learningRate: lr)
+            if kind.isWrapper {
+                // The wrapped optimizer's class from the name Keras writes on its own group.
+                if let innerName = try tree.stringAttribute("name", at: "optimizer/inner_optimizer/vars"),
+                   let innerKind = KerasOptimizerState.kind(fromName: innerName) {
+                    let lr = contiguous && items.count > 5 ? try KerasOptimizerState.floatScalar(items[5].dataset, items[5].info) : nil
+                    candidates = KerasOptimizerState.guesses(kind: innerKind, name: innerName, learningRate: lr)
+                        .map { $0.wrappedForMixedPrecision(name: attr) }
+                }
+            } else {
+                let lr = contiguous && items.count > 1 ? try KerasOptimizerState.floatScalar(items[1].dataset, items[1].info) : nil
+                candidates = KerasOptimizerState.guesses(kind: kind, name: attr, learningRate: lr)
+            }
             config = candidates.first
         }
 
@@ -267,24 +281,19 @@ struct Keras3Reader {
                 masks = masks.flatMap { m in (0...members.count).map { k in m.union(members.suffix(k)) } }
             }
             masks.sort { $0.count < $1.count }
-            // Mixed precision wraps the optimizer in a LossScaleOptimizer, whose own four scalars
-            // (iteration, learning rate, step counter, dynamic scale) come first.
-            let isInt: (DType) -> Bool = { $0 == .int32 || $0 == .int64 }
-            let lossScaled = items.count > 4 && items.prefix(4).allSatisfy { $0.info.shape.isEmpty }
-                && isInt(items[0].info.dtype) && items[1].info.dtype == .float32 && isInt(items[2].info.dtype) && items[3].info.dtype == .float32
             search: for mask in masks {
                 let trainable = weights.indices.filter { weights[$0].info.trainable && !mask.contains($0) }.map { weights[$0].info }
                 for c in candidates {
                     guard let expected = try? c.stateVariables(trainableTensors: trainable, backend: backend) else { continue }
-                    for prefix in lossScaled ? [0, 4] : [0] {
-                        let rest = items.dropFirst(prefix)
-                        if expected.count == rest.count && zip(expected, rest).allSatisfy({ $0.shape == $1.info.shape }) {
-                            layout = (prefix == 4 ? KerasOptimizerState.lossScaleVariables : []) + expected.map { ($0.name, $0.slot, $0.weight) }
-                            config = c
-                            nonTrainable = mask
-                            if prefix == 4 { iterations = try KerasOptimizerState.integerScalar(items[4].dataset, items[4].info) }
-                            break search
+                    if expected.count == items.count && zip(expected, items).allSatisfy({ $0.shape == $1.info.shape }) {
+                        layout = expected.map { ($0.name, $0.slot, $0.weight) }
+                        config = c
+                        nonTrainable = mask
+                        // The true step: a wrapper's own counter stays 0, its inner optimizer's counts.
+                        if let k = expected.firstIndex(where: { $0.role == .iteration }) {
+                            iterations = try KerasOptimizerState.integerScalar(items[k].dataset, items[k].info)
                         }
+                        break search
                     }
                 }
             }
@@ -315,8 +324,8 @@ struct Keras3Reader {
             tensors.append(KerasReadTensor(info: info, datasetPath: item.path, storage: .dataset(item.dataset, item.info.dtype, address: KerasH5Tree.address(item.info))))
         }
         let info = OptimizerInfo(className: config?.className ?? className ?? nameAttribute ?? "unknown",
-                                 module: config?.module ?? "keras.optimizers",
-                                 config: config?.config ?? .object(nameAttribute.map { [("name", JSONValue.string($0))] } ?? []),
+                                 module: config?.module ?? unmodelled?["module"]?.stringValue ?? "keras.optimizers",
+                                 config: config?.config ?? unmodelled?["config"] ?? .object(nameAttribute.map { [("name", JSONValue.string($0))] } ?? []),
                                  iterations: iterations ?? 0)
         return (tensors, info)
     }

@@ -8,21 +8,8 @@ enum KerasOptimizerState {
         try KerasOptimizerConfig(serialized: serialized)
     }
 
-    /// The variables a LossScaleOptimizer (mixed precision) keeps before its inner optimizer's.
-    static let lossScaleVariables: [(name: String, slot: String?, weight: String?)] = [
-        ("optimizer/loss_scale/iteration", nil, nil), ("optimizer/loss_scale/learning_rate", nil, nil),
-        ("optimizer/loss_scale/step_counter", nil, nil), ("optimizer/loss_scale/dynamic_scale", nil, nil),
-    ]
-
     /// `adam`, `adam_1`, `rm_sprop`, `Adam` → the class; nil for names Keras did not generate.
-    static func kind(fromName name: String) -> KerasOptimizerKind? {
-        var base = Substring(name)
-        if let underscore = base.lastIndex(of: "_"), !base[base.index(after: underscore)...].isEmpty,
-           base[base.index(after: underscore)...].allSatisfy(\.isNumber) {
-            base = base[..<underscore]
-        }
-        return KerasOptimizerKind(className: String(base))
-    }
+    static func kind(fromName name: String) -> KerasOptimizerKind? { KerasOptimizerKind(instanceName: name) }
 
     /// Configurations to try for a class known only by name: Keras's defaults, and the variants
     /// that change which variables exist.

@@ -100,11 +100,16 @@ struct KerasWritePlan {
         guard !optimizerTensors.isEmpty else { return }
         hasOptimizer = true
         var order: [Int]?
-        var lossScaled = false
         var config: KerasOptimizerConfig?
         if let o = index.optimizer {
-            config = try? KerasOptimizerState.config(serialized: .object([("class_name", .string(o.className)), ("config", o.config)]))
+            config = try? KerasOptimizerConfig(serialized: .object([("class_name", .string(o.className)), ("config", o.config)]))
+            // Checkpoints made before the wrapper was modelled name its scalars without saying so.
+            if let c = config, !c.kind.isWrapper,
+               optimizerTensors.contains(where: { index.tensors[$0].name == "optimizer/loss_scale/step_counter" }) {
+                config = c.wrappedForMixedPrecision()
+            }
         }
+        var expected: [KerasOptimizerVariable] = []
         if let config {
             let trainable: [TensorInfo]
             if mv.unknownLayers.isEmpty {
@@ -118,36 +123,31 @@ struct KerasWritePlan {
                     return t
                 }
             }
-            let expected = try config.stateVariables(trainableTensors: trainable, backend: backend)
+            expected = try config.stateVariables(trainableTensors: trainable, backend: backend)
             func key(slot: String?, weight: String?, name: String) -> String {
                 if let slot, let weight { return "slot " + slot + " " + (mv.variable(named: weight)?.path ?? weight) }
                 return "name " + name
             }
-            // A LossScaleOptimizer's own scalars (mixed precision) come before the inner optimizer's.
-            let lossScale = KerasOptimizerState.lossScaleVariables.map(\.name)
-            let scaled = optimizerTensors.prefix(lossScale.count).map { index.tensors[$0].name } == lossScale
             var byKey: [String: Int] = [:]
-            for t in optimizerTensors.dropFirst(scaled ? lossScale.count : 0) {
+            for t in optimizerTensors {
                 let info = index.tensors[t]
                 byKey[key(slot: info.slot, weight: info.weight, name: info.name)] = t
             }
             let matched = expected.map { byKey[key(slot: $0.role == .slot ? $0.slot : nil, weight: $0.weight, name: $0.name)] }
-            let inner = optimizerTensors.count - (scaled ? lossScale.count : 0)
-            if matched.allSatisfy({ $0 != nil }) && Set(matched.compactMap { $0 }).count == inner && expected.count == inner {
+            if matched.allSatisfy({ $0 != nil }) && Set(matched.compactMap { $0 }).count == optimizerTensors.count && expected.count == optimizerTensors.count {
                 let list = matched.compactMap { $0 }
                 for (e, t) in zip(expected, list) where index.tensors[t].shape != e.shape {
                     throw CheckpointError(.weightsMismatch,
                                           "optimizer tensor \"\(escapeForDisplay(index.tensors[t].name))\" is \(Keras3Reader.describe(index.tensors[t].dtype, index.tensors[t].shape)) but \(config.className) builds it \(Keras3Reader.describe(e.dtype, e.shape)) for this model",
                                           file: file, hint: hint)
                 }
-                order = (scaled ? Array(optimizerTensors.prefix(lossScale.count)) : []) + list
-                lossScaled = scaled
+                order = list
             }
         }
         if order == nil {
             // Tensors that kept their HDF5 names are written back in their order.
             let names = optimizerTensors.map { index.tensors[$0].name }
-            if names == (0..<names.count).map({ "optimizer/vars/\($0)" }) { order = optimizerTensors }
+            if names == (0..<names.count).map({ "optimizer/vars/\($0)" }) { order = optimizerTensors; expected = [] }
         }
         guard let order else {
             let cls = index.optimizer?.className ?? "the optimizer"
@@ -155,13 +155,13 @@ struct KerasWritePlan {
                                   "the checkpoint's \(optimizerTensors.count) optimizer tensors are not the state Keras's \(cls) builds for this model, so Keras could not load them",
                                   file: file, hint: "drop the optimizer state (ckpt strip), or keep it in a .ckpt")
         }
-        let name = lossScaled ? "loss_scale_optimizer" : index.optimizer?.config["name"]?.stringValue ?? config?.name ?? "optimizer"
+        let name = index.optimizer?.config["name"]?.stringValue ?? config?.name ?? "optimizer"
         groups.append(Group(path: "optimizer/vars", name: name, datasets: order.enumerated().map { (String($0.offset), $0.element) }))
-        if lossScaled {
-            // Keras also saves the inner optimizer as the LossScaleOptimizer's child.
-            let inner = order.dropFirst(KerasOptimizerState.lossScaleVariables.count)
-            groups.append(Group(path: "optimizer/inner_optimizer/vars", name: index.optimizer?.config["name"]?.stringValue ?? config?.name ?? "optimizer",
-                                datasets: inner.enumerated().map { (String($0.offset), $0.element) }))
+        if let inner = config?.inner, !expected.isEmpty {
+            // Keras also saves the wrapped optimizer as the wrapper's child: its variables again.
+            let own = expected.filter { $0.name.hasPrefix("optimizer/loss_scale/") }.count
+            groups.append(Group(path: "optimizer/inner_optimizer/vars", name: inner.name,
+                                datasets: order.dropFirst(own).enumerated().map { (String($0.offset), $0.element) }))
         }
     }
 

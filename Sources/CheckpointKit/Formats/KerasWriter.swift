@@ -111,14 +111,14 @@ extension KerasFiles {
     static func currentDate() -> String { Clock.localTimestamp() ?? "1980-01-01@00:00:00" }
 
     /// `config.json`: the architecture as it is, unless optimizer state is written and the
-    /// architecture's `compile_config` does not name that optimizer (then it is added or replaced,
-    /// so `load_model` builds the optimizer the state belongs to).
+    /// architecture's `compile_config` does not give Keras that optimizer (then it is added or
+    /// replaced, so `load_model` builds the optimizer the state belongs to).
     static func configJSON(_ bytes: [UInt8], arch: KerasArchitecture, index: CheckpointIndex, plan: KerasWritePlan, file: String) throws -> [UInt8] {
         guard plan.hasOptimizer, let o = index.optimizer else { return bytes }
         let serialized = JSONValue.object([("module", .string(o.module)), ("class_name", .string(o.className)), ("config", o.config),
                                            ("registered_name", .null)])
         if let cc = arch.json["compile_config"], cc.objectValue != nil, !(cc.objectValue ?? []).isEmpty {
-            if let current = cc["optimizer"], current["class_name"]?.stringValue == o.className, current["config"] == o.config {
+            if let current = cc["optimizer"], !current.isNull, compileGives(current, o, mixedPrecision: arch.usesMixedFloat16) {
                 return bytes
             }
             return arch.json.setting("compile_config", to: cc.setting("optimizer", to: serialized)).serializedBytes(.python)
@@ -128,6 +128,25 @@ extension KerasFiles {
             ("run_eagerly", .bool(false)), ("steps_per_execution", .number(1)), ("jit_compile", .bool(false)),
         ])
         return arch.json.setting("compile_config", to: compile).serializedBytes(.python)
+    }
+
+    /// Whether compiling with `current` (a serialized optimizer from `compile_config`) gives Keras
+    /// the optimizer whose state `o` is: the same class and configuration, or, for a model whose
+    /// layers compute in mixed_float16, the optimizer `compile` wraps in the LossScaleOptimizer `o`.
+    static func compileGives(_ current: JSONValue, _ o: OptimizerInfo, mixedPrecision: Bool) -> Bool {
+        func bare(_ v: JSONValue?) -> String? {
+            guard var s = v?.stringValue else { return nil }
+            if let gt = s.lastIndex(of: ">") { s = String(s[s.index(after: gt)...]) }
+            if let dot = s.lastIndex(of: ".") { s = String(s[s.index(after: dot)...]) }
+            return s
+        }
+        if bare(current["class_name"]) == o.className && current["config"] == o.config { return true }
+        if mixedPrecision, o.className == KerasOptimizerKind.lossScaleOptimizer.className,
+           let inner = o.config["inner_optimizer"], bare(inner["class_name"]) == bare(current["class_name"]),
+           inner["config"] == current["config"], o.config["name"]?.stringValue == "loss_scale_optimizer" {
+            return true
+        }
+        return false
     }
 
     static func writeHDF5(_ plan: KerasWritePlan, source: any TensorSource, to path: String, displayName: String,

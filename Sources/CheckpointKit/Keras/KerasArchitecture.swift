@@ -271,6 +271,15 @@ public struct KerasArchitecture: Sendable {
     /// The whole document.
     public var json: JSONValue
 
+    /// Whether any layer computes under the mixed_float16 policy (what setting it as the global
+    /// policy gives every layer): `compile` then wraps the optimizer in a LossScaleOptimizer.
+    public var usesMixedFloat16: Bool {
+        func visit(_ m: KerasModel) -> Bool {
+            m.dtypePolicy.name == "mixed_float16" || m.layers.contains { $0.dtypePolicy.name == "mixed_float16" || ($0.nestedModel.map(visit) ?? false) }
+        }
+        return visit(model)
+    }
+
     /// Parses `model.to_json()` text.
     public init(text: String) throws {
         try self.init(json: JSONParser.parse(text))

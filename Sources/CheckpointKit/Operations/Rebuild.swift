@@ -8,7 +8,23 @@ public enum Rebuild {
         public var skipMismatch = false
         /// Decides the dtype of the optimizer's `iteration` (int64 on TensorFlow, int32 on JAX/torch).
         public var backend: KerasBackend = .tensorflow
+        /// Hyperparameters changed on top of the chosen optimizer's configuration (`("beta_1", "0.8")`).
+        public var optimizerOverrides: [(String, String)] = []
+        /// Whether the state is a LossScaleOptimizer's around the chosen optimizer.
+        public var lossScale: LossScale = .auto
         public init() {}
+    }
+
+    /// Mixed precision: under the mixed_float16 global policy `compile` wraps the optimizer in a
+    /// LossScaleOptimizer, whose state Keras then saves and expects.
+    public enum LossScale: String, Sendable, CaseIterable {
+        /// Wrap when the architecture's layers compute in mixed_float16 (the model was built under
+        /// that global policy, and Keras loads it under the same one).
+        case auto
+        /// Always wrap (the model will be compiled under mixed_float16).
+        case yes
+        /// Never wrap (the model will be compiled under float32).
+        case no
     }
 
     /// What matched and what did not, each side named.
@@ -33,7 +49,8 @@ public enum Rebuild {
         public var unknownLayers: [String] = []
         public var optimizer: KerasOptimizerConfig?
         public var optimizerVariables: [KerasOptimizerVariable] = []
-        /// What the destination could not hold (from ``Convert/write(_:as:to:options:)``).
+        /// What the destination could not hold (from ``Convert/write(_:as:to:options:)``), and
+        /// decisions taken for the user (a LossScaleOptimizer added for mixed precision).
         public var notes: [String] = []
 
         public var hasProblems: Bool { !missing.isEmpty || !unexpected.isEmpty || !mismatched.isEmpty }
@@ -60,7 +77,7 @@ public enum Rebuild {
         report.unknownLayers = model.unknownLayers.map { "\($0.name) (\($0.className))" }
 
         // Optimizer configuration.
-        let config: KerasOptimizerConfig
+        var config: KerasOptimizerConfig
         switch optimizer {
         case .named(let name, let overrides):
             config = try KerasOptimizerConfig(className: name, overrides: overrides)
@@ -76,6 +93,19 @@ public enum Rebuild {
                                       hint: "pass --optimizer adam (or another Keras optimizer), or --optimizer-config opt.json")
             }
             config = c
+        }
+        config = try config.applying(options.optimizerOverrides)
+        let mixed = arch.usesMixedFloat16
+        if !config.kind.isWrapper {
+            switch options.lossScale {
+            case .auto where mixed:
+                config = config.wrappedForMixedPrecision()
+                report.notes.append("the architecture's layers compute in mixed_float16, so Keras compiles it with a LossScaleOptimizer around \(config.innermost.className) (as under set_global_policy(\"mixed_float16\")); the state is the wrapper's (--loss-scale no for a model compiled under float32)")
+            case .yes:
+                config = config.wrappedForMixedPrecision()
+            case .auto, .no:
+                break
+            }
         }
         report.optimizer = config
 
@@ -192,7 +222,7 @@ public enum Rebuild {
         if report.hasProblems && !options.skipMismatch {
             throw mismatchError(report, file: source.path)
         }
-        report.notes = try Convert.write(rebuilt, as: destination, to: path, options: writeOptions).notes
+        report.notes += try Convert.write(rebuilt, as: destination, to: path, options: writeOptions).notes
         return report
     }
 

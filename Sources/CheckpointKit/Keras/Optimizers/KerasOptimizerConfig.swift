@@ -22,6 +22,17 @@ extension KerasOptimizerKind {
         self = k
     }
 
+    /// The class of an optimizer named the way Keras names instances: `adam`, `adam_4`, `rm_sprop`,
+    /// `loss_scale_optimizer`; nil for other names.
+    public init?(instanceName name: String) {
+        var base = Substring(name)
+        if let underscore = base.lastIndex(of: "_"), !base[base.index(after: underscore)...].isEmpty,
+           base[base.index(after: underscore)...].allSatisfy(\.isNumber) {
+            base = base[..<underscore]
+        }
+        self.init(className: String(base))
+    }
+
     /// Whether the class wraps another optimizer (LossScaleOptimizer).
     public var isWrapper: Bool {
         switch entry.structure {
@@ -93,6 +104,35 @@ public struct KerasOptimizerConfig: Sendable, Equatable {
     /// as Keras 3 writes it in `compile_config`.
     public var serialized: JSONValue {
         .object([("module", .string(module)), ("class_name", .string(className)), ("config", config), ("registered_name", .null)])
+    }
+
+    /// The LossScaleOptimizer `compile` wraps this optimizer in under the mixed_float16 policy
+    /// (`LossScaleOptimizer(self, name="loss_scale_optimizer")`, Keras's default scale settings).
+    public func wrappedForMixedPrecision(name: String = "loss_scale_optimizer") -> KerasOptimizerConfig {
+        if kind.isWrapper { return self }
+        var w = self
+        w.kind = .lossScaleOptimizer
+        w.config = .object([("name", .string(name)), ("inner_optimizer", serialized), ("initial_scale", .number("32768.0")),
+                            ("dynamic_growth_steps", .number(2000))])
+        w.innerBox = KerasBox(self)
+        return w
+    }
+
+    /// The optimizer that updates the weights: the wrapped one of a LossScaleOptimizer, else itself.
+    public var innermost: KerasOptimizerConfig { inner?.innermost ?? self }
+
+    /// The same optimizer with hyperparameters changed by text (`("beta_1", "0.8")`), as
+    /// ``init(className:overrides:)`` reads them; the other values stay as they are.
+    public func applying(_ overrides: [(String, String)]) throws -> KerasOptimizerConfig {
+        guard !overrides.isEmpty else { return self }
+        var members = config.objectValue ?? []
+        for (key, text) in overrides {
+            guard let p = kind.parameters.first(where: { $0.key == key }) else { throw Self.unknownParameter(key, kind: kind) }
+            var value = try Self.parse(text: text, parameter: p, kind: kind)
+            if p.kind == .learningRate, let d = value.doubleValue { value = .number(Double(Float(d))) }
+            if let i = members.firstIndex(where: { $0.0 == key }) { members[i].1 = value } else { members.append((key, value)) }
+        }
+        return try KerasOptimizerConfig(className: className, config: .object(members))
     }
 
     /// The optimizer part of a checkpoint index.

@@ -21,6 +21,8 @@ public enum KerasOptimizerKind: String, Sendable, Hashable, CaseIterable {
     case adafactor = "Adafactor"
     case lamb = "Lamb"
     case scheduleFreeAdamW = "ScheduleFreeAdamW"
+    case muon = "Muon"
+    case lossScaleOptimizer = "LossScaleOptimizer"
 
     /// The registry entry: everything known about the class.
     var entry: KerasOptimizerEntry {
@@ -143,6 +145,41 @@ public enum KerasOptimizerKind: String, Sendable, Hashable, CaseIterable {
                 build: { b in
                     // `assign(momentum, ops.copy(var))`: each momentum starts as its weight.
                     b.slots([("momentum", "_momentums"), ("velocity", "_velocities")], copies: ["momentum"])
+                })
+        case .muon:
+            return KerasOptimizerEntry(
+                parameters: [.float("adam_beta_1", "0.9"), .float("adam_beta_2", "0.999"), .float("epsilon", "1e-07"),
+                             .init("exclude_layers", .stringList, "[]"), .float("muon_a", "3.4445"), .float("muon_b", "-4.775"),
+                             .float("muon_c", "2.0315"), .float("adam_lr_ratio", "1"), .float("momentum", "0.95"), .int("ns_steps", 5),
+                             .bool("nesterov", true), .bool("exclude_embeddings", true), .optionalFloat("adam_weight_decay", "0.004"),
+                             .optionalFloat("rms_rate", "0.2")],
+                commonDefaults: ["weight_decay": "0.004"],
+                build: { b in
+                    // Every variable gets a momentum; those `_should_use_adamw` picks (not 2-D, an
+                    // embedding when exclude_embeddings, a path re.search-matching exclude_layers)
+                    // also a velocity, right after it.
+                    let patterns = try (b.values["exclude_layers"]?.arrayValue ?? []).compactMap(\.stringValue).map { p in
+                        do { return try Regex(p) } catch {
+                            throw CheckpointError(.invalidOptimizer, "Muon exclude_layers: \"\(CheckpointError.printable(p))\" is not a regular expression the toolkit can read")
+                        }
+                    }
+                    for (i, ref) in b.trainable.enumerated() {
+                        b.append(b.slotVariable("momentum", "momentums", i))
+                        let adam = ref.shape.count != 2 || (b.flag("exclude_embeddings") && ref.path.lowercased().contains("embedding"))
+                            || patterns.contains { ref.path.contains($0) }
+                        if adam { b.append(b.slotVariable("velocity", "adam_velocities", i)) }
+                    }
+                })
+        case .lossScaleOptimizer:
+            // Mixed precision: `compile` wraps the optimizer in one under the mixed_float16 policy.
+            return KerasOptimizerEntry(
+                structure: .lossScaleWrapper,
+                parameters: [.init("inner_optimizer", .optimizer, ""), .float("initial_scale", "32768.0"),
+                             .int("dynamic_growth_steps", 2000)],
+                build: { b in
+                    b.scalar("step_counter", role: .other, dtype: b.backend.integerDType, initial: 0)
+                    b.scalar("dynamic_scale", role: .other, dtype: .float32, initial: b.number("initial_scale"))
+                    try b.appendInner()
                 })
         }
     }

@@ -1,0 +1,170 @@
+"""Judges files ckpt wrote with real Keras 3 (the round-trip matrix and the fidelity tests).
+
+    KERAS_BACKEND=jax python verify.py cases.json
+
+cases.json is a list of cases:
+    {"id": ..., "mode": "converted" | "weights" | "rebuilt",
+     "source": the .keras file Keras wrote, "result": what ckpt wrote,
+     "policy": global dtype policy ("float32", "mixed_float16"),
+     "custom": optional path of a Python file registering custom objects}
+
+- converted: load_model(result) like load_model(source): same predictions, same optimizer class,
+  config and variables (values equal), same compile_config, and one more training step on the same
+  batch gives equal weights and optimizer variables.
+- weights: load_model(source), then load_weights(result) into a second load_model(source):
+  weights and optimizer variables equal the source's.
+- rebuilt: load_model(result) predicts like the source, its optimizer is the source's compile_config
+  optimizer at step 0 with exactly the variables Keras builds itself (optimizer.build on the
+  loaded model), and one training step equals one step of the source with a fresh optimizer.
+
+Any warning Keras emits while loading fails the case. Prints one JSON line per case
+({"id", "ok", "problems": [...]}); exits 0 when it could judge every case.
+"""
+import importlib.util
+import json
+import os
+import sys
+import warnings
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import numpy as np
+import keras
+
+loaded_custom = set()
+
+
+def use_custom(path):
+    if path and path not in loaded_custom:
+        spec = importlib.util.spec_from_file_location("custom_objects_%d" % len(loaded_custom), path)
+        module = importlib.util.module_from_spec(spec)
+        argv = sys.argv
+        sys.argv = [path, os.path.dirname(path)]
+        try:
+            spec.loader.exec_module(module)
+        finally:
+            sys.argv = argv
+        loaded_custom.add(path)
+
+
+def load(path, problems, what):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        m = keras.saving.load_model(path)
+    for w in caught:
+        text = str(w.message)
+        if "compile_metrics" in text or "built" in text and "metrics" in text:
+            continue
+        problems.append("%s: Keras warned: %s" % (what, text[:300]))
+    return m
+
+
+def batch(model):
+    shape = tuple(d if d is not None else 4 for d in model.inputs[0].shape)
+    x = np.random.default_rng(7).standard_normal(shape).astype("float32")
+    out = model.outputs[0].shape
+    y = np.zeros((shape[0],) + tuple(out[1:]), "float32")
+    y[..., 0] = 1.0
+    return x, y
+
+
+def opt_values(o):
+    return [np.asarray(v.numpy() if hasattr(v, "numpy") else v) for v in o.variables]
+
+
+def same_arrays(a, b):
+    return len(a) == len(b) and all(x.shape == y.shape and x.dtype == y.dtype and np.array_equal(x, y, equal_nan=True)
+                                   for x, y in zip(a, b))
+
+
+def compile_config(m):
+    c = m.get_compile_config() or {}
+    return json.loads(json.dumps(c, default=str))
+
+
+def predict(model, x):
+    return np.asarray(model(x, training=False))
+
+
+def step(model, x, y):
+    """One training step (eager: tiny models train faster than they compile)."""
+    model.jit_compile = False
+    model.make_train_function(force=True)
+    model.train_on_batch(x, y)
+    return [np.asarray(w) for w in model.get_weights()], opt_values(model.optimizer)
+
+
+def fresh_load(path, weights=None):
+    """A model loaded after seeding, so that two loads draw the same dropout masks."""
+    keras.utils.set_random_seed(11)
+    m = keras.saving.load_model(path)
+    if weights:
+        m.load_weights(weights)
+    return m
+
+
+def judge(case):
+    problems = []
+    keras.backend.clear_session()
+    keras.mixed_precision.set_global_policy(case.get("policy") or "float32")
+    use_custom(case.get("custom"))
+    src = load(case["source"], [], "source")
+    x, y = batch(src)
+    mode = case["mode"]
+    if mode == "weights":
+        res = load(case["source"], problems, "load_model(source) for load_weights")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            res.load_weights(case["result"])
+        problems += ["load_weights warned: %s" % str(w.message)[:300] for w in caught]
+    else:
+        res = load(case["result"], problems, "load_model(result)")
+    if not np.array_equal(predict(src, x), predict(res, x)):
+        problems.append("predictions differ")
+    if not same_arrays([np.asarray(w) for w in src.get_weights()], [np.asarray(w) for w in res.get_weights()]):
+        problems.append("weights differ")
+    so, ro = src.optimizer, res.optimizer
+    if type(so).__name__ != type(ro).__name__:
+        problems.append("optimizer class %s, the source's is %s" % (type(ro).__name__, type(so).__name__))
+    if mode in ("converted", "rebuilt"):
+        if compile_config(src) != compile_config(res):
+            problems.append("compile_config differs: %s vs %s" % (json.dumps(compile_config(res))[:400], json.dumps(compile_config(src))[:400]))
+        if keras.optimizers.serialize(so) != keras.optimizers.serialize(ro):
+            problems.append("optimizer config differs")
+    if mode in ("converted", "weights"):
+        if not same_arrays(opt_values(so), opt_values(ro)):
+            problems.append("optimizer variables differ from the source's (%d vs %d)" % (len(ro.variables), len(so.variables)))
+        a = step(fresh_load(case["source"]), x, y)
+        b = step(fresh_load(case["source"], case["result"]) if mode == "weights" else fresh_load(case["result"]), x, y)
+    else:
+        # Keras's own fresh state for the loaded model.
+        fresh = keras.optimizers.deserialize(keras.optimizers.serialize(ro))
+        fresh.build(res.trainable_variables)
+        if int(np.asarray(ro.iterations)) != 0:
+            problems.append("the rebuilt optimizer is at step %s, not 0" % np.asarray(ro.iterations))
+        if [v.path for v in fresh.variables] != [v.path for v in ro.variables]:
+            problems.append("optimizer variables %s, Keras builds %s" % ([v.path for v in ro.variables][:6], [v.path for v in fresh.variables][:6]))
+        elif not same_arrays(opt_values(fresh), opt_values(ro)):
+            problems.append("optimizer variables differ from the ones Keras builds")
+        s2 = fresh_load(case["source"])
+        s2.compile(optimizer=keras.optimizers.deserialize(keras.optimizers.serialize(ro)), loss=res.loss)
+        s2.optimizer.build(s2.trainable_variables)
+        a, b = step(s2, x, y), step(fresh_load(case["result"]), x, y)
+    if not same_arrays(a[0], b[0]):
+        problems.append("one more training step gives different weights")
+    if not same_arrays(a[1], b[1]):
+        problems.append("one more training step gives different optimizer variables")
+    return problems
+
+
+def main():
+    cases = json.load(open(sys.argv[1]))
+    for case in cases:
+        try:
+            problems = judge(case)
+        except Exception as e:  # a load Keras refuses is a verdict, not a crash
+            problems = ["%s: %s" % (type(e).__name__, str(e)[:500])]
+        print(json.dumps({"id": case["id"], "ok": not problems, "problems": problems}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
