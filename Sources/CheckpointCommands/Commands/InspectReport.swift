@@ -24,7 +24,12 @@ struct InspectReport {
         self.summary = CheckpointSummary(source)
     }
 
-    var fileSize: UInt64 { (try? ReadableFile(path: file).size) ?? 0 }
+    /// Bytes on disk: the file, or every file of a sharded set.
+    var fileSize: UInt64 {
+        let files = source.inputFiles
+        if files.count > 1 { return files.reduce(0) { $0 + $1.size } }
+        return (try? ReadableFile(path: file).size) ?? 0
+    }
 
     func kindText() -> String {
         switch index.kind {
@@ -47,7 +52,7 @@ struct InspectReport {
         let t = totals()
         let size = fileSize
         var first = "\(escapeForDisplay(file)): \(style.bold(kindText()))"
-        if let o = index.optimizer { first += " · \(o.displayName) at step \(o.iterations)" }
+        if let o = index.optimizer { first += " · \(o.displayName) at \(o.stepDescription)" }
         if let p = index.producer { first += " · written by \(escapeForDisplay(p))" }
         first += " · \(Fmt.count(t.params)) params · \(Fmt.bytes(size)) on disk"
         out += first + "\n"
@@ -62,7 +67,7 @@ struct InspectReport {
         if let o = index.optimizer {
             var line = "  optimizer   \(o.className)"
             if let inner = o.innerClassName { line += " wrapping \(inner) (loss scaling for mixed precision)" }
-            line += ", step \(o.iterations)"
+            line += ", \(o.stepDescription)"
             if let lr = o.learningRate { line += ", learning rate \(Fmt.g(lr))" }
             out += line + "\n"
         } else {

@@ -109,6 +109,23 @@ public struct OptimizerInfo: Sendable, Equatable {
     /// step counter ``iterations`` is.
     public var innerClassName: String? { config["inner_optimizer"]?["class_name"]?.stringValue }
 
+    /// `gradient_accumulation_steps` (of the wrapped optimizer for a wrapper), nil when not set.
+    public var gradientAccumulationSteps: Int? {
+        let c = config["inner_optimizer"]?["config"] ?? config
+        guard let n = c["gradient_accumulation_steps"]?.intValue, n >= 2 else { return nil }
+        return n
+    }
+
+    /// What Keras's `optimizer.iterations` reports: the updates applied (with gradient
+    /// accumulation, ``iterations`` counts batches and Keras divides it).
+    public var appliedSteps: Int64 { gradientAccumulationSteps.map { iterations / Int64($0) } ?? iterations }
+
+    /// `step 4 (8 batches, gradient_accumulation_steps=2)`, or `step 8`.
+    public var stepDescription: String {
+        guard let n = gradientAccumulationSteps else { return "step \(iterations)" }
+        return "step \(appliedSteps) (\(iterations) batches, gradient_accumulation_steps=\(n))"
+    }
+
     /// `LossScaleOptimizer(Adam)` for a wrapper, else the class name.
     public var displayName: String { innerClassName.map { "\(className)(\($0))" } ?? className }
 }

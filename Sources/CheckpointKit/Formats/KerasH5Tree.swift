@@ -1,25 +1,63 @@
 // The HDF5 tree of a Keras file, walked once, with the lookups the readers and the writer share.
 
-/// Every object of an HDF5 file, walked once.
+/// Every object of an HDF5 file (or of the shards of a Keras sharded set, merged: a group may
+/// hold datasets in several shards), walked once.
 struct KerasH5Tree {
+    /// The first file (the only one, unless sharded): its name and root attributes.
     let file: HDF5File
+    /// Every file, in shard order.
+    let files: [HDF5File]
     let nodes: [HDF5Node]
     private let kinds: [String: HDF5LinkKind]
     private let children: [String: [String]]
+    /// The first file holding each object.
+    private let owner: [String: Int]
 
     init(file: HDF5File) throws {
-        self.file = file
-        nodes = try file.walk()
+        try self.init(files: [file])
+    }
+
+    init(files: [HDF5File]) throws {
+        guard let first = files.first else {
+            throw CheckpointError(.invalidArgument, "a Keras weights file set needs at least one file")
+        }
+        self.file = first
+        self.files = files
+        var nodes: [HDF5Node] = []
         var kinds: [String: HDF5LinkKind] = [:]
         var children: [String: [String]] = [:]
-        for node in nodes where node.path != "/" {
-            kinds[node.path] = node.kind
-            let (parent, name) = Self.split(node.path)
-            children[parent, default: []].append(name)
+        var owner: [String: Int] = [:]
+        for (k, f) in files.enumerated() {
+            for node in try f.walk() {
+                if node.path == "/" {
+                    if k == 0 { nodes.append(node) }
+                    continue
+                }
+                if let seen = kinds[node.path] {
+                    guard seen == node.kind else {
+                        throw CheckpointError(.invalidHDF5, "the shards disagree: \(node.path) is a group in one and a dataset in another",
+                                              file: f.fileName, member: "/" + node.path)
+                    }
+                    guard node.kind == .group else {
+                        throw CheckpointError(.invalidHDF5, "two shards hold the dataset \(node.path)", file: f.fileName, member: "/" + node.path)
+                    }
+                    continue
+                }
+                nodes.append(node)
+                kinds[node.path] = node.kind
+                owner[node.path] = k
+                let (parent, name) = Self.split(node.path)
+                children[parent, default: []].append(name)
+            }
         }
+        self.nodes = nodes
         self.kinds = kinds
         self.children = children
+        self.owner = owner
     }
+
+    /// The file holding `path` (the first shard where it appears).
+    func file(of path: String) -> HDF5File { files[owner[path] ?? 0] }
 
     /// `a/b/c` → (`a/b`, `c`); `a` → (``, `a`).
     static func split(_ path: String) -> (String, String) {
@@ -47,14 +85,14 @@ struct KerasH5Tree {
     }
 
     /// The member an error names: `model.weights.h5/layers/dense/vars/0` inside a `.keras`.
-    func member(_ path: String) -> String { file.location.member("/" + path) }
+    func member(_ path: String) -> String { file(of: path).location.member("/" + path) }
 
     func error(_ code: CheckpointError.Code, _ reason: String, at path: String?, hint: String? = nil) -> CheckpointError {
-        CheckpointError(code, reason, file: file.fileName, member: path.map(member), hint: hint)
+        CheckpointError(code, reason, file: path.map { file(of: $0).fileName } ?? file.fileName, member: path.map(member), hint: hint)
     }
 
     func dataset(_ path: String) throws -> (HDF5Dataset, HDF5DatasetInfo) {
-        let d = try file.dataset(path)
+        let d = try file(of: path).dataset(path)
         return (d, try d.info())
     }
 
@@ -63,9 +101,14 @@ struct KerasH5Tree {
         info.layout == .contiguous && info.filters.isEmpty ? info.offset : nil
     }
 
+    /// A string attribute of a group, from the first file that has it there (Keras writes a
+    /// sharded group's `name` in the first shard where the group appears).
     func stringAttribute(_ name: String, at path: String) throws -> String? {
-        guard let object = try file.object(path.isEmpty ? "/" : path) else { return nil }
-        return try object.stringAttribute(name)
+        for f in path.isEmpty ? [file] : files {
+            guard let object = try f.object(path.isEmpty ? "/" : path) else { continue }
+            if let v = try object.stringAttribute(name) { return v }
+        }
+        return nil
     }
 
     /// Keras 2 files carry `layer_names` at the root (weights only) or a `model_weights` group.

@@ -34,6 +34,34 @@ extension KerasFiles {
             _ = try KerasLegacyH5Format().write(source, to: path, options: options) // refuses, with the hint
             throw CheckpointError(.invalidArgument, "\(format.displayName) is not a Keras 3 format", file: path)
         }
+        let (architectureBytes, arch, plan) = try layout(source, path: path, format: format, options: options)
+        let total = index.tensors.reduce(UInt64(0)) { $0 + UInt64($1.byteCount ?? 0) }
+
+        let out = try AtomicOutputFile(destination: path, overwrite: options.overwrite, inputs: options.inputs)
+        switch format {
+        case .kerasWeightsH5:
+            // libhdf5 writes the temporary file itself; the output file renames it into place.
+            try writeHDF5(plan, source: source, to: out.temporaryPath, displayName: path, total: total, options: options)
+        default:
+            let config = try configJSON(architectureBytes, arch: arch, index: index, plan: plan, file: path)
+            let (dir, base) = splitPath(path)
+            let scratch = try ScratchFile(directory: dir, prefix: "." + base + ".weights-", suffix: ".h5", displayName: path)
+            defer { scratch.remove() }
+            try writeHDF5(plan, source: source, to: scratch.path, displayName: path + " (member \(weightsMember))",
+                          total: total, options: options)
+            var zip = KerasZipWriter(out: out)
+            try zip.add(name: metadataMember, bytes: metadataJSON(index.metadata))
+            try zip.add(name: configMember, bytes: config)
+            try zip.add(name: weightsMember, file: ReadableFile(path: scratch.path))
+            try zip.finish()
+        }
+        try out.commit()
+    }
+
+    /// The architecture that lays out a Keras 3 file for `source` and the plan of its datasets.
+    static func layout(_ source: any TensorSource, path: String, format: CheckpointFormat,
+                       options: WriteOptions) throws -> ([UInt8], KerasArchitecture, KerasWritePlan) {
+        let index = source.index
         if let t = index.tensors.first(where: { $0.dtype.float8 != nil }) {
             throw CheckpointError(.unsupported, "tensor \"\(escapeForDisplay(t.name))\" is \(t.dtype.rawValue), which Keras's HDF5 files cannot hold (Keras stores only numpy dtypes and bfloat16)",
                                   file: path, member: t.name, hint: "keep it in a .ckpt or .safetensors file")
@@ -57,28 +85,7 @@ extension KerasFiles {
             throw CheckpointError(.unsupported, "the architecture is a Keras 2 (tf.keras) model_config, which Keras 3 cannot load from a .keras file",
                                   file: path, hint: "write a .weights.h5 and load it into the Keras 3 model with model.load_weights")
         }
-        let plan = try KerasWritePlan(index: index, model: model, backend: backend, file: path)
-        let total = index.tensors.reduce(UInt64(0)) { $0 + UInt64($1.byteCount ?? 0) }
-
-        let out = try AtomicOutputFile(destination: path, overwrite: options.overwrite, inputs: options.inputs)
-        switch format {
-        case .kerasWeightsH5:
-            // libhdf5 writes the temporary file itself; the output file renames it into place.
-            try writeHDF5(plan, source: source, to: out.temporaryPath, displayName: path, total: total, options: options)
-        default:
-            let config = try configJSON(architectureBytes, arch: arch, index: index, plan: plan, file: path)
-            let (dir, base) = splitPath(path)
-            let scratch = try ScratchFile(directory: dir, prefix: "." + base + ".weights-", suffix: ".h5", displayName: path)
-            defer { scratch.remove() }
-            try writeHDF5(plan, source: source, to: scratch.path, displayName: path + " (member \(weightsMember))",
-                          total: total, options: options)
-            var zip = KerasZipWriter(out: out)
-            try zip.add(name: metadataMember, bytes: metadataJSON(index.metadata))
-            try zip.add(name: configMember, bytes: config)
-            try zip.add(name: weightsMember, file: ReadableFile(path: scratch.path))
-            try zip.finish()
-        }
-        try out.commit()
+        return (architectureBytes, arch, try KerasWritePlan(index: index, model: model, backend: backend, file: path))
     }
 
     /// Writes `index` with `payloads[i]` the data of `index.tensors[i]` (a ``ComposedSource``);

@@ -89,16 +89,21 @@ struct KerasOptimizerBuild {
     let tensorPrefix: String
     /// The wrapped optimizer (LossScaleOptimizer).
     let inner: KerasOptimizerConfig?
+    /// False while a wrapper builds this optimizer: LossScaleOptimizer.build runs under
+    /// `no_automatic_dependency_tracking`, so variables the inner `build()` only assigns to an
+    /// attribute (`self._u_product = backend.Variable(...)`) are not among its variables.
+    let tracksAttributes: Bool
     private(set) var variables: [KerasOptimizerVariable] = []
 
     init(values: KerasOptimizerValues, trainable: [KerasSlotReference], backend: KerasBackend, prefix: String,
-         tensorPrefix: String, inner: KerasOptimizerConfig?) {
+         tensorPrefix: String, inner: KerasOptimizerConfig?, tracksAttributes: Bool) {
         self.values = values
         self.trainable = trainable
         self.backend = backend
         self.prefix = prefix
         self.tensorPrefix = tensorPrefix
         self.inner = inner
+        self.tracksAttributes = tracksAttributes
     }
 
     func number(_ key: String) -> Double { values.number(key) ?? 0 }
@@ -111,7 +116,7 @@ struct KerasOptimizerBuild {
         variables.append(v)
     }
 
-    /// `add_variable(shape=(), ...)` / `backend.Variable(...)`: a scalar of the optimizer.
+    /// `add_variable(shape=(), ...)`: a scalar of the optimizer.
     mutating func scalar(_ name: String, role: KerasOptimizerVariable.Role, dtype: DType, initial: Double,
                          kerasPath: String? = nil, attribute: String? = nil) {
         append(KerasOptimizerVariable(index: 0, name: tensorPrefix + name, kerasPath: kerasPath ?? prefix + "/" + name, role: role,
@@ -148,9 +153,15 @@ struct KerasOptimizerBuild {
         if isSet("gradient_accumulation_steps") { slots([("gradient_accumulator", "_accumulated_gradients")]) }
     }
 
+    /// `self.<attribute> = backend.Variable(...)` in `build()`: a variable the optimizer tracks
+    /// through the attribute only (not through `add_variable`).
+    mutating func attributeVariable(_ v: KerasOptimizerVariable) {
+        if tracksAttributes { append(v) }
+    }
+
     /// Appends every variable of the wrapped optimizer, after this one's own.
     mutating func appendInner() throws {
         guard let inner else { return }
-        for v in try inner.stateVariables(trainable: trainable, backend: backend) { append(v) }
+        for v in try inner.stateVariables(trainable: trainable, backend: backend, tracksAttributes: false) { append(v) }
     }
 }

@@ -81,9 +81,12 @@ public enum KerasOptimizerKind: String, Sendable, Hashable, CaseIterable {
                 keras2Slots: ["m": "momentum", "v": "velocity"],
                 build: { b in
                     b.slots([("momentum", "_momentums"), ("velocity", "_velocities")])
-                    // backend.Variable(1.0, dtype=var_list[0].dtype): no name scope, Keras names it `variable`.
-                    b.scalar("u_product", role: .other, dtype: b.trainable.first?.dtype ?? .float32, initial: 1,
-                             kerasPath: "variable", attribute: "_u_product")
+                    // self._u_product = backend.Variable(1.0, dtype=var_list[0].dtype): no name scope,
+                    // Keras names it `variable`.
+                    let dtype = b.trainable.first?.dtype ?? .float32
+                    b.attributeVariable(KerasOptimizerVariable(index: 0, name: "optimizer/u_product", kerasPath: "variable", role: .other,
+                                                               slot: nil, slotListAttribute: "_u_product", weight: nil, referenceIndex: nil,
+                                                               shape: [], dtype: dtype, initialValue: 1))
                 })
         case .ftrl:
             return KerasOptimizerEntry(
@@ -119,16 +122,18 @@ public enum KerasOptimizerKind: String, Sendable, Hashable, CaseIterable {
                         for (slot, attr) in [("r", "_r"), ("c", "_c")] {
                             var v = b.slotVariable(slot, attr, i)
                             if ref.shape.count < 2 {
-                                // backend.Variable(0, name=var.name): an int32 scalar placeholder, no scope.
+                                // self._r.append(backend.Variable(0, name=var.name)): an int32 scalar
+                                // placeholder, no scope, tracked through the list attribute.
                                 v.shape = []
                                 v.dtype = .int32
                                 v.kerasPath = ref.variableName
+                                b.attributeVariable(v)
                             } else {
                                 let n = ref.shape.count
                                 v.shape = slot == "r" ? Array(ref.shape.dropLast()) : Array(ref.shape.dropLast(2)) + [ref.shape[n - 1]]
                                 v.kerasPath = b.prefix + "/" + ref.variableName
+                                b.append(v)
                             }
-                            b.append(v)
                         }
                         b.append(b.slotVariable("velocity", "_v", i))
                     }

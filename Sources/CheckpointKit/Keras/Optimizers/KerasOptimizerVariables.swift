@@ -100,11 +100,16 @@ extension KerasOptimizerConfig {
     /// The state for `trainable` (in `model.trainable_variables` order). `backend` decides the
     /// dtype of `iteration` (int64 on TensorFlow, int32 elsewhere).
     public func stateVariables(trainable: [KerasSlotReference], backend: KerasBackend = .tensorflow) throws -> [KerasOptimizerVariable] {
+        try stateVariables(trainable: trainable, backend: backend, tracksAttributes: true)
+    }
+
+    func stateVariables(trainable: [KerasSlotReference], backend: KerasBackend, tracksAttributes: Bool) throws -> [KerasOptimizerVariable] {
         let entry = kind.entry
         let wrapper = kind.isWrapper
         var b = KerasOptimizerBuild(values: KerasOptimizerValues(values: Dictionary(config.objectValue ?? [], uniquingKeysWith: { a, _ in a })),
                                     trainable: trainable, backend: backend, prefix: name,
-                                    tensorPrefix: wrapper ? "optimizer/loss_scale/" : "optimizer/", inner: inner)
+                                    tensorPrefix: wrapper ? "optimizer/loss_scale/" : "optimizer/", inner: inner,
+                                    tracksAttributes: tracksAttributes)
         // Optimizer.__init__: the step counter, then the learning rate unless it is a schedule
         // (a wrapper passes learning_rate=0.0).
         b.scalar("iteration", role: wrapper ? .other : .iteration, dtype: backend.integerDType, initial: 0)
