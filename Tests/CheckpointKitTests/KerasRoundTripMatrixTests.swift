@@ -13,7 +13,8 @@ private let kerasImportable: Bool = {
 /// Runs `Tests/Fixtures/keras-roundtrip/verify.py` (real Keras on JAX) on `cases`; records an
 /// issue for every case Keras does not judge exact. Skips, or fails with CKPT_REQUIRE_KERAS=1,
 /// when Keras is missing.
-func judgeWithKeras(_ cases: [JSONValue], in dir: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> [String: [String]] {
+func judgeWithKeras(_ cases: [JSONValue], in dir: String, backend: String = "jax",
+                    sourceLocation: SourceLocation = #_sourceLocation) throws -> [String: [String]] {
     guard kerasImportable, let py = TestEnv.which("python3") else {
         #expect(!kerasRequired, "python3 with keras, jax and h5py is required (CKPT_REQUIRE_KERAS=1)", sourceLocation: sourceLocation)
         return [:]
@@ -21,7 +22,7 @@ func judgeWithKeras(_ cases: [JSONValue], in dir: String, sourceLocation: Source
     let list = dir + "/cases.json"
     try TestEnv.write(JSONValue.array(cases).serializedBytes(.pretty), to: list)
     let script = TestEnv.path("Tests/Fixtures/keras-roundtrip/verify.py")
-    let (status, out) = try TestEnv.run(py, [script, list], environment: ["KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3"])
+    let (status, out) = try TestEnv.run(py, [script, list], environment: ["KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"])
     #expect(status == 0, "verify.py failed: \(out.suffix(2000))", sourceLocation: sourceLocation)
     var verdicts: [String: [String]] = [:]
     for line in out.split(separator: "\n") where line.hasPrefix("{\"id\"") {

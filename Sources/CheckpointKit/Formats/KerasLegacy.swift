@@ -28,6 +28,10 @@ struct KerasLegacyReader {
             let value = try root.stringAttribute(key) ?? (weightsRoot.isEmpty ? nil : try tree.stringAttribute(key, at: weightsRoot))
             if let value { metadata.append((key, .string(value))) }
         }
+        if let text = trainingConfig, let tc = try? JSONParser.parse(Array(text.utf8)), tc.objectValue != nil {
+            // Loss and metrics, for a .keras made from this file (the optimizer travels on its own).
+            metadata.append((KerasFiles.trainingConfigKey, tc.removing("optimizer_config")))
+        }
         result.metadata = .object(metadata)
         result.producer = (metadata.first { $0.0 == "keras_version" }?.1.stringValue).map { "keras " + $0 }
         let architecture = explicitArchitecture ?? modelConfig.map { Array($0.utf8) }

@@ -27,9 +27,11 @@ extension KerasFiles {
     /// optimizer (``OptimizerInfo``) builds them; tensors that do not follow that layout are refused
     /// unless they are named `optimizer/vars/<i>`. For a `.keras`, an architecture without
     /// `compile_config` gets one naming the optimizer, so `load_model` restores its state.
+    @discardableResult
     public static func write(_ source: any TensorSource, to path: String, format: CheckpointFormat,
-                             options: WriteOptions = WriteOptions()) throws {
+                             options: WriteOptions = WriteOptions()) throws -> [String] {
         let index = source.index
+        var notes: [String] = []
         guard format == .keras || format == .kerasWeightsH5 else {
             _ = try KerasLegacyH5Format().write(source, to: path, options: options) // refuses, with the hint
             throw CheckpointError(.invalidArgument, "\(format.displayName) is not a Keras 3 format", file: path)
@@ -43,7 +45,24 @@ extension KerasFiles {
             // libhdf5 writes the temporary file itself; the output file renames it into place.
             try writeHDF5(plan, source: source, to: out.temporaryPath, displayName: path, total: total, options: options)
         default:
-            let config = try configJSON(architectureBytes, arch: arch, index: index, plan: plan, file: path)
+            // A Keras 2 (or Keras 3 legacy .h5) model_config is translated to what Keras 3 reads.
+            var configArch = arch
+            var configBytes = architectureBytes
+            if KerasMigration.needsTranslation(arch.json) {
+                var doc = arch.json
+                if doc["compile_config"] == nil, doc["training_config"] == nil, let tc = index.metadata[trainingConfigKey] {
+                    doc = doc.setting("training_config", to: tc)
+                }
+                do {
+                    let migrated = try KerasMigration.keras3Config(json: doc)
+                    notes += migrated.notes
+                    configBytes = migrated.config.serializedBytes(.python)
+                    configArch = try KerasArchitecture(json: migrated.config)
+                } catch let e as CheckpointError {
+                    throw e.located(file: path)
+                }
+            }
+            let config = try configJSON(configBytes, arch: configArch, index: index, plan: plan, file: path)
             let (dir, base) = splitPath(path)
             let scratch = try ScratchFile(directory: dir, prefix: "." + base + ".weights-", suffix: ".h5", displayName: path)
             defer { scratch.remove() }
@@ -56,6 +75,7 @@ extension KerasFiles {
             try zip.finish()
         }
         try out.commit()
+        return notes
     }
 
     /// The architecture that lays out a Keras 3 file for `source` and the plan of its datasets.
@@ -81,10 +101,6 @@ extension KerasFiles {
             e.reason = "the checkpoint's architecture cannot be used to lay out the file: " + e.reason
             throw e.located(file: path)
         }
-        if format == .keras && arch.dialect == .keras2 {
-            throw CheckpointError(.unsupported, "the architecture is a Keras 2 (tf.keras) model_config, which Keras 3 cannot load from a .keras file",
-                                  file: path, hint: "write a .weights.h5 and load it into the Keras 3 model with model.load_weights")
-        }
         return (architectureBytes, arch, try KerasWritePlan(index: index, model: model, backend: backend, file: path))
     }
 
@@ -94,7 +110,7 @@ extension KerasFiles {
                              architecture: [UInt8]? = nil, options: WriteOptions = WriteOptions()) throws {
         var options = options
         if options.layoutArchitecture == nil { options.layoutArchitecture = architecture }
-        try write(ComposedSource(index: index, payloads: payloads, path: path, format: format), to: path, format: format, options: options)
+        _ = try write(ComposedSource(index: index, payloads: payloads, path: path, format: format), to: path, format: format, options: options)
     }
 
     static func splitPath(_ path: String) -> (String, String) {
@@ -103,6 +119,10 @@ extension KerasFiles {
         return (dir, String(path[path.index(after: slash)...]))
     }
 
+    /// The metadata key under which a Keras 2 `.h5`'s `training_config` (loss, metrics) travels, so
+    /// that a `.keras` made from it compiles like the original.
+    public static let trainingConfigKey = "training_config"
+
     /// `metadata.json` as Keras writes it (`keras_version`, `date_saved`, Python's `json.dumps`
     /// spacing), followed by the checkpoint's other metadata (Keras ignores extra keys).
     static func metadataJSON(_ metadata: JSONValue) -> [UInt8] {
@@ -110,7 +130,7 @@ extension KerasFiles {
         if let v = metadata["keras_version"]?.stringValue, v.hasPrefix("3.") { version = v }
         let date = metadata["date_saved"]?.stringValue ?? currentDate()
         var members: [(String, JSONValue)] = [("keras_version", .string(version)), ("date_saved", .string(date))]
-        for (k, v) in metadata.objectValue ?? [] where k != "keras_version" && k != "date_saved" { members.append((k, v)) }
+        for (k, v) in metadata.objectValue ?? [] where k != "keras_version" && k != "date_saved" && k != trainingConfigKey { members.append((k, v)) }
         return JSONValue.object(members).serializedBytes(.python)
     }
 

@@ -35,6 +35,7 @@ public enum KerasOptimizerKind: String, Sendable, Hashable, CaseIterable {
                     if let m = v.number("momentum"), m < 0 || m > 1 { return "momentum must be a float between [0, 1]" }
                     return nil
                 },
+                keras2Slots: ["m": "momentum"],
                 layoutVariants: [[("momentum", "0.9")]],
                 build: { b in if b.number("momentum") != 0 { b.slots([("momentum", "momentums")]) } })
         case .adam, .adamW:
