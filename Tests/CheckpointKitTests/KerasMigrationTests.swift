@@ -89,4 +89,19 @@ struct KerasMigrationTests {
         }
         _ = try judgeWithKeras(cases, in: out, backend: "tensorflow")
     }
+
+    /// tf.keras numbers default layer names per process: weights saved as dense, dense_1 match an
+    /// architecture naming them dense_2, dense_3 by their order (a note says so); a model with
+    /// another number of layers is refused naming the missing layer.
+    @Test func layersMatchedByOrderLikeTfKeras() throws {
+        let arch = try TestEnv.read(Self.dir + "/renamed.architecture.json")
+        let source = try Checkpoints.open(Self.dir + "/renamed_weights.h5", options: OpenOptions(architecture: arch))
+        #expect(source.index.weights.map(\.name) == ["dense_2/kernel", "dense_2/bias", "dense_3/kernel", "dense_3/bias"])
+        #expect(source.notes.contains { $0.contains("matched by their order") && $0.contains("dense → dense_2") })
+        let h5 = try HDF5File.open(path: Self.dir + "/renamed_weights.h5")
+        #expect(try source.readTensorBytes(0) == h5.dataset("dense/dense/kernel:0").read())
+        let other = try TestEnv.read(Self.dir + "/renamed_mismatch.architecture.json")
+        let e = #expect(throws: CheckpointError.self) { try Checkpoints.open(Self.dir + "/renamed_weights.h5", options: OpenOptions(architecture: other)) }
+        #expect(e?.code == .weightsMismatch && e?.reason.contains("the architecture has no layer dense,") == true)
+    }
 }

@@ -54,8 +54,11 @@ struct RebuildCommand: ParsableCommand {
             completion: .list(Rebuild.LossScale.allCases.map(\.rawValue)))
     var lossScale: String = "auto"
 
-    @Flag(name: .long, help: "Take the tensors of layers whose class is unknown from the weights as they are.")
+    @Flag(name: .long, help: "Take the tensors of layers whose class is unknown from the weights as they are, where the layer sits in the model.")
     var allowUnknownLayers = false
+
+    @Option(name: .customLong("non-trainable"), help: ArgumentHelp("With --allow-unknown-layers: tensors of unknown layers that are not trainable (glob, repeatable), e.g. 'scaled/vars/1'.", valueName: "pattern"))
+    var nonTrainable: [String] = []
 
     @Flag(name: .long, help: "Leave out mismatched and unexpected tensors (listed) instead of failing.")
     var skipMismatch = false
@@ -127,13 +130,14 @@ struct RebuildCommand: ParsableCommand {
         options.skipMismatch = skipMismatch
         options.backend = kerasBackend
         options.optimizerOverrides = overrides
+        options.nonTrainable = nonTrainable
         options.lossScale = Rebuild.LossScale(rawValue: lossScale.lowercased()) ?? .auto
         let (rebuilt, report): (ComposedSource, Rebuild.Report)
         do {
             (rebuilt, report) = try Rebuild.plan(weights: source, architecture: archBytes, optimizer: optimizerSource, options: options)
         } catch let e as CheckpointError where e.code == .unknownLayer && !allowUnknownLayers {
             var e = e
-            e.hint = "pass --allow-unknown-layers to take its tensors from the weights file as they are"
+            e.hint = "--allow-unknown-layers takes its tensors from the weights file as they are (names, shapes, order) and places them where the layer sits in the model, trainable unless the input's optimizer state or --non-trainable says otherwise"
             throw e
         }
         if !report.ignoredOptimizerState.isEmpty && !json {

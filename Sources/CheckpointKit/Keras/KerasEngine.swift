@@ -215,7 +215,7 @@ struct KerasModelEngine {
             let custom = layer.registeredName.map { " (registered as \"\(CheckpointError.printable($0))\")" } ?? ""
             throw CheckpointError(.unknownLayer,
                                   "layer \"\(CheckpointError.printable(layer.name))\" is of class \(CheckpointError.printable(layer.className))\(custom), whose variables are not known",
-                                  hint: "allow unknown layers to take that layer's variables from the weights file as they are")
+                                  hint: "allowing unknown layers (rebuild --allow-unknown-layers) takes that layer's variables from the weights file as they are, where the layer sits in the model")
         }
         var object = BuiltObject(objectName: layer.name, className: layer.className)
         let scope = parent.scope.joined(layer.name, standalone: isStandalone(layer))

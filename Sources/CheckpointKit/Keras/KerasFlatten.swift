@@ -8,14 +8,17 @@ extension KerasModelEngine {
 
     /// Walks the built tree: variables in `model.weights` order with their H5 datasets, and the
     /// H5 groups in the saver's visiting order.
+    /// `unknownPositions`: for each object whose variables are unknown (by its H5 group), how many
+    /// known variables come before it in `model.weights`.
     static func flatten(_ object: BuiltObject, objectPath: String, layer: (name: String, className: String)?,
-                        variables: inout [KerasVariable], groups: inout [KerasH5Group]) {
-        flattenVariables(object, objectPath: objectPath, layer: layer, into: &variables)
+                        variables: inout [KerasVariable], groups: inout [KerasH5Group], unknownPositions: inout [String: Int]) {
+        flattenVariables(object, objectPath: objectPath, layer: layer, into: &variables, unknownPositions: &unknownPositions)
         flattenGroups(object, objectPath: objectPath, into: &groups)
     }
 
     private static func flattenVariables(_ object: BuiltObject, objectPath: String, layer: (name: String, className: String)?,
-                                         into variables: inout [KerasVariable]) {
+                                         into variables: inout [KerasVariable], unknownPositions: inout [String: Int]) {
+        if object.unknownReason != nil { unknownPositions[objectPath] = variables.count }
         let groupPath = joinPath(objectPath, "vars")
         for (i, v) in object.ownInSaveOrder.enumerated() {
             variables.append(KerasVariable(index: variables.count, path: v.path, name: v.name, shape: v.shape, dtype: v.dtype,
@@ -26,7 +29,8 @@ extension KerasModelEngine {
         for child in object.children {
             let top = layer ?? (object.isModel && objectPath.isEmpty ? nil : (object.objectName, object.className))
             let childLayer = top ?? (child.object.objectName, child.object.className)
-            flattenVariables(child.object, objectPath: joinPath(objectPath, child.attribute), layer: childLayer, into: &variables)
+            flattenVariables(child.object, objectPath: joinPath(objectPath, child.attribute), layer: childLayer, into: &variables,
+                             unknownPositions: &unknownPositions)
         }
     }
 

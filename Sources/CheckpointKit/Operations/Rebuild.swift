@@ -8,6 +8,10 @@ public enum Rebuild {
         public var skipMismatch = false
         /// Decides the dtype of the optimizer's `iteration` (int64 on TensorFlow, int32 on JAX/torch).
         public var backend: KerasBackend = .tensorflow
+        /// Tensors of unknown layers that are not trainable (glob patterns: `scaled/vars/1`,
+        /// `*/vars/1`); the others are trainable unless the input is a full checkpoint whose
+        /// optimizer state said otherwise.
+        public var nonTrainable: [String] = []
         /// Hyperparameters changed on top of the chosen optimizer's configuration (`("beta_1", "0.8")`).
         public var optimizerOverrides: [(String, String)] = []
         /// Whether the state is a LossScaleOptimizer's around the chosen optimizer.
@@ -142,10 +146,36 @@ public enum Rebuild {
             return (try ComposedSource(index: CheckpointIndex(tensors: []), payloads: [], path: source.path, format: source.format), report)
         }
 
-        // Weights in the model's order (unknown layers' tensors, as they are, at the end).
+        // Weights in the model's order: an unknown layer's tensors, as they are and in the file's
+        // order, where the layer sits in the graph (Keras builds the optimizer on
+        // model.trainable_variables, which follows model.layers).
         var tensors: [TensorInfo] = []
         var payloads: [TensorPayload] = []
+        var unknownByLayer: [Int: [Int]] = [:]
+        for k in unknownOwned {
+            guard let u = model.unknownLayer(owning: source.index.tensors[k].name),
+                  let li = model.unknownLayers.firstIndex(of: u) else { continue }
+            unknownByLayer[li, default: []].append(k)
+        }
+        var assumedTrainable: [String] = []
+        func appendUnknown(before position: Int) {
+            for (li, u) in model.unknownLayers.enumerated() where u.variablesBefore == position {
+                for k in unknownByLayer[li] ?? [] {
+                    var info = source.index.tensors[k]
+                    info.name = KerasNames.stripModelPrefix(KerasNames.stripTensorSuffix(info.name), modelName: model.modelName)
+                    if options.nonTrainable.contains(where: { Self.glob($0, matches: info.name) }) {
+                        info.trainable = false
+                    } else if source.index.kind != .full && info.trainable {
+                        assumedTrainable.append(info.name)
+                    }
+                    tensors.append(info)
+                    payloads.append(.source(source, k))
+                    report.takenAsIs.append(info.name)
+                }
+            }
+        }
         for v in model.variables {
+            appendUnknown(before: v.index)
             guard let k = byVariable[v.index] else { continue }
             var info = v.tensorInfo
             info.name = v.path
@@ -153,12 +183,14 @@ public enum Rebuild {
             payloads.append(.source(source, k))
             report.matched.append(info)
         }
-        for k in unknownOwned {
-            var info = source.index.tensors[k]
-            info.name = KerasNames.stripModelPrefix(KerasNames.stripTensorSuffix(info.name), modelName: model.modelName)
-            tensors.append(info)
-            payloads.append(.source(source, k))
-            report.takenAsIs.append(info.name)
+        appendUnknown(before: model.variables.count)
+        if !assumedTrainable.isEmpty && options.nonTrainable.isEmpty {
+            // Keras builds slots for trainable variables only: a guess could give a state it skips.
+            let layers = model.unknownLayers.map { "\($0.name) (\($0.className))" }.joined(separator: ", ")
+            throw CheckpointError(.unknownLayer,
+                                  "the weights file does not say which variables of layer \(layers) are trainable (\(assumedTrainable.joined(separator: ", "))), and the optimizer state depends on it",
+                                  file: source.path,
+                                  hint: "pass --non-trainable PATTERN for the ones that are not (statistics, counters), or --non-trainable none if all are; or rebuild from a full checkpoint, whose optimizer state says")
         }
 
         // Fresh optimizer state for the trainable weights, in model.trainable_variables order.
@@ -177,6 +209,25 @@ public enum Rebuild {
         let index = CheckpointIndex(tensors: tensors, architecture: bytes, optimizer: config.optimizerInfo(iterations: 0),
                                     metadata: source.index.metadata, producer: source.index.producer)
         return (try ComposedSource(index: index, payloads: payloads, path: source.path, format: source.format), report)
+    }
+
+    /// Shell-style matching with `*` (any run of characters) and `?` (one character).
+    static func glob(_ pattern: String, matches name: String) -> Bool {
+        let p = Array(pattern), n = Array(name)
+        var pi = 0, ni = 0, star = -1, mark = 0
+        while ni < n.count {
+            if pi < p.count && (p[pi] == "?" || p[pi] == n[ni]) {
+                pi += 1; ni += 1
+            } else if pi < p.count && p[pi] == "*" {
+                star = pi; mark = ni; pi += 1
+            } else if star >= 0 {
+                pi = star + 1; mark += 1; ni = mark
+            } else {
+                return false
+            }
+        }
+        while pi < p.count && p[pi] == "*" { pi += 1 }
+        return pi == p.count
     }
 
     /// One element of `value` in `dtype`, little-endian.

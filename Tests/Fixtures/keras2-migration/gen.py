@@ -3,7 +3,8 @@ each model trained a few steps and saved with `model.save("<name>.h5")` (the Ker
 model_config, training_config, weights, optimizer weights), with `<name>.inputs.npy` and the
 predictions tf.keras makes on them (`<name>.outputs.npy`). Regenerate from this folder:
 
-    python gen.py .
+    python gen.py .            # everything
+    python gen.py . renamed    # only the renamed-layer files
 
 The models cover the layer classes ckpt translates (see KerasMigration.swift), with initializer,
 regularizer and constraint objects and a mixed_float16 layer.
@@ -75,7 +76,32 @@ def attention_net():
 MODELS = {"mlp": dense_mlp, "convnet": conv_net, "seqnet": sequence_net, "attn": attention_net}
 
 
+def renamed():
+    """tf.keras numbers default layer names per process: the weights of a model built first
+    (dense, dense_1) and the architecture of the same model built again (dense_2, dense_3)."""
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(4)
+
+    def build():
+        return keras.Sequential([L.Dense(5, activation="relu", input_shape=(3,)), L.Dense(2)])
+
+    first = build()
+    x = np.random.default_rng(1).standard_normal((8, 3)).astype("float32")
+    first.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01), loss="mse")
+    first.fit(x, np.zeros((8, 2), "float32"), verbose=0)
+    first.save_weights(os.path.join(OUT, "renamed_weights.h5"))
+    second = build()
+    with open(os.path.join(OUT, "renamed.architecture.json"), "w") as f:
+        f.write(second.to_json())
+    three = keras.Sequential([L.Dense(5, input_shape=(3,)), L.Dense(4), L.Dense(2)])
+    with open(os.path.join(OUT, "renamed_mismatch.architecture.json"), "w") as f:
+        f.write(three.to_json())
+
+
 def main():
+    if sys.argv[2:] == ["renamed"]:
+        renamed()
+        return
     rng = np.random.default_rng(9)
     doc = {"tf_keras": keras.__version__, "models": {}}
     for name, make in MODELS.items():
@@ -96,6 +122,7 @@ def main():
                                "layers": sorted({type(l).__name__ for l in model.layers})}
     with open(os.path.join(OUT, "expected.json"), "w") as f:
         json.dump(doc, f, indent=1)
+    renamed()
 
 
 if __name__ == "__main__":
