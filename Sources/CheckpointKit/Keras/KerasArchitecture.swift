@@ -308,9 +308,16 @@ public struct KerasArchitecture: Sendable {
         guard let entry = try parser.parseLayer(json, inheritedPolicy: .float32, context: "the architecture"),
               let model = entry.nestedModel else {
             let cls = json["class_name"]?.stringValue ?? "?"
-            throw CheckpointError(.invalidArchitecture,
-                                  "the architecture's top-level class is \"\(CheckpointError.printable(cls))\"; expected a Sequential or Functional model",
-                                  hint: "subclassed models have no architecture JSON; save the weights with a Sequential or Functional model")
+            if KerasLayerCatalog.isKnown(cls) || json["class_name"]?.stringValue == nil {
+                throw CheckpointError(.invalidArchitecture,
+                                      "the architecture's top-level class is \"\(CheckpointError.printable(cls))\"; expected a Sequential or Functional model")
+            }
+            let module = (json["module"]?.stringValue).map { " (module \(CheckpointError.printable($0)))" } ?? ""
+            // keras-hub backbones and other model subclasses serialize their constructor
+            // arguments, not their layers: model_from_json rebuilds them by running their code.
+            throw CheckpointError(.unknownLayer,
+                                  "the architecture's model class is \(CheckpointError.printable(cls))\(module), which builds its layers in its own code from its config, so its variables and their order cannot be read from the JSON",
+                                  hint: "Keras's model_from_json rebuilds it with its package imported; ckpt reads and converts its weights files by their HDF5 layout, and --allow-unknown-layers applies to unknown layers inside a Sequential or Functional model, not to the model class itself")
         }
         self.model = model
     }
