@@ -144,6 +144,13 @@ struct KerasWritePlan {
                 order = list
             }
         }
+        if order == nil, index.optimizer?.className == "MultiOptimizer" {
+            // Keras saves each sub-optimizer's variables again under optimizer/optimizers/<name>/vars
+            // and loads them from there; without a model of the class those groups cannot be made.
+            throw CheckpointError(.unsupported,
+                                  "the optimizer is a MultiOptimizer, whose sub-optimizers Keras also saves in groups of their own that ckpt does not model; Keras would skip their state when loading this file",
+                                  file: file, hint: "keep the optimizer state in a .ckpt, or drop it (ckpt strip) and rebuild with one optimizer")
+        }
         if order == nil {
             // Tensors that kept their HDF5 names are written back in their order.
             let names = optimizerTensors.map { index.tensors[$0].name }
