@@ -61,7 +61,7 @@ struct ReadmeTests {
 
     @Test("Every command of the tour prints what the README shows")
     func tourOutputs() throws {
-        FileManager.default.changeCurrentDirectoryPath(CLI.packageRoot.path)
+        _ = FileManager.default.changeCurrentDirectoryPath(CLI.packageRoot.path)
         try FileManager.default.createDirectory(atPath: "/tmp/ckpt-readme", withIntermediateDirectories: true)
         var text = try String(contentsOfFile: Self.readme, encoding: .utf8)
         let blocks = Self.blocks(text)

@@ -47,7 +47,7 @@ struct ShellIntegrationTests {
         let script = CLI.run(["--generate-completion-script", "bash"]).out
         try script.write(toFile: dir + "/ckpt.bash", atomically: true, encoding: .utf8)
         for f in ["model.ckpt", "w.npz", "t.safetensors", "notes.txt", "page.html"] {
-            FileManager.default.createFile(atPath: dir + "/" + f, contents: Data())
+            _ = FileManager.default.createFile(atPath: dir + "/" + f, contents: Data())
         }
         try FileManager.default.createDirectory(atPath: dir + "/sub", withIntermediateDirectories: true)
         func complete(_ line: String) throws -> [String] {
@@ -67,7 +67,7 @@ struct ShellIntegrationTests {
         #expect(try complete("ckpt diff model.ckpt ") == ["model.ckpt", "sub", "t.safetensors", "w.npz"])
         #expect(try complete("ckpt diff model.ckpt w.npz --report ") == ["page.html", "sub"])
         #expect(try complete("ckpt in").contains("inspect"))
-        #expect(try complete("ckpt convert w.npz --to ") == ["ckpt", "gguf", "h5", "keras", "npz", "pytorch", "safetensors", "weights.h5"])
+        #expect(try complete("ckpt convert w.npz --to ") == ["ckpt", "gguf", "h5", "keras", "npz", "pytorch", "safetensors", "weights.h5", "weights.json"])
         #expect(try complete("ckpt rebuild w.npz --architecture ") == ["sub"])
     }
 

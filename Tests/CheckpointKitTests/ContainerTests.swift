@@ -136,7 +136,7 @@ struct ContainerTests {
             let pieces = a.pieces(of: i)
             let parts = try ParallelWork.map(count: pieces.count) { p -> [UInt8] in
                 var out: [UInt8] = []
-                try a.readPiece(i, p) { out.append(contentsOf: $0) }
+                _ = try a.readPiece(i, p) { out.append(contentsOf: $0) }
                 return out
             }
             #expect(parts.flatMap { $0 } == data[i])

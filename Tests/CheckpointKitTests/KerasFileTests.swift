@@ -306,10 +306,12 @@ struct KerasFileTests {
         let back = try Checkpoints.open(out, options: .init(architecture: TestEnv.read(KerasFileFixtures.dev + "/mlp/architecture.json")))
         #expect(back.index.tensors.map(\.name) == source.index.tensors.map(\.name))
         try expectSameTensors(source, back)
-        // A .keras needs a Keras 3 config.json, which a Keras 2 model_config is not.
-        expectError(.unsupported) {
-            try KerasFiles.write(source.index, payloads: source.index.tensors.indices.map { .source(source, $0) }, to: dir + "/x.keras", format: .keras)
-        }
+        // A .keras needs a Keras 3 config.json: the Keras 2 model_config is translated.
+        try KerasFiles.write(source.index, payloads: source.index.tensors.indices.map { .source(source, $0) }, to: dir + "/x.keras", format: .keras)
+        let keras = try Checkpoints.open(dir + "/x.keras")
+        let config = try KerasArchitecture(bytes: try #require(keras.index.architecture))
+        #expect(config.dialect == .keras3 && config.json["module"] != nil)
+        #expect(keras.index.optimizer == source.index.optimizer)
     }
 
     @Test("a deflated model.weights.h5 member is inflated in memory and reads the same")
