@@ -1,3 +1,5 @@
+import CheckpointSystem
+
 // Keras 3 sharded weights: `model.save_weights("m.weights.json", max_shard_size=GB)` writes an
 // index and `m_00000.weights.h5`, `m_00001.weights.h5`... (keras/src/saving/saving_lib.py
 // `ShardedH5IOStore`). The shards together hold the `.weights.h5` layout: the same groups, one
