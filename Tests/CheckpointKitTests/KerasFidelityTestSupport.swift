@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import CheckpointTestSupport
 @testable import CheckpointKit
 
 /// `Tests/Fixtures/keras-fidelity`: files written by real Keras 3.15.1 training runs (gen.py there).

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import CheckpointTestSupport
 @testable import CheckpointKit
 
 private let environment = ProcessInfo.processInfo.environment

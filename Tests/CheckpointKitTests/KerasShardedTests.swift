@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import CheckpointTestSupport
 @testable import CheckpointKit
 
 private let hdf5Usable = ProcessInfo.processInfo.environment["CKPT_REQUIRE_HDF5"] == "1" || HDF5Library.isAvailable

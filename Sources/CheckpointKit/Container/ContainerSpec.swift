@@ -37,6 +37,8 @@ public enum ContainerSpec {
 /// terabytes; tests and fuzzers lower them.
 public struct Limits: Sendable {
     public var maxCentralDirectoryBytes: UInt64 = 256 << 20
+    /// Largest TensorFlow checkpoint `.index` (a LevelDB table read whole into memory).
+    public var maxIndexBytes: UInt64 = 256 << 20
     public var maxMembers: Int = 1_000_000
     public var maxMemberNameBytes: Int = 4096
     public var maxManifestBytes: UInt64 = 64 << 20
