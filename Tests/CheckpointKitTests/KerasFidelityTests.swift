@@ -3,11 +3,10 @@ import Testing
 import CheckpointTestSupport
 @testable import CheckpointKit
 
-private let hdf5Usable = ProcessInfo.processInfo.environment["CKPT_REQUIRE_HDF5"] == "1" || HDF5Library.isAvailable
 
 /// What real Keras 3.15 training runs write (Tests/Fixtures/keras-fidelity): wrappers, options,
 /// custom layers. Every result is judged by Keras (verify.py).
-@Suite("Keras fidelity on real training runs", .enabled(if: hdf5Usable, "libhdf5 could not be loaded (CKPT_REQUIRE_HDF5=1 makes this a failure)"))
+@Suite("Keras fidelity on real training runs", .requires(.hdf5))
 struct KerasFidelityTests {
     static let optimizerFolders = ["mixed_float16_adam", "lso_sgd", "muon", "schedulefree_adamw", "adamw_gradacc2", "adam_ema", "jax_adam_ema"]
 
@@ -29,7 +28,7 @@ struct KerasFidelityTests {
         }
     }
 
-    @Test func conversionsKerasLoads() throws {
+    @Test(.requires(.keras)) func conversionsKerasLoads() throws {
         let out = try TestEnv.temporaryDirectory("ckpt-fidelity")
         defer { TestEnv.cleanup(out) }
         var cases: [JSONValue] = []

@@ -3,14 +3,13 @@ import Testing
 import CheckpointTestSupport
 @testable import CheckpointKit
 
-private let hdf5Usable = ProcessInfo.processInfo.environment["CKPT_REQUIRE_HDF5"] == "1" || HDF5Library.isAvailable
 private let tensorflowImportable: Bool = {
     guard let py = TestEnv.which("python3") else { return false }
     return (try? TestEnv.run(py, ["-c", "import keras, tensorflow"], environment: ["KERAS_BACKEND": "tensorflow"]).0) == 0
 }()
 
 /// Keras 2 (tf.keras) and Keras 3 legacy `.h5` → Keras 3 `.keras`.
-@Suite("Keras 2 → Keras 3 migration", .enabled(if: hdf5Usable, "libhdf5 could not be loaded (CKPT_REQUIRE_HDF5=1 makes this a failure)"))
+@Suite("Keras 2 → Keras 3 migration", .requires(.hdf5))
 struct KerasMigrationTests {
     static let dir = TestEnv.path("Tests/Fixtures/keras2-migration")
     static let models = ["mlp", "convnet", "seqnet", "attn"]
@@ -47,7 +46,7 @@ struct KerasMigrationTests {
 
     /// Every fixture converts to a `.keras` holding the same weights and optimizer state, and
     /// Keras 3 (TensorFlow backend, like the originals) loads it and predicts what tf.keras did.
-    @Test func legacyFilesBecomeKeras3Files() throws {
+    @Test(.requires(.keras, .tensorflow)) func legacyFilesBecomeKeras3Files() throws {
         let out = try TestEnv.temporaryDirectory("ckpt-migration")
         defer { TestEnv.cleanup(out) }
         let expected = try KerasFixtures.json(URL(fileURLWithPath: Self.dir + "/expected.json"))

@@ -3,23 +3,12 @@ import Testing
 import CheckpointTestSupport
 @testable import CheckpointKit
 
-private let environment = ProcessInfo.processInfo.environment
-private let hdf5Usable = environment["CKPT_REQUIRE_HDF5"] == "1" || HDF5Library.isAvailable
-private let kerasRequired = environment["CKPT_REQUIRE_KERAS"] == "1"
-private let kerasImportable: Bool = {
-    guard let py = TestEnv.which("python3") else { return false }
-    return (try? TestEnv.run(py, ["-c", "import keras, jax, h5py"], environment: ["KERAS_BACKEND": "jax"]).0) == 0
-}()
-
-/// Runs `Tests/Fixtures/keras-roundtrip/verify.py` (real Keras on JAX) on `cases`; records an
-/// issue for every case Keras does not judge exact. Skips, or fails with CKPT_REQUIRE_KERAS=1,
-/// when Keras is missing.
+/// Runs `Tests/Fixtures/keras-roundtrip/verify.py` (real Keras, on JAX unless `backend` says
+/// otherwise) on `cases`; records an issue for every case Keras does not judge exact. The calling
+/// test declares `.requires(.keras)` (and the backend's module).
 func judgeWithKeras(_ cases: [JSONValue], in dir: String, backend: String = "jax",
                     sourceLocation: SourceLocation = #_sourceLocation) throws -> [String: [String]] {
-    guard kerasImportable, let py = TestEnv.which("python3") else {
-        #expect(!kerasRequired, "python3 with keras, jax and h5py is required (CKPT_REQUIRE_KERAS=1)", sourceLocation: sourceLocation)
-        return [:]
-    }
+    let py = try #require(TestEnv.which("python3"), sourceLocation: sourceLocation)
     let list = dir + "/cases.json"
     try TestEnv.write(JSONValue.array(cases).serializedBytes(.pretty), to: list)
     let script = TestEnv.path("Tests/Fixtures/keras-roundtrip/verify.py")
@@ -44,7 +33,7 @@ func judgeWithKeras(_ cases: [JSONValue], in dir: String, backend: String = "jax
 /// Every optimizer class Keras 3.15 ships × {plain, use_ema, gradient accumulation, a schedule,
 /// mixed precision} × {.keras → .ckpt → .keras, .keras → .weights.h5, strip → rebuild}: the
 /// library keeps every tensor and the configuration, and Keras judges the results (verify.py).
-@Suite("Keras round-trip matrix", .enabled(if: hdf5Usable, "libhdf5 could not be loaded (CKPT_REQUIRE_HDF5=1 makes this a failure)"))
+@Suite("Keras round-trip matrix", .requires(.hdf5))
 struct KerasRoundTripMatrixTests {
     static let dir = TestEnv.path("Tests/Fixtures/keras-roundtrip")
 
@@ -62,7 +51,7 @@ struct KerasRoundTripMatrixTests {
         }
     }
 
-    @Test func everyOptimizerEveryOptionEveryOperation() throws {
+    @Test(.requires(.keras)) func everyOptimizerEveryOptionEveryOperation() throws {
         let out = try TestEnv.temporaryDirectory("ckpt-matrix")
         defer { TestEnv.cleanup(out) }
         var judged: [JSONValue] = []

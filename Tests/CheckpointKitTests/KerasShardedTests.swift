@@ -3,10 +3,9 @@ import Testing
 import CheckpointTestSupport
 @testable import CheckpointKit
 
-private let hdf5Usable = ProcessInfo.processInfo.environment["CKPT_REQUIRE_HDF5"] == "1" || HDF5Library.isAvailable
 
 /// Keras 3 sharded weights (`.weights.json` + `_0000N.weights.h5`), read and written.
-@Suite("Keras sharded weights", .enabled(if: hdf5Usable, "libhdf5 could not be loaded (CKPT_REQUIRE_HDF5=1 makes this a failure)"))
+@Suite("Keras sharded weights", .requires(.hdf5))
 struct KerasShardedTests {
     static let folder = "sharded"
 
@@ -31,7 +30,7 @@ struct KerasShardedTests {
         #expect(e?.reason.contains("model.weights.json") == true)
     }
 
-    @Test func writesShardsKerasLoads() throws {
+    @Test(.requires(.keras)) func writesShardsKerasLoads() throws {
         let dir = try TestEnv.temporaryDirectory("ckpt-sharded")
         defer { TestEnv.cleanup(dir) }
         let source = try Checkpoints.open(FidelityFixtures.path("adam_ema/model.keras"))

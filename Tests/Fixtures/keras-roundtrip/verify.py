@@ -73,8 +73,13 @@ def batch(model):
     return x, y
 
 
+def numpy(v):
+    """A variable or tensor as numpy on any backend (torch tensors that require grad included)."""
+    return np.asarray(keras.ops.convert_to_numpy(v.value if hasattr(v, "value") else v))
+
+
 def opt_values(o):
-    return [np.asarray(v.numpy() if hasattr(v, "numpy") else v) for v in o.variables]
+    return [numpy(v) for v in o.variables]
 
 
 def same_arrays(a, b):
@@ -88,7 +93,7 @@ def compile_config(m):
 
 
 def predict(model, x):
-    return np.asarray(model(x, training=False))
+    return numpy(model(x, training=False))
 
 
 def step(model, x, y):
@@ -112,8 +117,8 @@ def judge(case):
             problems.append("predictions differ from the source model's (max %g)" % float(np.abs(p - y).max()))
         if type(res.optimizer).__name__ != case["optimizer"]:
             problems.append("optimizer %s, expected %s" % (type(res.optimizer).__name__, case["optimizer"]))
-        if int(np.asarray(res.optimizer.iterations)) != case["iterations"]:
-            problems.append("optimizer at step %s, expected %s" % (np.asarray(res.optimizer.iterations), case["iterations"]))
+        if int(numpy(res.optimizer.iterations)) != case["iterations"]:
+            problems.append("optimizer at step %s, expected %s" % (numpy(res.optimizer.iterations), case["iterations"]))
         target = np.zeros(p.shape, "float32")
         target[..., 0] = 1
         res.train_on_batch(x, target)
@@ -152,8 +157,8 @@ def judge(case):
         # (from_config, not deserialize: keras.optimizers.deserialize cannot find Lamb by its name.)
         fresh = type(ro).from_config(ro.get_config())
         fresh.build(res.trainable_variables)
-        if int(np.asarray(ro.iterations)) != 0:
-            problems.append("the rebuilt optimizer is at step %s, not 0" % np.asarray(ro.iterations))
+        if int(numpy(ro.iterations)) != 0:
+            problems.append("the rebuilt optimizer is at step %s, not 0" % numpy(ro.iterations))
         # Keras names unnamed variables (Nadam's u_product) variable, variable_1... per process.
         paths = lambda o: [re.sub(r"^variable(_[0-9]+)?$", "variable", v.path) for v in o.variables]
         if paths(fresh) != paths(ro):
