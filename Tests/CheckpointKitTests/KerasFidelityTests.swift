@@ -92,4 +92,15 @@ struct KerasFidelityTests {
         #expect(b.compileConfig?["optimizer"] == a.compileConfig?["optimizer"])
         #expect(b.compileConfig?["optimizer"]?["config"]?["ns_steps"]?.intValue == 4)
     }
+
+    /// A keras-hub backbone (a model class that builds its layers in its own code) is named, with
+    /// what --allow-unknown-layers does, not called "a subclassed model with no architecture JSON".
+    @Test func modelClassesThatBuildTheirOwnLayersAreNamed() throws {
+        let hub = #"{"module": "keras_hub.src.models.gpt2.gpt2_backbone", "class_name": "GPT2Backbone", "config": {"name": "gpt2_backbone", "trainable": true, "vocabulary_size": 50257, "num_layers": 2, "num_heads": 2, "hidden_dim": 64, "intermediate_dim": 128, "dropout": 0.1, "max_sequence_length": 128}, "registered_name": "keras_hub>GPT2Backbone"}"#
+        let e = #expect(throws: CheckpointError.self) { try KerasArchitecture(bytes: Array(hub.utf8)) }
+        #expect(e?.code == .unknownLayer)
+        #expect(e?.reason.contains("GPT2Backbone") == true && e?.reason.contains("keras_hub.src.models.gpt2.gpt2_backbone") == true, "\(e?.reason ?? "")")
+        #expect(e?.hint?.contains("--allow-unknown-layers") == true)
+        #expect(e?.reason.contains("subclassed") == false)
+    }
 }
