@@ -122,7 +122,9 @@ struct KerasModelEngine {
                                                      }
                                                      return "Sequential model \"\(CheckpointError.printable(model.name))\" records no input shape (no InputLayer, build_input_shape or batch_input_shape)"
                                                  })
-            children.append((attribute, r.object))
+            var child = r.object
+            child.outputShapes = r.outputs
+            children.append((attribute, child))
             current = r.outputs?.first
             previous = layer.name
         }

@@ -27,6 +27,9 @@ struct BuiltObject: Sendable {
     /// Sub-objects in Keras's `_layers` tracking order (= `model.weights` order), each with the
     /// attribute path the saver reaches it through (`cell`, `forward_layer`, `layers/dense_1`).
     var children: [(attribute: String, object: BuiltObject)] = []
+    /// Output shapes of the object's (first) call inside its model, when known (the layer table's
+    /// Output Shape column).
+    var outputShapes: [KerasShape]? = nil
 
     /// `_trainable_variables + _non_trainable_variables`: the order of `weights` and of `vars/<i>`.
     var ownInSaveOrder: [BuiltVariable] { own.filter(\.createdTrainable) + own.filter { !$0.createdTrainable } }

@@ -138,7 +138,9 @@ extension KerasModelEngine {
                 throw CheckpointError(.invalidArchitecture,
                                       "\(modelPlace): layer \"\(CheckpointError.printable(layers[li].name))\" is part of the graph but is never called")
             }
-            children.append((attribute, r.object))
+            var child = r.object
+            child.outputShapes = r.outputs
+            children.append((attribute, child))
         }
         var outs: [KerasShape] = []
         for (ref, key) in outputKeys {
