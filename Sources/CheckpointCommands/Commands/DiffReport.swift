@@ -258,15 +258,25 @@ struct DiffReport {
     static func changesText(_ keys: [DiffKeyChange], limit: Int = 6) -> String {
         var parts: [String] = []
         for k in keys.prefix(limit) {
-            let a = k.a.map { valueText($0) } ?? "(absent)"
-            let b = k.b.map { valueText($0) } ?? "(absent)"
+            // A number that is a float32 value (Keras writes a float32 learning rate as
+            // 0.0010000000474974513) prints at float32 precision, unless both sides would then look equal.
+            var a = k.a.map { valueText($0, float32: true) } ?? "(absent)"
+            var b = k.b.map { valueText($0, float32: true) } ?? "(absent)"
+            if a == b {
+                a = k.a.map { valueText($0) } ?? "(absent)"
+                b = k.b.map { valueText($0) } ?? "(absent)"
+            }
             parts.append("\(escapeForDisplay(k.path)) \(a) → \(b)")
         }
         if keys.count > limit { parts.append("… \(keys.count - limit) more (--json lists all)") }
         return parts.joined(separator: "; ")
     }
 
-    static func valueText(_ v: JSONValue) -> String {
+    static func valueText(_ v: JSONValue, float32: Bool = false) -> String {
+        if float32, case .number(let text) = v, let d = Double(text), d.isFinite, Double(Float(d)) == d {
+            let short = "\(Float(d))"
+            if short.count < text.count { return short }
+        }
         let s = escapeForDisplay(v.serialized(.compact))
         return s.count > 40 ? String(s.prefix(37)) + "…" : s
     }
