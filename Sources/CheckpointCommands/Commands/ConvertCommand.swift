@@ -7,7 +7,7 @@ struct ConvertCommand: ParsableCommand {
         abstract: "Convert a checkpoint between .ckpt, .npz, .safetensors, Keras and TensorFlow formats.",
         discussion: """
         The formats come from the file extensions (.ckpt, .npz, .safetensors, .keras, \
-        .weights.h5, .h5; a TensorFlow checkpoint by its prefix, .index or folder) unless \
+        .weights.h5, .h5, .weights.json; a TensorFlow checkpoint by its prefix, .index or folder) unless \
         --from/--to say otherwise; with --to tf-checkpoint the output names the checkpoint's \
         prefix. Tensors stream one at a time; the output is written to a temporary file \
         and renamed into place.
@@ -27,10 +27,10 @@ struct ConvertCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("The file to write.", valueName: "output"), completion: .file(extensions: CheckpointFiles.extensions))
     var output: String
 
-    @Option(name: .long, help: ArgumentHelp("Input format: ckpt, npz, safetensors, keras, weights.h5, h5.", valueName: "format"), completion: .list(CheckpointFiles.formatNames))
+    @Option(name: .long, help: ArgumentHelp("Input format: \(FormatRegistry.formatNames.joined(separator: ", ")).", valueName: "format"), completion: .list(CheckpointFiles.formatNames))
     var from: String?
 
-    @Option(name: .long, help: ArgumentHelp("Output format: ckpt, npz, safetensors, keras, weights.h5.", valueName: "format"), completion: .list(CheckpointFiles.formatNames))
+    @Option(name: .long, help: ArgumentHelp("Output format: \(FormatRegistry.writableNames.joined(separator: ", ")).", valueName: "format"), completion: .list(CheckpointFiles.formatNames))
     var to: String?
 
     @Option(name: .long, help: ArgumentHelp("Architecture JSON (model.to_json()) to pair with weights that lack one.", valueName: "model.json"),
@@ -43,7 +43,7 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .customLong("meta"), help: ArgumentHelp("Add user metadata KEY=VALUE (repeatable; VALUE is JSON if it parses, else a string).", valueName: "key=value"))
     var meta: [String] = []
 
-    @Option(name: .long, help: ArgumentHelp("safetensors output: split into shards of at most this size (e.g. 500MB, 2GB).", valueName: "size"))
+    @Option(name: .long, help: ArgumentHelp("safetensors (.index.json) and Keras .weights.json output: split into shards of at most this size (e.g. 500MB, 2GB).", valueName: "size"))
     var maxShardSize: String?
 
     @Flag(name: .long, help: "Write block-quantized tensors (GGUF Q4_K, Q8_0, …) as the float32 they decode to; without it they are refused.")

@@ -183,6 +183,7 @@ public struct CheckpointSummary: Sendable {
         if let o = index.optimizer {
             root.append(("optimizer", .object([
                 ("class_name", .string(o.className)),
+            ] + (o.innerClassName.map { [("inner_class_name", JSONValue.string($0))] } ?? []) + [
                 ("iterations", .number(o.iterations)),
                 ("learning_rate", o.learningRate.map { .number($0) } ?? .null),
                 ("config", o.config),

@@ -103,8 +103,35 @@ public struct OptimizerInfo: Sendable, Equatable {
         self.iterations = iterations
     }
 
-    /// Keras's `learning_rate`, or torch's `lr`.
-    public var learningRate: Double? { (config["learning_rate"] ?? config["lr"])?.doubleValue }
+    /// The learning rate: Keras's `learning_rate` (a wrapper's is its inner optimizer's), or
+    /// torch's `lr`; nil for a schedule.
+    public var learningRate: Double? {
+        (config["learning_rate"] ?? config["lr"])?.doubleValue ?? config["inner_optimizer"]?["config"]?["learning_rate"]?.doubleValue
+    }
+
+    /// For a wrapper (Keras's LossScaleOptimizer): the class of the optimizer it wraps, whose
+    /// step counter ``iterations`` is.
+    public var innerClassName: String? { config["inner_optimizer"]?["class_name"]?.stringValue }
+
+    /// `gradient_accumulation_steps` (of the wrapped optimizer for a wrapper), nil when not set.
+    public var gradientAccumulationSteps: Int? {
+        let c = config["inner_optimizer"]?["config"] ?? config
+        guard let n = c["gradient_accumulation_steps"]?.intValue, n >= 2 else { return nil }
+        return n
+    }
+
+    /// What Keras's `optimizer.iterations` reports: the updates applied (with gradient
+    /// accumulation, ``iterations`` counts batches and Keras divides it).
+    public var appliedSteps: Int64 { gradientAccumulationSteps.map { iterations / Int64($0) } ?? iterations }
+
+    /// `step 4 (8 batches, gradient_accumulation_steps=2)`, or `step 8`.
+    public var stepDescription: String {
+        guard let n = gradientAccumulationSteps else { return "step \(iterations)" }
+        return "step \(appliedSteps) (\(iterations) batches, gradient_accumulation_steps=\(n))"
+    }
+
+    /// `LossScaleOptimizer(Adam)` for a wrapper, else the class name.
+    public var displayName: String { innerClassName.map { "\(className)(\($0))" } ?? className }
 }
 
 /// Something a file holds that is not a tensor this toolkit can serve (a complex or string `.npy`

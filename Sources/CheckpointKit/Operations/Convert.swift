@@ -131,8 +131,8 @@ public enum Convert {
             throw CheckpointError(.unsupported, "ckpt reads \(format.displayName) files but does not write them", file: path,
                                   hint: "write one of: " + FormatRegistry.writableNames.joined(separator: ", "))
         }
-        if options.maxShardSize != nil && format.id != .safetensors {
-            throw CheckpointError(.invalidArgument, "--max-shard-size applies to safetensors output only, not \(format.displayName)")
+        if options.maxShardSize != nil && format.id != .safetensors && format.id != .kerasShardedWeights {
+            throw CheckpointError(.invalidArgument, "--max-shard-size applies to safetensors and Keras .weights.json output only, not \(format.displayName)")
         }
         let quantized = source.index.tensors.filter { $0.quantization != nil }
         if let first = quantized.first, !options.dequantize {
