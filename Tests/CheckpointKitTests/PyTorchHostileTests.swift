@@ -162,6 +162,7 @@ struct PyTorchHostileTests {
     @Test("seeded byte flips of every fixture: a result or a CheckpointError, never a crash")
     func mutations() throws {
         var rng = SeededRNG(seed: 20)
+        var outcomes = 0, attempts = 0
         var limits = Limits()
         limits.maxInMemoryTensorBytes = 64 << 20
         limits.maxTensorBytes = 64 << 20
@@ -173,6 +174,7 @@ struct PyTorchHostileTests {
             let original = try TestEnv.read(TorchFixtures.path(file))
             for _ in 0..<60 {
                 var bytes = original
+                attempts += 1
                 for _ in 0..<Int.random(in: 1...4, using: &rng) {
                     let k = Int.random(in: 0..<bytes.count, using: &rng)
                     bytes[k] = UInt8.random(in: 0...255, using: &rng)
@@ -180,8 +182,10 @@ struct PyTorchHostileTests {
                 do {
                     let s = try PyTorchSource(file: ReadableFile(bytes: bytes, name: file), limits: limits, pickleLimits: pl)
                     for i in s.index.tensors.indices { _ = try? s.readTensorBytes(i, limits: limits) }
+                    outcomes += 1
                     opened += 1
                 } catch is CheckpointError {
+                    outcomes += 1
                     refused += 1
                 } catch {
                     Issue.record("\(file): \(error)")
@@ -211,6 +215,7 @@ struct PyTorchHostileTests {
                 }
             }
         }
+        #expect(attempts > 0 && outcomes == attempts, "every mutated file gives a result or a CheckpointError")
         // Both outcomes occur: the flips reach the checks, and not every flip is fatal.
         #expect(refused > 0 && opened > 0, "refused \(refused), opened \(opened)")
     }
