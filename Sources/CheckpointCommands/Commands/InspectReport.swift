@@ -24,11 +24,13 @@ struct InspectReport {
         self.summary = CheckpointSummary(source)
     }
 
-    /// The file's size; for a checkpoint named by a prefix or a folder (TensorFlow), the size of
-    /// every file the reader uses.
+    /// The size of every file the reader uses (a TensorFlow checkpoint's `.index` and `.data`
+    /// shards, whichever of them, or the prefix, folder or state file, named it; a sharded set's
+    /// shards); the named file's when it is the only one.
     var fileSize: UInt64 {
-        if let f = try? ReadableFile(path: file) { return f.size }
-        return source.inputFiles.reduce(UInt64(0)) { $0 + $1.size }
+        let files = source.inputFiles
+        if files.count <= 1, let f = try? ReadableFile(path: file) { return f.size }
+        return files.reduce(UInt64(0)) { $0 + $1.size }
     }
 
     /// Whether tensors carry the key they are stored under (TensorFlow checkpoints).
