@@ -83,13 +83,19 @@ _ckpt_inspect() {
         '--filter[Only tensors whose name matches this glob (*, ?, \[...\]).]:glob:'
         '--stats[Per-tensor min, max, mean, std, zeros, NaN and Inf counts, and a histogram (reads all data).]'
         '--tensor[Show one tensor.]:name:'
-        '--values[With --tensor\: print the first N values (row-major).]:N:'
+        '--values[With --tensor\: print the first N values (row-major), or a numpy slice such as '\''\[0\:4, -3\:\]'\'' laid out as numpy prints it.]:N|slice:'
+        '--format[With --tensor and -o\: write the tensor (or the --values slice) as npy, raw (bytes, little-endian) or csv.]:npy|raw|csv:'
+        '(-o --output)'{-o,--output}'[With --format\: the file to write.]:file:_files'
+        '--force[With -o\: replace an existing output file.]'
+        '--config[Print the architecture (model.to_json(), with the compile config) and the optimizer'\''s configuration as formatted JSON.]'
+        '--layer[Show one layer\: its configuration (JSON) and its tensors.]:name:'
         '--verify[Check every member'\''s CRC-32, sizes and headers; exit 2 on any mismatch.]'
         '--report[Also write a self-contained HTML page (summary, charts, tables; histograms with --stats) to this file; - for stdout.]:file.html:_files -g '\''*.html'\'''
         '--lenient[PyTorch files\: show objects the pickle names outside the tensor allow-list as placeholders instead of refusing the file (nothing is run either way).]'
         '--color[Colour output\: auto (on a terminal, unless NO_COLOR is set), always, never.]:color:{__ckpt_complete "${___color[@]}"}'
         '--progress[Show a progress bar on stderr (default\: only when stderr is a terminal).]'
         '--no-progress[Show a progress bar on stderr (default\: only when stderr is a terminal).]'
+        '--wide[Print tables at full width; by default they fit the terminal (COLUMNS), dropping or shortening the least important columns.]'
         '--version[Show the version.]'
         '(-h --help)'{-h,--help}'[Show help information.]'
     )
@@ -128,6 +134,7 @@ _ckpt_diff() {
         '--color[Colour output\: auto (on a terminal, unless NO_COLOR is set), always, never.]:color:{__ckpt_complete "${___color[@]}"}'
         '--progress[Show a progress bar on stderr (default\: only when stderr is a terminal).]'
         '--no-progress[Show a progress bar on stderr (default\: only when stderr is a terminal).]'
+        '--wide[Print tables at full width; by default they fit the terminal (COLUMNS), dropping or shortening the least important columns.]'
         '--version[Show the version.]'
         '(-h --help)'{-h,--help}'[Show help information.]'
     )
@@ -154,6 +161,7 @@ _ckpt_strip() {
         '--color[Colour output\: auto (on a terminal, unless NO_COLOR is set), always, never.]:color:{__ckpt_complete "${___color[@]}"}'
         '--progress[Show a progress bar on stderr (default\: only when stderr is a terminal).]'
         '--no-progress[Show a progress bar on stderr (default\: only when stderr is a terminal).]'
+        '--wide[Print tables at full width; by default they fit the terminal (COLUMNS), dropping or shortening the least important columns.]'
         '--version[Show the version.]'
         '(-h --help)'{-h,--help}'[Show help information.]'
     )
@@ -185,6 +193,7 @@ _ckpt_rebuild() {
         '--color[Colour output\: auto (on a terminal, unless NO_COLOR is set), always, never.]:color:{__ckpt_complete "${___color[@]}"}'
         '--progress[Show a progress bar on stderr (default\: only when stderr is a terminal).]'
         '--no-progress[Show a progress bar on stderr (default\: only when stderr is a terminal).]'
+        '--wide[Print tables at full width; by default they fit the terminal (COLUMNS), dropping or shortening the least important columns.]'
         '--version[Show the version.]'
         '(-h --help)'{-h,--help}'[Show help information.]'
     )
@@ -212,6 +221,7 @@ _ckpt_convert() {
         '--color[Colour output\: auto (on a terminal, unless NO_COLOR is set), always, never.]:color:{__ckpt_complete "${___color[@]}"}'
         '--progress[Show a progress bar on stderr (default\: only when stderr is a terminal).]'
         '--no-progress[Show a progress bar on stderr (default\: only when stderr is a terminal).]'
+        '--wide[Print tables at full width; by default they fit the terminal (COLUMNS), dropping or shortening the least important columns.]'
         '--version[Show the version.]'
         '(-h --help)'{-h,--help}'[Show help information.]'
     )
