@@ -18,6 +18,9 @@ public struct WriteOptions: Sendable {
     public var dequantize = false
     /// The deflate encoder of tensor data in ZIP containers (`.ckpt`, `.npz`): ISA-L when present.
     public var encoder: DeflateEncoder = .preferred
+    /// Leave out the source's unsupported entries (``CheckpointIndex/unsupported``) with a note;
+    /// without it, ``Convert`` refuses the first by name.
+    public var skipUnsupported = false
 
     public init(overwrite: Bool = false, inputs: [ReadableFile] = []) {
         self.overwrite = overwrite

@@ -28,6 +28,8 @@ public final class ZipArchive: Sendable {
     public let entries: [ZipEntry]
     public let centralDirectoryOffset: UInt64
     public let centralDirectorySize: UInt64
+    /// The archive comment (the bytes after the end record; at most 65,535).
+    public let comment: [UInt8]
     private let index: [String: Int]
     /// Bytes `[tailStart, file.size)` read while locating the directory; member reads that fall
     /// inside are served from here without touching the file again.
@@ -75,6 +77,7 @@ public final class ZipArchive: Sendable {
                                   hint: "the file may be truncated, or it is not a .ckpt/.npz/.keras file")
         }
         let eocdOffset = tailStart + UInt64(eocdPos)
+        let comment = Array(tail[(eocdPos + 22)...])
         var c = ByteCursor(tail, base: tailStart, file: path, what: "end-of-central-directory record", position: eocdPos + 4)
         let diskNumber = try c.u16le()
         let cdDisk = try c.u16le()
@@ -281,6 +284,7 @@ public final class ZipArchive: Sendable {
         self.index = index
         self.centralDirectoryOffset = cdOffset
         self.centralDirectorySize = cdSize
+        self.comment = comment
         self.tail = tail
         self.tailStart = tailStart
     }
