@@ -16,6 +16,8 @@ public struct WriteOptions: Sendable {
     /// Write tensors stored block-quantized (``TensorInfo/quantization``: GGUF `Q4_K`, …) as the
     /// float32 they decode to. Without it, ``Convert`` refuses them by name.
     public var dequantize = false
+    /// The deflate encoder of tensor data in ZIP containers (`.ckpt`, `.npz`): ISA-L when present.
+    public var encoder: DeflateEncoder = .preferred
     /// Leave out the source's unsupported entries (``CheckpointIndex/unsupported``) with a note;
     /// without it, ``Convert`` refuses the first by name.
     public var skipUnsupported = false
@@ -60,7 +62,7 @@ public enum CheckpointWriter {
             try copies[k].archive.checkBeforeCopy(copies[k].tensor)
         }
         let out = try AtomicOutputFile(destination: path, overwrite: options.overwrite, inputs: options.inputs)
-        let writer = ZipWriter(output: out)
+        let writer = ZipWriter(output: out, encoder: options.encoder)
         let total = index.tensors.reduce(UInt64(0)) { $0 + UInt64($1.byteCount ?? 0) }
         var done: UInt64 = 0
 
