@@ -57,13 +57,15 @@ public enum CheckpointWriter {
         }
         // Members copied compressed are checked first, on every core (damage in the input must not
         // travel silently into the output).
+        // The checks run beside the writing (on the other cores while this thread copies), and the
+        // output is committed only after every one passed: a failure leaves nothing behind.
         let copies: [(Int, StoredMemberRef)] = index.tensors.indices.compactMap { i in source.storedMember(of: i).map { (i, $0) } }
-        let checkedCRCs = try ParallelWork.map(count: copies.count, weight: { Int(copies[$0].1.archive.manifest.tensors[copies[$0].1.tensor].storage.size) }) { k in
-            try copies[k].1.archive.checkBeforeCopy(copies[k].1.tensor)
+        let checks = BackgroundResult<[UInt32]> {
+            try ParallelWork.map(count: copies.count, weight: { Int(copies[$0].1.archive.manifest.tensors[copies[$0].1.tensor].storage.size) }) { k in
+                try copies[k].1.archive.checkBeforeCopy(copies[k].1.tensor)
+            }
         }
-        // The CRC-32 of each copied member's compressed bytes, checked above: recorded in the output.
-        var storedCRC: [Int: UInt32] = [:]
-        for (k, c) in copies.enumerated() { storedCRC[c.0] = checkedCRCs[k] }
+        defer { _ = try? checks.wait() }
         let out = try AtomicOutputFile(destination: path, overwrite: options.overwrite, inputs: options.inputs)
         let writer = ZipWriter(output: out, encoder: options.encoder)
         let total = index.tensors.reduce(UInt64(0)) { $0 + UInt64($1.byteCount ?? 0) }
@@ -80,9 +82,7 @@ public enum CheckpointWriter {
                 guard st.info.dtype == t.dtype, st.info.shape == t.shape else {
                     throw CheckpointError(.invalidArgument, "cannot copy member \"\(escapeForDisplay(st.member))\" as tensor \"\(escapeForDisplay(t.name))\": the dtype or shape differ", file: path)
                 }
-                var storage = st.storage
-                if storage.storedCRC32 == nil { storage.storedCRC32 = storedCRC[i] }
-                try writer.copyMember(name: member, from: ref.archive.zip, entry: ref.archive.entries[ref.tensor], storage: storage)
+                try writer.copyMember(name: member, from: ref.archive.zip, entry: ref.archive.entries[ref.tensor], storage: st.storage)
             } else if let pattern = source.uniformElement(of: i) {
                 guard pattern.count == t.dtype.itemSize else {
                     throw CheckpointError(.invalidArgument, "a fill value of \(pattern.count) bytes for \(t.dtype.rawValue) tensor \"\(escapeForDisplay(t.name))\"", file: path)
@@ -107,13 +107,18 @@ public enum CheckpointWriter {
         }
         // Drain so every tensor's storage is known, then write the manifest last.
         try writer.finishMembers()
+        // The CRC-32 of each copied member's compressed bytes, now checked: recorded in the output.
+        let checkedCRCs = try checks.wait()
+        var storedCRC: [Int: UInt32] = [:]
+        for (k, c) in copies.enumerated() where k < checkedCRCs.count { storedCRC[c.0] = checkedCRCs[k] }
         var stored: [StoredTensor] = []
         stored.reserveCapacity(index.tensors.count)
-        for t in index.tensors {
+        for (i, t) in index.tensors.enumerated() {
             let member = ContainerSpec.memberName(forTensor: t.name)
-            guard let st = writer.storage[member] else {
+            guard var st = writer.storage[member] else {
                 throw CheckpointError(.io, "internal error: no storage recorded for member \"\(member)\"", file: path)
             }
+            if st.storedCRC32 == nil, let c = storedCRC[i] { st.storedCRC32 = c }
             stored.append(StoredTensor(info: t, member: member, storage: st))
         }
         let manifest = Manifest(kind: kind, producer: options.producer, metadata: index.metadata,

@@ -55,3 +55,31 @@ public enum ParallelWork {
         return results.withLock { $0.compactMap { $0 } }
     }
 }
+
+/// `body` run on a thread of its own, started at once; ``wait()`` joins it and gives its result
+/// (or rethrows its error). Work that can overlap the caller's, such as checking the members a
+/// writer copies while it copies them.
+final class BackgroundResult<T: Sendable>: @unchecked Sendable {
+    private let result = Mutex<Result<T, any Error>?>(nil)
+    private var thread: SystemThread?
+    private var joined = false
+
+    init(_ body: @escaping @Sendable () throws -> T) {
+        let work: @Sendable () -> Void = { [self] in
+            let r: Result<T, any Error>
+            do { r = .success(try body()) } catch { r = .failure(error) }
+            self.result.withLock { $0 = r }
+        }
+        thread = SystemThread.start(work)
+        if thread == nil { work() }
+    }
+
+    /// Waits for the thread (once) and returns its result.
+    func wait() throws -> T {
+        if !joined { thread?.join(); joined = true }
+        guard let r = result.withLock({ $0 }) else {
+            throw CheckpointError(.io, "internal error: background work gave no result")
+        }
+        return try r.get()
+    }
+}
