@@ -10,14 +10,17 @@ public enum JSONStyle: Sendable {
 
 extension JSONValue {
     public func serialized(_ style: JSONStyle = .compact) -> String {
-        var out = ""
-        write(into: &out, style: style, indent: 0)
-        if style == .pretty { out += "\n" }
-        return out
+        String(decoding: serializedBytes(style), as: UTF8.self)
     }
 
+    /// The text as UTF-8 bytes, built in one buffer (a manifest of thousands of tensors, or
+    /// `inspect --json`, writes many short strings).
     public func serializedBytes(_ style: JSONStyle = .compact) -> [UInt8] {
-        Array(serialized(style).utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(4096)
+        write(into: &out, style: style, indent: 0)
+        if style == .pretty { out.append(0x0A) }
+        return out
     }
 
     private var isScalar: Bool {
@@ -27,84 +30,110 @@ extension JSONValue {
         }
     }
 
-    private func write(into out: inout String, style: JSONStyle, indent: Int) {
+    private static func append(_ text: StaticString, to out: inout [UInt8]) {
+        text.withUTF8Buffer { out.append(contentsOf: $0) }
+    }
+
+    private static func spaces(_ n: Int, to out: inout [UInt8]) {
+        out.append(contentsOf: repeatElement(0x20, count: n))
+    }
+
+    private func write(into out: inout [UInt8], style: JSONStyle, indent: Int) {
         switch self {
-        case .null: out += "null"
-        case .bool(let b): out += b ? "true" : "false"
-        case .number(let s): out += s
+        case .null: Self.append("null", to: &out)
+        case .bool(let b): if b { Self.append("true", to: &out) } else { Self.append("false", to: &out) }
+        case .number(let s): out.append(contentsOf: s.utf8)
         case .string(let s): JSONValue.writeString(s, into: &out, asciiOnly: style == .python)
         case .array(let items):
-            if items.isEmpty { out += "[]"; return }
+            if items.isEmpty { Self.append("[]", to: &out); return }
             if style == .pretty && !items.allSatisfy(\.isScalar) {
-                out += "[\n"
+                Self.append("[\n", to: &out)
                 for (k, item) in items.enumerated() {
-                    out += String(repeating: " ", count: indent + 2)
+                    Self.spaces(indent + 2, to: &out)
                     item.write(into: &out, style: style, indent: indent + 2)
-                    out += k == items.count - 1 ? "\n" : ",\n"
+                    if k == items.count - 1 { out.append(0x0A) } else { Self.append(",\n", to: &out) }
                 }
-                out += String(repeating: " ", count: indent) + "]"
+                Self.spaces(indent, to: &out)
+                out.append(UInt8(ascii: "]"))
             } else {
-                out += "["
+                out.append(UInt8(ascii: "["))
                 for (k, item) in items.enumerated() {
-                    if k > 0 { out += style == .compact ? "," : ", " }
+                    if k > 0 { if style == .compact { out.append(UInt8(ascii: ",")) } else { Self.append(", ", to: &out) } }
                     item.write(into: &out, style: style, indent: indent)
                 }
-                out += "]"
+                out.append(UInt8(ascii: "]"))
             }
         case .object(let members):
-            if members.isEmpty { out += "{}"; return }
+            if members.isEmpty { Self.append("{}", to: &out); return }
             if style == .pretty {
-                out += "{\n"
+                Self.append("{\n", to: &out)
                 for (k, (key, value)) in members.enumerated() {
-                    out += String(repeating: " ", count: indent + 2)
+                    Self.spaces(indent + 2, to: &out)
                     JSONValue.writeString(key, into: &out, asciiOnly: false)
-                    out += ": "
+                    Self.append(": ", to: &out)
                     value.write(into: &out, style: style, indent: indent + 2)
-                    out += k == members.count - 1 ? "\n" : ",\n"
+                    if k == members.count - 1 { out.append(0x0A) } else { Self.append(",\n", to: &out) }
                 }
-                out += String(repeating: " ", count: indent) + "}"
+                Self.spaces(indent, to: &out)
+                out.append(UInt8(ascii: "}"))
             } else {
-                out += "{"
+                out.append(UInt8(ascii: "{"))
                 for (k, (key, value)) in members.enumerated() {
-                    if k > 0 { out += style == .compact ? "," : ", " }
+                    if k > 0 { if style == .compact { out.append(UInt8(ascii: ",")) } else { Self.append(", ", to: &out) } }
                     JSONValue.writeString(key, into: &out, asciiOnly: style == .python)
-                    out += style == .compact ? ":" : ": "
+                    if style == .compact { out.append(UInt8(ascii: ":")) } else { Self.append(": ", to: &out) }
                     value.write(into: &out, style: style, indent: indent)
                 }
-                out += "}"
+                out.append(UInt8(ascii: "}"))
             }
         }
     }
 
     static func writeString(_ s: String, into out: inout String, asciiOnly: Bool) {
-        out += "\""
+        var bytes: [UInt8] = []
+        writeString(s, into: &bytes, asciiOnly: asciiOnly)
+        out += String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func writeString(_ s: String, into out: inout [UInt8], asciiOnly: Bool) {
+        out.append(UInt8(ascii: "\""))
+        // Most names need no escape: copy their UTF-8 as it is.
+        let plain = s.utf8.allSatisfy { b in b >= 0x20 && b != 0x22 && b != 0x5C && b != 0x7F && (!asciiOnly || b < 0x80) }
+        if plain {
+            out.append(contentsOf: s.utf8)
+            out.append(UInt8(ascii: "\""))
+            return
+        }
         for u in s.unicodeScalars {
             switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
+            case "\"": append("\\\"", to: &out)
+            case "\\": append("\\\\", to: &out)
+            case "\n": append("\\n", to: &out)
+            case "\r": append("\\r", to: &out)
+            case "\t": append("\\t", to: &out)
+            case "\u{08}": append("\\b", to: &out)
+            case "\u{0C}": append("\\f", to: &out)
             default:
                 if u.value < 0x20 || u.value == 0x7F || (asciiOnly && u.value > 0x7E) {
                     if u.value > 0xFFFF {
                         let v = u.value - 0x10000
-                        out += hex4(0xD800 + (v >> 10)) + hex4(0xDC00 + (v & 0x3FF))
+                        hex4(0xD800 + (v >> 10), to: &out)
+                        hex4(0xDC00 + (v & 0x3FF), to: &out)
                     } else {
-                        out += hex4(u.value)
+                        hex4(u.value, to: &out)
                     }
                 } else {
-                    out.unicodeScalars.append(u)
+                    out.append(contentsOf: String(u).utf8)
                 }
             }
         }
-        out += "\""
+        out.append(UInt8(ascii: "\""))
     }
 
-    private static func hex4(_ v: UInt32) -> String {
-        let h = String(v, radix: 16)
-        return "\\u" + String(repeating: "0", count: 4 - h.count) + h
+    private static func hex4(_ v: UInt32, to out: inout [UInt8]) {
+        let digits: [UInt8] = Array("0123456789abcdef".utf8)
+        out.append(UInt8(ascii: "\\"))
+        out.append(UInt8(ascii: "u"))
+        for shift in stride(from: 12, through: 0, by: -4) { out.append(digits[Int((v >> UInt32(shift)) & 0xF)]) }
     }
 }
