@@ -42,18 +42,18 @@ public struct CheckpointSummary: Sendable {
         }
         totals = t
         var rows: [LayerSummary] = []
-        var position: [String: Int] = [:]
-        for layer in outline?.layers ?? [] where position[layer.name] == nil {
-            position[layer.name] = rows.count
+        var position: [ByteName: Int] = [:]
+        for layer in outline?.layers ?? [] where position[ByteName(layer.name)] == nil {
+            position[ByteName(layer.name)] = rows.count
             rows.append(LayerSummary(name: layer.name, className: layer.className))
         }
         for info in index.tensors where info.role == .weight {
             let layer = info.layer
-            if position[layer] == nil {
-                position[layer] = rows.count
+            if position[ByteName(layer)] == nil {
+                position[ByteName(layer)] = rows.count
                 rows.append(LayerSummary(name: layer, className: "?"))
             }
-            guard let k = position[layer] else { continue }
+            guard let k = position[ByteName(layer)] else { continue }
             let n = info.elementCount ?? 0
             rows[k].params += n
             rows[k].bytes += UInt64(info.byteCount ?? 0)
@@ -71,16 +71,16 @@ public struct CheckpointSummary: Sendable {
     /// (depth 1), then the optimizer's other state.
     public func orderedTensors(_ selected: [Int]) -> [(Int, depth: Int)] {
         let chosen = Set(selected)
-        var slotsOf: [String: [Int]] = [:]
+        var slotsOf: [ByteName: [Int]] = [:]
         var scalars: [Int] = []
         for i in index.tensors.indices where index.tensors[i].role == .optimizer {
-            if let w = index.tensors[i].weight { slotsOf[w, default: []].append(i) } else { scalars.append(i) }
+            if let w = index.tensors[i].weight { slotsOf[ByteName(w), default: []].append(i) } else { scalars.append(i) }
         }
         var out: [(Int, Int)] = []
         var placed = Set<Int>()
         for i in index.tensors.indices where index.tensors[i].role == .weight {
             if chosen.contains(i) { out.append((i, 0)); placed.insert(i) }
-            for s in slotsOf[index.tensors[i].name] ?? [] where chosen.contains(s) {
+            for s in slotsOf[ByteName(index.tensors[i].name)] ?? [] where chosen.contains(s) {
                 out.append((s, chosen.contains(i) ? 1 : 0)); placed.insert(s)
             }
         }

@@ -23,18 +23,19 @@ struct KerasReadResult: Sendable {
 struct KerasH5Tree {
     let file: HDF5File
     let nodes: [HDF5Node]
-    private let kinds: [String: HDF5LinkKind]
-    private let children: [String: [String]]
+    // HDF5 paths compared as bytes (ByteName), as libhdf5 compares link names.
+    private let kinds: [ByteName: HDF5LinkKind]
+    private let children: [ByteName: [String]]
 
     init(file: HDF5File) throws {
         self.file = file
         nodes = try file.walk()
-        var kinds: [String: HDF5LinkKind] = [:]
-        var children: [String: [String]] = [:]
+        var kinds: [ByteName: HDF5LinkKind] = [:]
+        var children: [ByteName: [String]] = [:]
         for node in nodes where node.path != "/" {
-            kinds[node.path] = node.kind
+            kinds[ByteName(node.path)] = node.kind
             let (parent, name) = Self.split(node.path)
-            children[parent, default: []].append(name)
+            children[ByteName(parent), default: []].append(name)
         }
         self.kinds = kinds
         self.children = children
@@ -48,10 +49,10 @@ struct KerasH5Tree {
 
     static func join(_ a: String, _ b: String) -> String { a.isEmpty ? b : a + "/" + b }
 
-    func isGroup(_ path: String) -> Bool { path.isEmpty || kinds[path] == .group }
-    func isDataset(_ path: String) -> Bool { kinds[path] == .dataset }
-    func exists(_ path: String) -> Bool { path.isEmpty || kinds[path] != nil }
-    func childNames(_ path: String) -> [String] { children[path] ?? [] }
+    func isGroup(_ path: String) -> Bool { path.isEmpty || kinds[ByteName(path)] == .group }
+    func isDataset(_ path: String) -> Bool { kinds[ByteName(path)] == .dataset }
+    func exists(_ path: String) -> Bool { path.isEmpty || kinds[ByteName(path)] != nil }
+    func childNames(_ path: String) -> [String] { children[ByteName(path)] ?? [] }
 
     /// The path as it is in the file: as given, or with `layers` spelled
     /// `_layer_checkpoint_dependencies` (`.keras` files of Keras 2.13). nil when neither exists.
@@ -89,7 +90,7 @@ struct KerasH5Tree {
 
     /// Keras 2 files carry `layer_names` at the root (weights only) or a `model_weights` group.
     func isLegacyLayout() throws -> Bool {
-        if isGroup("model_weights") && kinds["model_weights"] != nil { return true }
+        if isGroup("model_weights") && kinds[ByteName("model_weights")] != nil { return true }
         return try file.root().hasAttribute("layer_names")
     }
 
@@ -230,9 +231,9 @@ struct Keras3Reader {
     // MARK: Weights through the architecture
 
     private func mapWeights(_ mv: KerasModelVariables, result: inout KerasReadResult) throws -> [KerasReadTensor] {
-        var claimed = Set<String>()
-        var groupIndex: [String: Int] = [:]
-        for (i, g) in mv.h5Groups.enumerated() where groupIndex[g.path] == nil { groupIndex[g.path] = i }
+        var claimed = Set<ByteName>()
+        var groupIndex: [ByteName: Int] = [:]
+        for (i, g) in mv.h5Groups.enumerated() where groupIndex[ByteName(g.path)] == nil { groupIndex[ByteName(g.path)] = i }
 
         var known: [(group: Int, tensor: KerasReadTensor)] = []
         for v in mv.variables {
@@ -245,13 +246,13 @@ struct Keras3Reader {
                 throw tree.error(.weightsMismatch, "the dataset is \(Self.describe(info.dtype, info.shape)) but the architecture expects \(what) here",
                                  at: p, hint: mismatchHint)
             }
-            claimed.insert(p)
+            claimed.insert(ByteName(p))
             let t = TensorInfo(name: v.path, dtype: info.dtype, shape: info.shape, role: .weight, trainable: v.trainable)
-            known.append((groupIndex[KerasH5Tree.split(v.h5Path).0] ?? Int.max, KerasReadTensor(info: t, datasetPath: p, storage: .dataset(d, info.dtype, address: KerasH5Tree.address(info)))))
+            known.append((groupIndex[ByteName(KerasH5Tree.split(v.h5Path).0)] ?? Int.max, KerasReadTensor(info: t, datasetPath: p, storage: .dataset(d, info.dtype, address: KerasH5Tree.address(info)))))
         }
         for g in mv.h5Groups {
             guard let n = g.datasetCount, let gp = tree.resolve(g.path), tree.isGroup(gp) else { continue }
-            for child in tree.childNames(gp) where !claimed.contains(KerasH5Tree.join(gp, child)) {
+            for child in tree.childNames(gp) where !claimed.contains(ByteName(KerasH5Tree.join(gp, child))) {
                 throw tree.error(.weightsMismatch,
                                  "the group holds \(tree.childNames(gp).count) entries, but the architecture gives \"\(g.objectName)\" \(n) variable\(n == 1 ? "" : "s"); \"\(child)\" is not one of them",
                                  at: gp, hint: mismatchHint)
@@ -270,17 +271,17 @@ struct Keras3Reader {
                     let relative = String(p.dropFirst(base.count + 1))
                     let t = TensorInfo(name: prefix + relative, dtype: info.dtype, shape: info.shape, role: .weight, trainable: true)
                     tensors.append(KerasReadTensor(info: t, datasetPath: p, storage: .dataset(d, info.dtype, address: KerasH5Tree.address(info))))
-                    claimed.insert(p)
+                    claimed.insert(ByteName(p))
                 }
             }
-            unknown.append((groupIndex[KerasH5Tree.join(u.h5Group, "vars")] ?? Int.max, tensors))
+            unknown.append((groupIndex[ByteName(KerasH5Tree.join(u.h5Group, "vars"))] ?? Int.max, tensors))
         }
         if !mv.unknownLayers.isEmpty {
             let list = mv.unknownLayers.map { "\"\($0.name)\" (\($0.className))" }.joined(separator: ", ")
             result.notes.append("the variables of layer\(mv.unknownLayers.count == 1 ? "" : "s") \(list) are not modelled: the file's datasets for \(mv.unknownLayers.count == 1 ? "it" : "them") are kept as they are, named <layer>/<path>/vars/<i> and marked trainable")
         }
 
-        for node in tree.nodes where node.kind == .dataset && !claimed.contains(node.path) {
+        for node in tree.nodes where node.kind == .dataset && !claimed.contains(ByteName(node.path)) {
             if node.path.hasPrefix("optimizer/") { continue }
             throw tree.error(.weightsMismatch, "the dataset is not a variable of the architecture (no layer of the model is saved here)",
                              at: node.path, hint: mismatchHint)
@@ -311,7 +312,7 @@ struct Keras3Reader {
 
     private func layoutWeights() throws -> [KerasReadTensor] {
         var out: [KerasReadTensor] = []
-        var claimed = Set<String>()
+        var claimed = Set<ByteName>()
         var groups = tree.varsGroups(under: "").filter { !$0.hasPrefix("optimizer/") }
         if let root = groups.firstIndex(of: "vars") { groups.insert(groups.remove(at: root), at: 0) }
         for group in groups {
@@ -321,10 +322,10 @@ struct Keras3Reader {
                 let t = TensorInfo(name: KerasLayoutNames.name(group: group, dataset: name, topName: topName), dtype: info.dtype,
                                    shape: info.shape, role: .weight, trainable: true)
                 out.append(KerasReadTensor(info: t, datasetPath: p, storage: .dataset(d, info.dtype, address: KerasH5Tree.address(info))))
-                claimed.insert(p)
+                claimed.insert(ByteName(p))
             }
         }
-        for node in tree.nodes where node.kind == .dataset && !claimed.contains(node.path) && !node.path.hasPrefix("optimizer/") {
+        for node in tree.nodes where node.kind == .dataset && !claimed.contains(ByteName(node.path)) && !node.path.hasPrefix("optimizer/") {
             let (d, info) = try tree.dataset(node.path)
             let t = TensorInfo(name: node.path, dtype: info.dtype, shape: info.shape, role: .weight, trainable: true)
             out.append(KerasReadTensor(info: t, datasetPath: node.path, storage: .dataset(d, info.dtype, address: KerasH5Tree.address(info))))
@@ -379,9 +380,9 @@ struct Keras3Reader {
             // trainable variables before its non-trainable ones, so the non-trainable ones of each
             // vars group are a suffix of it: when all-trainable does not give the file's shapes,
             // try the suffixes, fewest non-trainable variables first.
-            var flexible: [String: [Int]] = [:]
+            var flexible: [ByteName: [Int]] = [:]
             for i in weights.indices where unknownWeights.contains(i) {
-                flexible[KerasH5Tree.split(weights[i].datasetPath ?? "").0, default: []].append(i)
+                flexible[ByteName(KerasH5Tree.split(weights[i].datasetPath ?? "").0), default: []].append(i)
             }
             var masks: [Set<Int>] = [[]]
             for (_, members) in flexible.sorted(by: { $0.key < $1.key }) where masks.count * (members.count + 1) <= 4096 {

@@ -103,13 +103,13 @@ struct KerasLegacyReader {
         let hint = explicitArchitecture != nil ? "check that --architecture describes the model these weights were saved from"
             : "the file's model_config and its weights disagree"
         var assigned: [Int: LegacyWeight] = [:]
-        var unknownTensors: [String: [KerasReadTensor]] = [:]
-        let unknownNames = Set(mv.unknownLayers.map(\.name))
+        var unknownTensors: [ByteName: [KerasReadTensor]] = [:]
+        let unknownNames = Set(mv.unknownLayers.map { ByteName($0.name) })
         for layer in layerNames {
-            let entries = legacy.filter { $0.layer == layer }
+            let entries = legacy.filter { $0.layer.sameBytes(layer) }
             let group = KerasH5Tree.join(weightsRoot, layer)
-            if unknownNames.contains(layer) {
-                unknownTensors[layer] = entries.map { w in
+            if unknownNames.contains(ByteName(layer)) {
+                unknownTensors[ByteName(layer)] = entries.map { w in
                     KerasReadTensor(info: TensorInfo(name: w.bareName, dtype: w.info.dtype, shape: w.info.shape), datasetPath: w.path,
                                     storage: .dataset(w.dataset, w.info.dtype, address: KerasH5Tree.address(w.info)))
                 }
@@ -153,7 +153,7 @@ struct KerasLegacyReader {
         var out: [KerasReadTensor] = []
         var placed = Set<Int>()
         for layer in layerNames {
-            if let u = unknownTensors[layer] { out += u; continue }
+            if let u = unknownTensors[ByteName(layer)] { out += u; continue }
             for v in mv.variables where v.layer == layer && placed.insert(v.index).inserted { out.append(try tensor(v)) }
         }
         for v in mv.variables where placed.insert(v.index).inserted { out.append(try tensor(v)) }

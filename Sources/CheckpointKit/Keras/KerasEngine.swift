@@ -254,8 +254,8 @@ struct KerasModelEngine {
     private func buildFunctional(_ model: KerasModel, parent: KerasParent) throws
         -> (children: [(attribute: String, object: BuiltObject)], outputs: [KerasShape]?) {
         let layers = model.layers
-        var index: [String: Int] = [:]
-        for (i, l) in layers.enumerated() { index[l.name] = i }
+        var index: [ByteName: Int] = [:]
+        for (i, l) in layers.enumerated() { index[ByteName(l.name)] = i }
         let modelPlace = "Functional model \"\(CheckpointError.printable(model.name))\""
         // Calls of every layer; an InputLayer has one implicit call.
         let nodes: [[KerasNode]] = layers.map { l in
@@ -263,7 +263,7 @@ struct KerasModelEngine {
         }
 
         func resolve(_ ref: KerasTensorReference, from place: String) throws -> NodeKey {
-            guard let li = index[ref.layer] else {
+            guard let li = index[ByteName(ref.layer)] else {
                 throw CheckpointError(.invalidArchitecture,
                                       "\(modelPlace): \(place) refers to a layer \"\(CheckpointError.printable(ref.layer))\" that the model does not have")
             }

@@ -28,7 +28,7 @@ public final class ZipArchive: Sendable {
     public let entries: [ZipEntry]
     public let centralDirectoryOffset: UInt64
     public let centralDirectorySize: UInt64
-    private let index: [String: Int]
+    private let index: [ByteName: Int]
     /// Bytes `[tailStart, file.size)` read while locating the directory; member reads that fall
     /// inside are served from here without touching the file again.
     private let tail: [UInt8]
@@ -167,7 +167,7 @@ public final class ZipArchive: Sendable {
         let cdEndPosition = cur.position + Int(cdSize)
         var raw: [(entry: ZipEntry, nameLen: Int)] = []
         raw.reserveCapacity(Int(totalEntries))
-        var index: [String: Int] = [:]
+        var index: [ByteName: Int] = [:]
         index.reserveCapacity(Int(totalEntries))
         for _ in 0..<totalEntries {
             let recordAt = cur.fileOffset
@@ -250,10 +250,10 @@ public final class ZipArchive: Sendable {
                 throw CheckpointError(.corrupt, "the member's data (\(csize) bytes from local header at byte \(localOffset)) runs into the central directory at byte \(cdOffset)",
                                       file: path, member: name, offset: recordAt)
             }
-            if index[name] != nil {
+            if index[ByteName(name)] != nil {
                 throw CheckpointError(.duplicateName, "two members are named \"\(escapeForDisplay(name))\"", file: path, member: name, offset: recordAt)
             }
-            index[name] = raw.count
+            index[ByteName(name)] = raw.count
             raw.append((ZipEntry(name: name, method: method, flags: flags, crc32: crc, compressedSize: csize, uncompressedSize: usize,
                                  localHeaderOffset: localOffset, centralRecordOffset: recordAt, dataLimit: cdOffset, nameByteCount: nameLen), nameLen))
         }
@@ -285,10 +285,11 @@ public final class ZipArchive: Sendable {
         self.tailStart = tailStart
     }
 
-    public func entry(named name: String) -> ZipEntry? { index[name].map { entries[$0] } }
+    /// The member named exactly `name` (bytes, not canonical equivalence: see ``ByteName``).
+    public func entry(named name: String) -> ZipEntry? { index[ByteName(name)].map { entries[$0] } }
 
     /// Position of the member in ``entries``.
-    public func entryIndex(named name: String) -> Int? { index[name] }
+    public func entryIndex(named name: String) -> Int? { index[ByteName(name)] }
 
     static func methodName(_ m: UInt16) -> String {
         switch m {
