@@ -148,10 +148,11 @@ public final class NPZSource: TensorSource {
 public enum NPZWriter {
     public static func write(_ source: any TensorSource, tensors: [Int]? = nil, to path: String, options: WriteOptions = WriteOptions()) throws {
         let list = tensors ?? Array(source.index.tensors.indices)
-        var seen = Set<String>()
+        try WriterChecks.zipTensors(list.map { source.index.tensors[$0] }, otherMembers: 0, limits: options.limits, file: path)
+        var seen = Set<ByteName>()
         for k in list {
             let t = source.index.tensors[k]
-            guard seen.insert(t.name).inserted else {
+            guard seen.insert(ByteName(t.name)).inserted else {
                 throw CheckpointError(.duplicateName, "two tensors are named \"\(escapeForDisplay(t.name))\"", file: path, member: t.name)
             }
             guard t.byteCount != nil else {
@@ -159,7 +160,7 @@ public enum NPZWriter {
             }
         }
         let out = try AtomicOutputFile(destination: path, overwrite: options.overwrite, inputs: options.inputs)
-        let writer = ZipWriter(output: out)
+        let writer = ZipWriter(output: out, limits: options.limits)
         let total = list.reduce(UInt64(0)) { $0 + UInt64(source.index.tensors[$1].byteCount ?? 0) }
         var done: UInt64 = 0
         for k in list {

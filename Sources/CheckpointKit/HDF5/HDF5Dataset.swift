@@ -150,7 +150,7 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
         let (info, type) = try inspect()
         if let f = info.filters.first(where: { !$0.isAvailable }) {
             throw location.error(.unsupported,
-                                 "the HDF5 dataset is encoded with filter \(f.name) (id \(f.id)), which this libhdf5 cannot decode",
+                                 "the HDF5 dataset is encoded with \(f.name == "filter \(f.id)" ? f.name : "filter \"\(escapeForDisplay(f.name))\" (id \(f.id))"), which this libhdf5 cannot decode",
                                  path: path)
         }
         let (mem, owned) = try location.memoryType(for: info.dtype, stored: info.storedType, typeID: type.id,
