@@ -28,7 +28,8 @@ public struct CkptCommand: ParsableCommand {
         }
         do {
             var command = try parseAsRoot(arguments)
-            try command.run()
+            // Every file the command opens for reading is registered, so no output replaces one.
+            try InputRegistry.$current.withValue(InputRegistry()) { try command.run() }
             return 0
         } catch let error as CheckpointError {
             console.print(errorStyle(arguments, console).red("ckpt: error:") + " " + error.description, to: .err)

@@ -37,7 +37,8 @@ struct InspectCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Show one tensor.", valueName: "name"))
     var tensor: String?
 
-    @Option(name: .long, help: ArgumentHelp("With --tensor: print the first N values (row-major).", valueName: "N"))
+    // .unconditional: `--values -5` is a wrong count (said so below), not a missing one.
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("With --tensor: print the first N values (row-major).", valueName: "N"))
     var values: Int?
 
     @Flag(name: .long, help: "Check every member's CRC-32, sizes and headers; exit 2 on any mismatch.")

@@ -49,6 +49,8 @@ enum CheckpointFiles {
         let readable: Set<CheckpointError.Code> = [.notRecognized, .corrupt, .truncated, .invalidNPY, .invalidManifest, .invalidSafetensors,
                                                   .invalidHDF5, .limitExceeded, .invalidJSON, .unsupported]
         guard readable.contains(error.code) else { return error }
+        // A sharded set's index is JSON by nature: its errors need no "this is JSON" hint.
+        if path.lowercased().hasSuffix(".index.json") { return error }
         var e = error
         if let json = jsonKind(path) {
             e.hint = json == .architecture

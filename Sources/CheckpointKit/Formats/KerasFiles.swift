@@ -158,7 +158,7 @@ public enum KerasFiles {
     /// once libhdf5 has it open (it keeps its descriptor), so nothing is left on disk.
     static func inflateToTemporaryFile(zip: ZipArchive, entry: ZipEntry, limits: HDF5Limits) throws -> HDF5File {
         let dir = SystemProcess.temporaryDirectory
-        let temp = try ScratchFile(directory: dir, prefix: "ckpt-keras-member-", suffix: ".h5", displayName: zip.path)
+        let temp = try ScratchFile(directory: dir, displayName: zip.path, forLibHDF5: true)
         defer { temp.remove() }
         let stream = try MemberStream(archive: zip, entry: entry)
         var buffer = [UInt8](repeating: 0, count: 4 << 20)
@@ -302,8 +302,8 @@ public final class KerasFileSource: TensorSource {
         datasetPaths = result.tensors.map(\.datasetPath)
         storage = result.tensors.map(\.storage)
         notes = result.notes
-        var seen = Set<String>()
-        for t in index.tensors where !seen.insert(t.name).inserted {
+        var seen = Set<ByteName>()
+        for t in index.tensors where !seen.insert(ByteName(t.name)).inserted {
             throw CheckpointError(.duplicateName, "two tensors would be named \"\(escapeForDisplay(t.name))\"", file: path)
         }
     }
@@ -344,39 +344,28 @@ public final class KerasFileSource: TensorSource {
     }
 }
 
-/// A temporary file (created with `mkstemps`, removed on ``remove()``, on release, or if the
-/// process is interrupted).
+/// A scratch file (``TemporaryFiles``' naming scheme, so the stale-file sweep knows it), removed
+/// on ``remove()``, on release, or if the process is interrupted.
 final class ScratchFile {
-    let path: String
-    let displayName: String
-    private var fd: FileDescriptor?
-    private var slot: Int32?
+    private let temp: TemporaryFile
     private var offset: UInt64 = 0
+    var path: String { temp.path }
+    var displayName: String { temp.displayName }
 
-    init(directory: String, prefix: String, suffix: String, displayName: String) throws {
-        self.displayName = displayName
-        do {
-            (fd, path) = try FileDescriptor.createTemporary(template: directory + "/" + prefix + "XXXXXX" + suffix, suffixLength: suffix.utf8.count)
-        } catch {
-            throw CheckpointError.io("cannot create a temporary file in \(directory)", file: displayName, errno: error.rawValue)
-        }
-        self.slot = SystemProcess.registerTemporary(path)
+    /// A scratch file in `directory`. `forLibHDF5`: libhdf5 will open the path itself and take its
+    /// own lock, so this object holds none.
+    init(directory: String, displayName: String, forLibHDF5: Bool = false) throws {
+        temp = try TemporaryFile(directory: directory, displayName: displayName)
+        if forLibHDF5 { temp.releaseLock() }
     }
 
     func append(_ bytes: UnsafeRawBufferPointer) throws {
-        guard let fd else { throw CheckpointError(.io, "the temporary file was already removed", file: displayName) }
+        guard let fd = temp.fd else { throw CheckpointError(.io, "the temporary file was already removed", file: displayName) }
         do { try fd.writeAll(bytes, at: offset) } catch {
             throw CheckpointError.io("cannot write a temporary file", file: displayName, errno: error.rawValue)
         }
         offset += UInt64(bytes.count)
     }
 
-    func remove() {
-        if let fd { fd.close(); Path.unlink(path) }
-        fd = nil
-        if let slot { SystemProcess.unregisterTemporary(slot) }
-        slot = nil
-    }
-
-    deinit { remove() }
+    func remove() { temp.remove() }
 }

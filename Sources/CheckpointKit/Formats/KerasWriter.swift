@@ -67,8 +67,8 @@ extension KerasFiles {
             try writeHDF5(plan, source: source, to: out.temporaryPath, displayName: path, total: total, options: options)
         default:
             let config = try configJSON(architectureBytes, arch: arch, index: index, plan: plan, file: path)
-            let (dir, base) = splitPath(path)
-            let scratch = try ScratchFile(directory: dir, prefix: "." + base + ".weights-", suffix: ".h5", displayName: path)
+            let (dir, _) = splitPath(path)
+            let scratch = try ScratchFile(directory: dir, displayName: path, forLibHDF5: true)
             defer { scratch.remove() }
             try writeHDF5(plan, source: source, to: scratch.path, displayName: path + " (member \(weightsMember))",
                           total: total, options: options)
@@ -232,16 +232,16 @@ struct KerasWritePlan {
         let hint = "the tensors must be the weights of the model the architecture describes"
         var topNames: [String: String] = [:]
         for g in mv.h5Groups where topNames[g.path] == nil { topNames[g.path] = g.objectName }
-        var byLayoutName: [String: Int] = [:]
+        var byLayoutName: [ByteName: Int] = [:]
         for v in mv.variables {
             let (group, dataset) = KerasH5Tree.split(v.h5Path)
-            byLayoutName[KerasLayoutNames.name(group: group, dataset: dataset, topName: { topNames[$0] })] = v.index
+            byLayoutName[ByteName(KerasLayoutNames.name(group: group, dataset: dataset, topName: { topNames[$0] }))] = v.index
         }
 
         var tensorOf: [Int: Int] = [:]
         var extra: [String: [(name: String, tensor: Int)]] = [:] // unknown layers: group path → datasets
         for (t, info) in index.tensors.enumerated() where info.role == .weight {
-            if let v = mv.variable(named: info.name)?.index ?? byLayoutName[info.name] {
+            if let v = mv.variable(named: info.name)?.index ?? byLayoutName[ByteName(info.name)] {
                 if let other = tensorOf[v] {
                     throw CheckpointError(.weightsMismatch,
                                           "tensors \"\(escapeForDisplay(index.tensors[other].name))\" and \"\(escapeForDisplay(info.name))\" are both the architecture's weight \"\(mv.variables[v].path)\"",
@@ -343,12 +343,12 @@ struct KerasWritePlan {
             // A LossScaleOptimizer's own scalars (mixed precision) come before the inner optimizer's.
             let lossScale = KerasOptimizerState.lossScaleVariables.map(\.name)
             let scaled = optimizerTensors.prefix(lossScale.count).map { index.tensors[$0].name } == lossScale
-            var byKey: [String: Int] = [:]
+            var byKey: [ByteName: Int] = [:]
             for t in optimizerTensors.dropFirst(scaled ? lossScale.count : 0) {
                 let info = index.tensors[t]
-                byKey[key(slot: info.slot, weight: info.weight, name: info.name)] = t
+                byKey[ByteName(key(slot: info.slot, weight: info.weight, name: info.name))] = t
             }
-            let matched = expected.map { byKey[key(slot: $0.role == .slot ? $0.slot : nil, weight: $0.weight, name: $0.name)] }
+            let matched = expected.map { byKey[ByteName(key(slot: $0.role == .slot ? $0.slot : nil, weight: $0.weight, name: $0.name))] }
             let inner = optimizerTensors.count - (scaled ? lossScale.count : 0)
             if matched.allSatisfy({ $0 != nil }) && Set(matched.compactMap { $0 }).count == inner && expected.count == inner {
                 let list = matched.compactMap { $0 }
