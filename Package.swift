@@ -21,7 +21,7 @@ let package = Package(
             providers: [.apt(["zlib1g-dev"])]
         ),
         // libhdf5 and libdeflate, loaded at run time with dlopen: the package builds and runs
-        // without them; Keras HDF5 files need libhdf5 (Debian: libhdf5-103-1 or newer).
+        // without them; Keras HDF5 files need libhdf5 (Debian/Ubuntu: libhdf5-dev, HDF5Library.debianPackage).
         .target(
             name: "CRuntimeLibs",
             linkerSettings: [.linkedLibrary("dl")]
@@ -48,18 +48,32 @@ let package = Package(
             name: "ckpt",
             dependencies: ["CheckpointCommands", "CheckpointSystem"]
         ),
+        // The fuzz targets' steps and oracles (one entry per target in FuzzTargets.all), called by
+        // the libFuzzer executable below and by the fuzz regression tests.
+        .target(
+            name: "CheckpointFuzz",
+            dependencies: ["CheckpointKit", "CheckpointSystem"]
+        ),
         // libFuzzer targets for the readers (Tests/Fuzz/run.sh); built normally, a corpus replayer.
         .executableTarget(
             name: "ckpt-fuzz",
-            dependencies: ["CheckpointKit", "CheckpointSystem"]
+            dependencies: ["CheckpointFuzz", "CheckpointKit", "CheckpointSystem"]
+        ),
+        // What both test targets share: paths and fixtures, one process runner, SHA-256, a seeded
+        // RNG that reports its seed on failure, and `.requires(...)`: a test that needs a tool that
+        // is missing is a reported skip naming the package to install (CKPT_REQUIRE_* fail instead).
+        .target(
+            name: "CheckpointTestSupport",
+            dependencies: ["CheckpointKit"],
+            path: "Tests/CheckpointTestSupport"
         ),
         .testTarget(
             name: "CheckpointKitTests",
-            dependencies: ["CheckpointKit"]
+            dependencies: ["CheckpointKit", "CheckpointFuzz", "CheckpointTestSupport"]
         ),
         .testTarget(
             name: "CheckpointCommandsTests",
-            dependencies: ["CheckpointCommands", "CheckpointKit"]
+            dependencies: ["CheckpointCommands", "CheckpointKit", "CheckpointTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -194,7 +194,7 @@ _ckpt_inspect() {
     # Offer option value completions
     case "${prev}" in
     '--from')
-        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'$'\n''gguf'$'\n''pytorch'
+        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'$'\n''gguf'$'\n''pytorch'$'\n''tf-checkpoint'$'\n''saved-model'
         return
         ;;
     '--architecture')
@@ -223,7 +223,7 @@ _ckpt_inspect() {
     # Offer positional completions
     case "${positional_number}" in
     1)
-        __ckpt_add_completions -o plusdirs -fX '!*.@(ckpt|npz|safetensors|json|keras|h5|hdf5|gguf|pt|pth)'
+        __ckpt_add_completions -o plusdirs -fX '!*.@(ckpt|npz|safetensors|json|keras|h5|hdf5|gguf|pt|pth|index)'
         return
         ;;
     esac
@@ -261,11 +261,11 @@ _ckpt_diff() {
         return
         ;;
     '--from-a')
-        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'$'\n''gguf'$'\n''pytorch'
+        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'$'\n''gguf'$'\n''pytorch'$'\n''tf-checkpoint'$'\n''saved-model'
         return
         ;;
     '--from-b')
-        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'$'\n''gguf'$'\n''pytorch'
+        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'$'\n''gguf'$'\n''pytorch'$'\n''tf-checkpoint'$'\n''saved-model'
         return
         ;;
     '--architecture')
@@ -285,11 +285,11 @@ _ckpt_diff() {
     # Offer positional completions
     case "${positional_number}" in
     1)
-        __ckpt_add_completions -o plusdirs -fX '!*.@(ckpt|npz|safetensors|json|keras|h5|hdf5|gguf|pt|pth)'
+        __ckpt_add_completions -o plusdirs -fX '!*.@(ckpt|npz|safetensors|json|keras|h5|hdf5|gguf|pt|pth|index)'
         return
         ;;
     2)
-        __ckpt_add_completions -o plusdirs -fX '!*.@(ckpt|npz|safetensors|json|keras|h5|hdf5|gguf|pt|pth)'
+        __ckpt_add_completions -o plusdirs -fX '!*.@(ckpt|npz|safetensors|json|keras|h5|hdf5|gguf|pt|pth|index)'
         return
         ;;
     esac
@@ -305,15 +305,15 @@ _ckpt_strip() {
     # Offer option value completions
     case "${prev}" in
     '--output'|'-o')
-        __ckpt_add_completions -o plusdirs -fX '!*.@(ckpt|npz|safetensors|json|keras|h5|hdf5|gguf|pt|pth)'
+        __ckpt_add_completions -o plusdirs -fX '!*.@(ckpt|npz|safetensors|json|keras|h5|hdf5|gguf|pt|pth|index)'
         return
         ;;
     '--from')
-        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'$'\n''gguf'$'\n''pytorch'
+        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'$'\n''gguf'$'\n''pytorch'$'\n''tf-checkpoint'$'\n''saved-model'
         return
         ;;
     '--to')
-        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'$'\n''gguf'$'\n''pytorch'
+        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'$'\n''gguf'$'\n''pytorch'$'\n''tf-checkpoint'$'\n''saved-model'
         return
         ;;
     '--architecture')
@@ -329,7 +329,7 @@ _ckpt_strip() {
     # Offer positional completions
     case "${positional_number}" in
     1)
-        __ckpt_add_completions -o plusdirs -fX '!*.@(ckpt|npz|safetensors|json|keras|h5|hdf5|gguf|pt|pth)'
+        __ckpt_add_completions -o plusdirs -fX '!*.@(ckpt|npz|safetensors|json|keras|h5|hdf5|gguf|pt|pth|index)'
         return
         ;;
     esac
@@ -363,11 +363,11 @@ _ckpt_rebuild() {
         return
         ;;
     '--output'|'-o')
-        __ckpt_add_completions -o plusdirs -fX '!*.@(ckpt|npz|safetensors|json|keras|h5|hdf5|gguf|pt|pth)'
+        __ckpt_add_completions -o plusdirs -fX '!*.@(ckpt|npz|safetensors|json|keras|h5|hdf5|gguf|pt|pth|index)'
         return
         ;;
     '--from')
-        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'$'\n''gguf'$'\n''pytorch'
+        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'$'\n''gguf'$'\n''pytorch'$'\n''tf-checkpoint'$'\n''saved-model'
         return
         ;;
     '--backend')
@@ -383,7 +383,7 @@ _ckpt_rebuild() {
     # Offer positional completions
     case "${positional_number}" in
     1)
-        __ckpt_add_completions -o plusdirs -fX '!*.@(ckpt|npz|safetensors|json|keras|h5|hdf5|gguf|pt|pth)'
+        __ckpt_add_completions -o plusdirs -fX '!*.@(ckpt|npz|safetensors|json|keras|h5|hdf5|gguf|pt|pth|index)'
         return
         ;;
     esac
@@ -399,11 +399,11 @@ _ckpt_convert() {
     # Offer option value completions
     case "${prev}" in
     '--from')
-        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'$'\n''gguf'$'\n''pytorch'
+        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'$'\n''gguf'$'\n''pytorch'$'\n''tf-checkpoint'$'\n''saved-model'
         return
         ;;
     '--to')
-        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'$'\n''gguf'$'\n''pytorch'
+        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'$'\n''gguf'$'\n''pytorch'$'\n''tf-checkpoint'$'\n''saved-model'
         return
         ;;
     '--architecture')
@@ -428,11 +428,11 @@ _ckpt_convert() {
     # Offer positional completions
     case "${positional_number}" in
     1)
-        __ckpt_add_completions -o plusdirs -fX '!*.@(ckpt|npz|safetensors|json|keras|h5|hdf5|gguf|pt|pth)'
+        __ckpt_add_completions -o plusdirs -fX '!*.@(ckpt|npz|safetensors|json|keras|h5|hdf5|gguf|pt|pth|index)'
         return
         ;;
     2)
-        __ckpt_add_completions -o plusdirs -fX '!*.@(ckpt|npz|safetensors|json|keras|h5|hdf5|gguf|pt|pth)'
+        __ckpt_add_completions -o plusdirs -fX '!*.@(ckpt|npz|safetensors|json|keras|h5|hdf5|gguf|pt|pth|index)'
         return
         ;;
     esac

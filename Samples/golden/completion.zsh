@@ -54,7 +54,7 @@ _ckpt() {
             'diff:Compare two checkpoints tensor by tensor: what an epoch changed, whether two exports are the same.'
             'strip:Write a weights-only checkpoint: every weight, no optimizer state.'
             'rebuild:Weights + a Keras architecture JSON + a fresh optimizer → a full checkpoint.'
-            'convert:Convert a checkpoint between .ckpt, .npz, .safetensors and Keras formats.'
+            'convert:Convert a checkpoint between .ckpt, .npz, .safetensors, Keras and TensorFlow formats.'
             'help:Show subcommand help information.'
         )
         _describe -V subcommand subcommands && ret=0
@@ -73,10 +73,10 @@ _ckpt() {
 
 _ckpt_inspect() {
     local -i ret=1
-    local -ar ___from=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5' 'gguf' 'pytorch')
+    local -ar ___from=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5' 'gguf' 'pytorch' 'tf-checkpoint' 'saved-model')
     local -ar ___color=('auto' 'always' 'never')
     local -ar arg_specs=(
-        ':file:_files -g '\''*.ckpt *.npz *.safetensors *.json *.keras *.h5 *.hdf5 *.gguf *.pt *.pth'\'''
+        ':file:_files -g '\''*.ckpt *.npz *.safetensors *.json *.keras *.h5 *.hdf5 *.gguf *.pt *.pth *.index'\'''
         '--from[Read the file as this format\: ckpt, npz, safetensors, keras, weights.h5, h5.]:format:{__ckpt_complete "${___from[@]}"}'
         '--architecture[Architecture JSON (model.to_json()) for a bare .weights.h5.]:model.json:_files -g '\''*.json'\'''
         '--json[Print JSON (schema ckpt.inspect/1) instead of tables.]'
@@ -101,12 +101,12 @@ _ckpt_inspect() {
 _ckpt_diff() {
     local -i ret=1
     local -ar ___nan=('equal' 'differ')
-    local -ar ___from_a=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5' 'gguf' 'pytorch')
-    local -ar ___from_b=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5' 'gguf' 'pytorch')
+    local -ar ___from_a=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5' 'gguf' 'pytorch' 'tf-checkpoint' 'saved-model')
+    local -ar ___from_b=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5' 'gguf' 'pytorch' 'tf-checkpoint' 'saved-model')
     local -ar ___color=('auto' 'always' 'never')
     local -ar arg_specs=(
-        ':a:_files -g '\''*.ckpt *.npz *.safetensors *.json *.keras *.h5 *.hdf5 *.gguf *.pt *.pth'\'''
-        ':b:_files -g '\''*.ckpt *.npz *.safetensors *.json *.keras *.h5 *.hdf5 *.gguf *.pt *.pth'\'''
+        ':a:_files -g '\''*.ckpt *.npz *.safetensors *.json *.keras *.h5 *.hdf5 *.gguf *.pt *.pth *.index'\'''
+        ':b:_files -g '\''*.ckpt *.npz *.safetensors *.json *.keras *.h5 *.hdf5 *.gguf *.pt *.pth *.index'\'''
         '--atol[Absolute tolerance for floating-point tensors (default\: per dtype, listed above).]:x:'
         '--rtol[Relative tolerance for floating-point tensors, against B (default\: per dtype).]:x:'
         '--exact[No tolerance\: any change of a value is a difference (--atol 0 --rtol 0).]'
@@ -138,12 +138,12 @@ _ckpt_diff() {
 
 _ckpt_strip() {
     local -i ret=1
-    local -ar ___from=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5' 'gguf' 'pytorch')
-    local -ar ___to=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5' 'gguf' 'pytorch')
+    local -ar ___from=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5' 'gguf' 'pytorch' 'tf-checkpoint' 'saved-model')
+    local -ar ___to=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5' 'gguf' 'pytorch' 'tf-checkpoint' 'saved-model')
     local -ar ___color=('auto' 'always' 'never')
     local -ar arg_specs=(
-        ':full:_files -g '\''*.ckpt *.npz *.safetensors *.json *.keras *.h5 *.hdf5 *.gguf *.pt *.pth'\'''
-        '(--output -o)'{--output,-o}'[Where to write the weights-only checkpoint (.ckpt, .npz, .safetensors, .weights.h5).]:weights:_files -g '\''*.ckpt *.npz *.safetensors *.json *.keras *.h5 *.hdf5 *.gguf *.pt *.pth'\'''
+        ':full:_files -g '\''*.ckpt *.npz *.safetensors *.json *.keras *.h5 *.hdf5 *.gguf *.pt *.pth *.index'\'''
+        '(--output -o)'{--output,-o}'[Where to write the weights-only checkpoint (.ckpt, .npz, .safetensors, .weights.h5).]:weights:_files -g '\''*.ckpt *.npz *.safetensors *.json *.keras *.h5 *.hdf5 *.gguf *.pt *.pth *.index'\'''
         '--from[Read the input as this format.]:format:{__ckpt_complete "${___from[@]}"}'
         '--to[Write the output as this format (default\: from its extension).]:format:{__ckpt_complete "${___to[@]}"}'
         '--architecture[Architecture JSON for an input that lacks one (a bare .weights.h5).]:model.json:_files -g '\''*.json'\'''
@@ -165,17 +165,17 @@ _ckpt_strip() {
 _ckpt_rebuild() {
     local -i ret=1
     local -ar ___optimizer=('sgd' 'adam' 'adamw' 'rmsprop' 'adagrad' 'adadelta' 'adamax' 'nadam' 'ftrl' 'lion' 'adafactor' 'lamb')
-    local -ar ___from=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5' 'gguf' 'pytorch')
+    local -ar ___from=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5' 'gguf' 'pytorch' 'tf-checkpoint' 'saved-model')
     local -ar ___backend=('tensorflow' 'jax' 'torch')
     local -ar ___color=('auto' 'always' 'never')
     local -ar arg_specs=(
-        ':weights:_files -g '\''*.ckpt *.npz *.safetensors *.json *.keras *.h5 *.hdf5 *.gguf *.pt *.pth'\'''
+        ':weights:_files -g '\''*.ckpt *.npz *.safetensors *.json *.keras *.h5 *.hdf5 *.gguf *.pt *.pth *.index'\'''
         '--architecture[The architecture JSON (model.to_json()); default\: the one inside the weights file.]:model.json:_files -g '\''*.json'\'''
         '--optimizer[Keras optimizer class, case-insensitive (adam, sgd, rmsprop, adamw, ...).]:name:{__ckpt_complete "${___optimizer[@]}"}'
         '--learning-rate[The optimizer'\''s learning rate.]:rate:'
         '*--set[Another optimizer hyperparameter, KEY=VALUE (repeatable), e.g. --set momentum=0.9.]:key=value:'
         '--optimizer-config[Keras optimizer.get_config() JSON (or a serialized optimizer with class_name).]:opt.json:_files -g '\''*.json'\'''
-        '(--output -o)'{--output,-o}'[Where to write the full checkpoint (.ckpt, .keras, .weights.h5).]:full:_files -g '\''*.ckpt *.npz *.safetensors *.json *.keras *.h5 *.hdf5 *.gguf *.pt *.pth'\'''
+        '(--output -o)'{--output,-o}'[Where to write the full checkpoint (.ckpt, .keras, .weights.h5).]:full:_files -g '\''*.ckpt *.npz *.safetensors *.json *.keras *.h5 *.hdf5 *.gguf *.pt *.pth *.index'\'''
         '--from[Read the weights as this format.]:format:{__ckpt_complete "${___from[@]}"}'
         '--backend[The Keras backend the checkpoint is for\: tensorflow (int64 step counter), jax or torch (int32).]:backend:{__ckpt_complete "${___backend[@]}"}'
         '--allow-unknown-layers[Take the tensors of layers whose class is unknown from the weights as they are.]'
@@ -195,12 +195,12 @@ _ckpt_rebuild() {
 
 _ckpt_convert() {
     local -i ret=1
-    local -ar ___from=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5' 'gguf' 'pytorch')
-    local -ar ___to=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5' 'gguf' 'pytorch')
+    local -ar ___from=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5' 'gguf' 'pytorch' 'tf-checkpoint' 'saved-model')
+    local -ar ___to=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5' 'gguf' 'pytorch' 'tf-checkpoint' 'saved-model')
     local -ar ___color=('auto' 'always' 'never')
     local -ar arg_specs=(
-        ':input:_files -g '\''*.ckpt *.npz *.safetensors *.json *.keras *.h5 *.hdf5 *.gguf *.pt *.pth'\'''
-        ':output:_files -g '\''*.ckpt *.npz *.safetensors *.json *.keras *.h5 *.hdf5 *.gguf *.pt *.pth'\'''
+        ':input:_files -g '\''*.ckpt *.npz *.safetensors *.json *.keras *.h5 *.hdf5 *.gguf *.pt *.pth *.index'\'''
+        ':output:_files -g '\''*.ckpt *.npz *.safetensors *.json *.keras *.h5 *.hdf5 *.gguf *.pt *.pth *.index'\'''
         '--from[Input format\: ckpt, npz, safetensors, keras, weights.h5, h5.]:format:{__ckpt_complete "${___from[@]}"}'
         '--to[Output format\: ckpt, npz, safetensors, keras, weights.h5.]:format:{__ckpt_complete "${___to[@]}"}'
         '--architecture[Architecture JSON (model.to_json()) to pair with weights that lack one.]:model.json:_files -g '\''*.json'\'''

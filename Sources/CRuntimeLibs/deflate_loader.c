@@ -20,6 +20,7 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static void load(void) {
     const char *off = getenv("CKPT_NO_LIBDEFLATE");
     if (off && off[0] && strcmp(off, "0") != 0) return;
+    if (ckpt_pretend_missing("libdeflate")) return;
     const char *names[] = {"libdeflate.so.0", "libdeflate.so", NULL};
     void *h = NULL;
     for (int i = 0; names[i] && !h; i++) h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
@@ -29,6 +30,21 @@ static void load(void) {
     p_decompress = (decompress_ex_fn)dlsym(h, "libdeflate_deflate_decompress_ex");
     p_crc32 = (crc32_fn)dlsym(h, "libdeflate_crc32");
     loaded = p_alloc && p_free && p_decompress && p_crc32;
+}
+
+int ckpt_pretend_missing(const char *id) {
+    const char *list = getenv("CKPT_PRETEND_MISSING");
+    size_t n = strlen(id);
+    while (list != NULL && *list != '\0') {
+        while (*list == ',' || *list == ' ') list++;
+        const char *end = list;
+        while (*end != '\0' && *end != ',') end++;
+        const char *last = end;
+        while (last > list && last[-1] == ' ') last--;
+        if ((size_t)(last - list) == n && strncmp(list, id, n) == 0) return 1;
+        list = end;
+    }
+    return 0;
 }
 
 int ckpt_libdeflate_available(void) {

@@ -8,7 +8,8 @@ public struct CkptCommand: ParsableCommand {
         abstract: "Inspect, diff, strip, rebuild and convert model checkpoints.",
         discussion: """
         Reads the .ckpt container and the formats users already have: .npz, .safetensors, \
-        Keras .keras, .weights.h5 and legacy .h5. Exit status: 0 success (diff: no differences), \
+        Keras .keras, .weights.h5 and legacy .h5, TensorFlow checkpoints (named by prefix, \
+        .index or folder) and SavedModel folders. Exit status: 0 success (diff: no differences), \
         1 differences (diff), 2 trouble (unreadable file, bad arguments).
         """,
         version: CheckpointKitVersion.string,

@@ -1,21 +1,15 @@
 import Foundation
 import Testing
+import CheckpointTestSupport
 @testable import CheckpointCommands
 @testable import CheckpointKit
 
 /// Runs `ckpt` in process and compares outputs with golden files under `Samples/golden/`.
 /// Set CKPT_RECORD_GOLDEN=1 to (re)write the golden files instead of comparing.
 enum CLI {
-    static let packageRoot: URL = {
-        var url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while url.path != "/" {
-            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
-            url.deleteLastPathComponent()
-        }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    }()
+    static var packageRoot: URL { TestEnv.packageRoot }
 
-    static func path(_ relative: String) -> String { packageRoot.appendingPathComponent(relative).path }
+    static func path(_ relative: String) -> String { TestEnv.path(relative) }
 
     struct Result {
         var status: Int32
@@ -32,7 +26,7 @@ enum CLI {
                       err: console.capturedError.replacingOccurrences(of: root, with: ""))
     }
 
-    static var recording: Bool { ProcessInfo.processInfo.environment["CKPT_RECORD_GOLDEN"] == "1" }
+    static var recording: Bool { TestEnv.flag("RECORD_GOLDEN") }
 
     /// Compares `actual` with `Samples/golden/<name>`, or records it.
     static func golden(_ name: String, _ actual: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
@@ -58,32 +52,5 @@ enum CLI {
         }
     }
 
-    /// Runs a program (found on PATH) with output through a file; nil if it is not installed.
-    static func runProcess(_ name: String, _ arguments: [String]) throws -> (status: Int32, output: String)? {
-        guard let exe = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
-            .map({ "\($0)/\(name)" }).first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else { return nil }
-        let dir = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let outPath = dir + "/out.txt"
-        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
-        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = arguments
-        p.standardOutput = out
-        p.standardError = out
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        try out.close()
-        return (p.terminationStatus, (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "")
-    }
-
-    static var requirePython: Bool { ProcessInfo.processInfo.environment["CKPT_REQUIRE_PYTHON"] == "1" }
-
-    static func temporaryDirectory() throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ckpt-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        return dir.path
-    }
+    static func temporaryDirectory() throws -> String { try TestEnv.temporaryDirectory("ckpt-cli") }
 }

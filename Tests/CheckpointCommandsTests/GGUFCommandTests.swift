@@ -1,10 +1,8 @@
 import Foundation
 import Testing
+import CheckpointTestSupport
 @testable import CheckpointCommands
 @testable import CheckpointKit
-
-private let ggufRequired = ["CKPT_REQUIRE_GGUF", "CKPT_REQUIRE_PYTHON"].contains { ProcessInfo.processInfo.environment[$0] == "1" }
-private let ggufPython: Bool = (try? CLI.runProcess("python3", ["-c", "import gguf, numpy, safetensors, torch"]))??.status == 0
 
 @Suite("ckpt with GGUF files")
 struct GGUFCommandTests {
@@ -75,9 +73,8 @@ struct GGUFCommandTests {
     }
 
     @Test("--values and the dequantized safetensors equal gguf-py (GGUFReader + gguf.quants.dequantize), read by safetensors/torch",
-          .enabled(if: ggufPython || ggufRequired, "python3 with gguf, numpy, safetensors and torch is not available (set CKPT_REQUIRE_GGUF=1 to fail instead)"))
+          .requires(.gguf, .numpy, .safetensors, .torch))
     func crossCheck() throws {
-        try #require(ggufPython, "python3 with gguf, numpy, safetensors and torch is required (CKPT_REQUIRE_GGUF=1 or CKPT_REQUIRE_PYTHON=1)")
         let out = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: out) }
         let source = try GGUFSource(path: Self.llama)
@@ -108,7 +105,7 @@ struct GGUFCommandTests {
             assert st_t.shape == ref.shape and st_t.tobytes() == ref.tobytes(), ("safetensors", t.name)
         print("ok", len(r.tensors))
         """
-        let (status, text) = try #require(try CLI.runProcess("python3", ["-c", script, Self.llama, out + "/values.json", out + "/m.safetensors"]))
-        #expect(status == 0 && text.hasPrefix("ok 21"), "\(text)")
+        let text = try TestEnv.python(script, [Self.llama, out + "/values.json", out + "/m.safetensors"])
+        #expect(text.hasPrefix("ok 21"), "\(text)")
     }
 }

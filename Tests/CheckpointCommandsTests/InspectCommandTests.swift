@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import CheckpointTestSupport
 @testable import CheckpointCommands
 @testable import CheckpointKit
 
@@ -24,20 +25,25 @@ struct InspectCommandTests {
         #expect(v["totals"]?["params"]?.intValue == 101_770)
     }
 
-    @Test("--values and --json agree with numpy.load on the same file")
-    func valuesMatchNumpy() throws {
+    static func values() throws -> [JSONValue] {
         let r = CLI.run(["inspect", Self.weightsSample, "--tensor", "dense_1/bias", "--values", "10", "--json"])
         #expect(r.status == 0, "\(r.err)")
-        let v = try JSONParser.parse(r.out)
-        let values = try #require(v["tensors"]?[0]?["values"]?.arrayValue)
+        return try #require(try JSONParser.parse(r.out)["tensors"]?[0]?["values"]?.arrayValue)
+    }
+
+    @Test("--values prints the values, as text and in --json")
+    func valuesTextAndJSON() throws {
+        let values = try Self.values()
         #expect(values.count == 10)
         let text = CLI.run(["inspect", Self.weightsSample, "--tensor", "dense_1/bias", "--values", "10"])
         #expect(text.out.contains("dense_1/bias  float32 (10,), 10 values:"))
-        guard let (status, out) = try CLI.runProcess("python3", ["-c", "import sys, numpy as np; a = np.load(sys.argv[1])['dense_1/bias']; print(' '.join(repr(float(x)) for x in a))", Self.weightsSample]),
-              status == 0 else {
-            #expect(!CLI.requirePython, "python3 with numpy is required (CKPT_REQUIRE_PYTHON=1)")
-            return
-        }
+    }
+
+    @Test("--values and --json agree with numpy.load on the same file", .requires(.numpy))
+    func valuesMatchNumpy() throws {
+        let values = try Self.values()
+        let out = try TestEnv.python("import sys, numpy as np; a = np.load(sys.argv[1])['dense_1/bias']; print(' '.join(repr(float(x)) for x in a))",
+                                     [Self.weightsSample])
         let numpy = out.split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
         #expect(numpy.count == 10)
         for (k, x) in values.enumerated() {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import CheckpointTestSupport
 @testable import CheckpointCommands
 @testable import CheckpointKit
 
@@ -7,10 +8,7 @@ import Testing
 // convert writes .keras and .weights.h5, hostile files exit 2 with one sentence, the seed sample
 // is reproducible, and (with Keras installed) what ckpt exports loads in real Keras.
 
-private let environment = ProcessInfo.processInfo.environment
-private let hdf5Usable = environment["CKPT_REQUIRE_HDF5"] == "1" || HDF5Library.isAvailable
-
-@Suite("ckpt with Keras files", .enabled(if: hdf5Usable, "libhdf5 could not be loaded (set CKPT_REQUIRE_HDF5=1 to fail instead)"))
+@Suite("ckpt with Keras files", .requires(.hdf5))
 struct KerasFileCommandTests {
     static let mlp = CLI.path("Tests/Fixtures/keras/mlp")
     static let files = CLI.path("Tests/Fixtures/keras-files")
@@ -35,6 +33,17 @@ struct KerasFileCommandTests {
         #expect(sample.index.metadata["epoch"]?.intValue == 1)
         #expect(sample.index.metadata["monitor"]?.stringValue == "val_accuracy")
         #expect(sample.index.metadata["monitor_value"]?.doubleValue == 0.125)
+    }
+
+    @Test("custom_layer.weights.npz (committed for the rebuild tests) is what converting custom_layer.keras gives")
+    func committedConversionIsCurrent() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = CLI.run(["convert", Self.files + "/custom_layer.keras", dir + "/w.npz"])
+        #expect(r.status == 0, "\(r.err)")
+        let fresh = try Checkpoints.open(dir + "/w.npz"), committed = try Checkpoints.open(Self.files + "/custom_layer.weights.npz")
+        #expect(fresh.index.tensors == committed.index.tensors && fresh.index.tensors.count == 28)
+        for i in fresh.index.tensors.indices { #expect(try fresh.readTensorBytes(i) == committed.readTensorBytes(i), "\(fresh.index.tensors[i].name)") }
     }
 
     @Test("every subcommand reads .keras, .weights.h5 and Keras 2 .h5 directly")
@@ -116,9 +125,8 @@ struct KerasFileCommandTests {
 
     // MARK: Real Keras loads what ckpt exports
 
-    @Test("Keras load_model on exported .keras files predicts exactly what the originals predict and resumes training")
+    @Test("Keras load_model on exported .keras files predicts exactly what the originals predict and resumes training", .requires(.keras))
     func kerasCrossCheck() throws {
-        guard let python = kerasPython() else { return }
         let dir = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         // The seed sample, exported; plus other models through .ckpt and back.
@@ -198,8 +206,7 @@ for path in spec["weights"]:
     out["weights"].append({"file": path, "weights_equal": same(reference.weights, m.weights)})
 print("RESULT " + json.dumps(out))
 """#
-        let (status, output) = try KerasProcess.run(python, ["-c", script, spec.serialized()])
-        #expect(status == 0, "\(output)")
+        let output = try TestEnv.python(script, [spec.serialized()])
         guard let line = output.split(separator: "\n").last(where: { $0.hasPrefix("RESULT ") }) else {
             Issue.record("no result from Keras: \(output)")
             return
@@ -221,52 +228,5 @@ print("RESULT " + json.dumps(out))
         for w in try #require(result["weights"]?.arrayValue) {
             #expect(w["weights_equal"]?.boolValue == true, "\(w["file"]?.stringValue ?? "?"): load_weights restored other values")
         }
-    }
-
-    /// python3 with Keras (JAX backend), or nil with a message (an issue when CKPT_REQUIRE_KERAS=1).
-    func kerasPython() -> String? {
-        let require = environment["CKPT_REQUIRE_KERAS"] == "1"
-        if let python = KerasProcess.which("python3"),
-           let (status, _) = try? KerasProcess.run(python, ["-c", "import keras, jax, h5py"]), status == 0 {
-            return python
-        }
-        if require {
-            Issue.record("python3 with keras, jax and h5py is required (CKPT_REQUIRE_KERAS=1) but not importable")
-        } else {
-            print("skipped: the Keras cross-check needs python3 with keras, jax and h5py (set CKPT_REQUIRE_KERAS=1 to make this a failure)")
-        }
-        return nil
-    }
-}
-
-/// Runs Python with KERAS_BACKEND=jax (unless set), output through a file (not a pipe: EINTR).
-enum KerasProcess {
-    static func which(_ name: String) -> String? {
-        for dir in (environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
-            let candidate = "\(dir)/\(name)"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        return nil
-    }
-
-    static func run(_ executable: String, _ arguments: [String]) throws -> (Int32, String) {
-        let dir = try CLI.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let outPath = dir + "/out.txt"
-        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
-        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = arguments
-        var env = environment
-        if env["KERAS_BACKEND"] == nil { env["KERAS_BACKEND"] = "jax" }
-        p.environment = env
-        p.standardOutput = out
-        p.standardError = out
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        try out.close()
-        return (p.terminationStatus, String(decoding: try Data(contentsOf: URL(fileURLWithPath: outPath)), as: UTF8.self))
     }
 }

@@ -1,25 +1,15 @@
 import Foundation
 import Testing
+import CheckpointTestSupport
 @testable import CheckpointCommands
 @testable import CheckpointKit
 
 /// `ckpt` on PyTorch files, and the cross-check with real torch: what ckpt reads equals what
 /// `torch.load(weights_only=True)` reads, and what ckpt writes from it `safetensors.torch` reads
-/// equal. Torch is optional (a reported skip) unless CKPT_REQUIRE_TORCH=1.
+/// equal. Torch is optional (`.requires(.torch)`: a reported skip) unless CKPT_REQUIRE_TORCH=1.
 @Suite("ckpt on PyTorch files")
 struct PyTorchCommandTests {
     static func fixture(_ name: String) -> String { CLI.path("Tests/Fixtures/pytorch/" + name) }
-
-    static let torchRequired = ProcessInfo.processInfo.environment["CKPT_REQUIRE_TORCH"] == "1"
-    static let torchAvailable: Bool = ((try? CLI.runProcess("python3", ["-c", "import torch, safetensors, numpy"]))??.status) == 0
-
-    /// Whether to run a torch cross-check; a missing torch is a failure when it is required.
-    static func torchOrSkip(sourceLocation: SourceLocation = #_sourceLocation) -> Bool {
-        if torchAvailable { return true }
-        #expect(!torchRequired, "python3 with torch is required (CKPT_REQUIRE_TORCH=1)", sourceLocation: sourceLocation)
-        if !torchRequired { print("skipped: python3 with torch, safetensors and numpy is not available (set CKPT_REQUIRE_TORCH=1 to make this a failure)") }
-        return false
-    }
 
     @Test("convert pytorch_model.bin → .safetensors gives the file transformers' save_pretrained writes, byte for byte; diff says equal")
     func huggingFaceConvert() throws {
@@ -90,9 +80,8 @@ struct PyTorchCommandTests {
         #expect(w.status == 2 && w.err.contains("does not write"), "\(w.err)")
     }
 
-    @Test("torch.load(weights_only=True) of every fixture equals what ckpt reads, bit for bit")
+    @Test("torch.load(weights_only=True) of every fixture equals what ckpt reads, bit for bit", .requires(.torch))
     func torchReadsTheSame() throws {
-        guard Self.torchOrSkip() else { return }
         let script = #"""
         import json, sys, zlib, torch
         def flat(prefix, v, out):
@@ -114,8 +103,7 @@ struct PyTorchCommandTests {
         print(json.dumps(res))
         """#
         let files = TorchNames.files
-        let (status, out) = try #require(try CLI.runProcess("python3", ["-c", script] + files.map(Self.fixture)))
-        #expect(status == 0, "\(out)")
+        let out = try TestEnv.python(script, files.map(Self.fixture))
         let json = try JSONParser.parse(Array(out.utf8))
         for file in files {
             let s = try PyTorchSource(path: Self.fixture(file))
@@ -132,9 +120,8 @@ struct PyTorchCommandTests {
         }
     }
 
-    @Test("safetensors.torch reads what ckpt converted equal to torch.load of the input")
+    @Test("safetensors.torch reads what ckpt converted equal to torch.load of the input", .requires(.torch, .safetensors, .numpy))
     func safetensorsReadsTheSame() throws {
-        guard Self.torchOrSkip() else { return }
         let dir = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let files = ["mlp_state_dict.pt", "mlp_legacy.pt", "dtypes.pt", "dtypes_extra.pt", "views_and_sharing.pt", "views_and_sharing_legacy.pt", "hf_bert/pytorch_model.bin"]
@@ -162,8 +149,8 @@ struct PyTorchCommandTests {
                 assert v.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes() == w.reshape(-1).view(torch.uint8).numpy().tobytes() if v.numel() else True, (src, k)
         print("ok")
         """#
-        let (status, out) = try #require(try CLI.runProcess("python3", ["-c", script] + pairs))
-        #expect(status == 0 && out.contains("ok"), "\(out)")
+        let out = try TestEnv.python(script, pairs)
+        #expect(out.contains("ok"), "\(out)")
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import CheckpointTestSupport
 @testable import CheckpointCommands
 @testable import CheckpointKit
 
@@ -13,7 +14,7 @@ import Testing
 ///
 /// Fast by default (a seeded sample of offsets); `CKPT_SLOW_TESTS=1` tries every offset of files
 /// up to 64 KiB and a dense seeded sample (20 000 offsets) of larger ones.
-@Suite("Reliability: corruption through the CLI")
+@Suite("Reliability: corruption through the CLI", .reportsSeeds)
 struct ReliabilityCorruptionTests {
     static var slow: Bool { ProcessInfo.processInfo.environment["CKPT_SLOW_TESTS"] == "1" }
 
@@ -76,7 +77,7 @@ struct ReliabilityCorruptionTests {
     }
 
     static func offsets(count: Int, seed: UInt64, fast: Int) -> [Int] {
-        var rng = ReliabilityRNG(seed: seed)
+        var rng = SeededRNG(seed: seed)
         if slow && count <= 64 << 10 { return Array(0..<count) }
         let n = slow ? 20_000 : fast
         return (0..<n).map { _ in Int.random(in: 0..<count, using: &rng) } + [0, count - 1]

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import CheckpointTestSupport
 @testable import CheckpointCommands
 @testable import CheckpointKit
 
@@ -271,6 +272,9 @@ struct ReliabilityHostileInputTests {
                    .invalidManifest, ["overflows"])
         try refuse(Self.manifest(Self.manifestText(entry: Self.goodEntry.replacingOccurrences(of: "[2, 3]", with: "[2, -3]"))), .invalidManifest, ["negative"])
         try refuse(Self.manifest(Self.manifestText(entry: Self.goodEntry.replacingOccurrences(of: #""size": 152"#, with: #""size": -152"#))), .invalidManifest, ["size"])
+        // A size that disagrees with the header and the shape.
+        try refuse(Self.manifest(Self.manifestText(entry: Self.goodEntry.replacingOccurrences(of: #""size": 152"#, with: #""size": 153"#))),
+                   .invalidManifest, ["says the member is 153 bytes"])
         try refuse(Self.manifest(Self.manifestText(top: #""format": "ckpt", "format_version": [1, 0], "kind": "weights", "chunk_size": 12"#)), .invalidManifest, ["chunk_size"])
         // A number too long to be a number.
         try refuse(Self.manifest(Self.manifestText(after: #", "metadata": {"x": 1"# + String(repeating: "0", count: 100) + "}")), .invalidJSON, ["characters long"])

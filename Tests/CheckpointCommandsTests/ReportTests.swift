@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import CheckpointTestSupport
 @testable import CheckpointCommands
 @testable import CheckpointKit
 
@@ -85,9 +86,8 @@ struct ReportTests {
     }
 
     @Test("the pages draw in headless Chromium: non-blank, the charts' colours, the numbers in the DOM",
-          .enabled(if: Chromium.path != nil || Chromium.required, "chromium is not installed (apt-get install chromium); CKPT_REQUIRE_CHROMIUM=1 makes this a failure"))
+          .requires(.chromium))
     func chromium() throws {
-        try #require(Chromium.path != nil, "chromium is required (CKPT_REQUIRE_CHROMIUM=1) but not installed")
         let dir = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         // A full checkpoint: optimizer state, architecture, histograms.

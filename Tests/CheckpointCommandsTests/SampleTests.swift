@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import CheckpointTestSupport
 @testable import CheckpointCommands
 @testable import CheckpointKit
 
@@ -8,12 +9,16 @@ import Testing
 struct SampleTests {
     static let samples = ["Samples/mlp.ckpt", "Samples/mlp-weights.ckpt"]
 
-    @Test("unzip -t, Python zipfile and numpy.load open every sample; numpy's arrays equal ckpt's --json values", arguments: samples)
-    func independentReaders(_ sample: String) throws {
+    @Test("unzip -t opens every sample", .requires(.unzip), arguments: samples)
+    func unzipOpens(_ sample: String) throws {
+        let (status, out) = try TestEnv.run("unzip", ["-t", CLI.path(sample)])
+        #expect(status == 0 && out.contains("No errors detected"), "\(out)")
+        #expect(out.contains("testing: manifest.json"), "\(out)")
+    }
+
+    @Test("Python zipfile and numpy.load open every sample; numpy's arrays equal ckpt's --json values", .requires(.numpy), arguments: samples)
+    func numpyAgrees(_ sample: String) throws {
         let path = CLI.path(sample)
-        if let (status, out) = try CLI.runProcess("unzip", ["-t", path]) {
-            #expect(status == 0 && out.contains("No errors detected"), "\(out)")
-        }
         // ckpt's values of every tensor, as JSON.
         let archive = try CheckpointArchive(path: path)
         var ours: [String: [JSONValue]] = [:]
@@ -34,12 +39,10 @@ struct SampleTests {
             out[name] = [repr(float(v)) if x.dtype.kind == 'f' else int(v) for v in x.reshape(-1)]
         print(json.dumps(out))
         """
-        guard let (status, out) = try CLI.runProcess("python3", ["-c", script, path]), status == 0 else {
-            #expect(!CLI.requirePython, "python3 with numpy is required (CKPT_REQUIRE_PYTHON=1)")
-            return
-        }
+        let out = try TestEnv.python(script, [path])
         let numpy = try JSONParser.parse(out.trimmingCharacters(in: .whitespacesAndNewlines))
         #expect(numpy.objectValue?.count == archive.index.tensors.count)
+        #expect(!archive.index.tensors.isEmpty)
         for t in archive.index.tensors {
             let theirs = try #require(numpy[t.name]?.arrayValue, "numpy lacks \(t.name)")
             let mine = try #require(ours[t.name])

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import CheckpointTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -10,16 +11,6 @@ import Glibc
 /// pseudo-terminal (posix_openpt) or on plain files, so tests see exactly what a person at a
 /// terminal, or a script reading a pipe, would get.
 enum Terminal {
-    /// `.build/<config>/ckpt`, next to the test bundle.
-    static var executable: String? {
-        var url = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
-        for _ in 0..<4 {
-            url.deleteLastPathComponent()
-            let candidate = url.appendingPathComponent("ckpt").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        return nil
-    }
 
     struct Output {
         var status: Int32
@@ -35,7 +26,7 @@ enum Terminal {
     /// Runs `ckpt args` with `onTerminal` streams on a pseudo-terminal, the others on files.
     /// The environment is this process's, without NO_COLOR, plus `environment`.
     static func run(_ args: [String], onTerminal: Set<Stream>, environment: [String: String] = [:]) throws -> Output {
-        let exe = try #require(executable, "the ckpt executable is not built next to the tests")
+        let exe = try #require(CkptExecutable.path, "the ckpt executable is not built (swift build)")
         // posix_openpt/unlockpt/ptsname are not in Swift's Glibc module: the same through
         // /dev/ptmx and its ioctls (Linux: TIOCSPTLCK, TIOCGPTN).
         let master = open("/dev/ptmx", O_RDWR | O_NOCTTY)
@@ -50,28 +41,9 @@ enum Terminal {
         var size = winsize(ws_row: 50, ws_col: 200, ws_xpixel: 0, ws_ypixel: 0)
         _ = ioctl(slave, UInt(TIOCSWINSZ), &size)
 
-        let dir = try CLI.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let outPath = dir + "/out", errPath = dir + "/err"
-        for p in [outPath, errPath] { _ = FileManager.default.createFile(atPath: p, contents: nil) }
-        let outFile = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-        let errFile = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
         let tty = FileHandle(fileDescriptor: slave, closeOnDealloc: false)
-
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = args
-        var env = ProcessInfo.processInfo.environment
-        env["NO_COLOR"] = nil
-        env["CKPT_PROGRESS_DELAY"] = nil
-        env["TERM"] = "xterm-256color"
+        var env = ["TERM": "xterm-256color"]
         for (k, v) in environment { env[k] = v }
-        p.environment = env
-        p.currentDirectoryURL = CLI.packageRoot
-        p.standardInput = FileHandle.nullDevice
-        p.standardOutput = onTerminal.contains(.out) ? tty : outFile
-        p.standardError = onTerminal.contains(.err) ? tty : errFile
-
         // Read the terminal while the child runs (a full pty buffer would block it).
         let collected = Collected()
         let reader = Thread {
@@ -84,17 +56,15 @@ enum Terminal {
             }
             collected.finish()
         }
-        try p.run()
+        let child = try ChildProcess(exe, args, environment: env, removing: ["NO_COLOR", "CKPT_PROGRESS_DELAY"],
+                                     cwd: CLI.packageRoot.path, separateStreams: true,
+                                     stdout: onTerminal.contains(.out) ? tty : nil, stderr: onTerminal.contains(.err) ? tty : nil)
         close(slave)
         reader.start()
-        p.waitUntilExit()
+        let r = child.wait()
         collected.wait()
         close(master)
-        try outFile.close()
-        try errFile.close()
-        return Output(status: p.terminationStatus, terminal: collected.text,
-                      out: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
-                      err: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")
+        return Output(status: r.status, terminal: collected.text, out: r.output, err: r.errorOutput)
     }
 
     final class Collected: @unchecked Sendable {
@@ -113,18 +83,8 @@ enum Terminal {
     }
 }
 
-/// Headless Chromium (Debian's `chromium`), for the HTML report tests.
-enum Chromium {
-    static var path: String? {
-        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
-            for name in ["chromium", "chromium-browser", "google-chrome"] where FileManager.default.isExecutableFile(atPath: "\(dir)/\(name)") {
-                return "\(dir)/\(name)"
-            }
-        }
-        return nil
-    }
-    static var required: Bool { ProcessInfo.processInfo.environment["CKPT_REQUIRE_CHROMIUM"] == "1" }
-
+/// Headless Chromium (its path: `Chromium.path` in CheckpointTestSupport), for the HTML report tests.
+extension Chromium {
     static func arguments(_ dir: String) -> [String] {
         ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run", "--disable-extensions",
          "--user-data-dir=\(dir)/profile", "--window-size=1200,1600"]
@@ -134,7 +94,7 @@ enum Chromium {
     static func screenshot(_ html: String, dir: String) throws -> [UInt8] {
         let exe = try #require(path)
         let png = dir + "/shot.png"
-        let r = try #require(try CLI.runProcess("timeout", ["120", exe] + arguments(dir) + ["--screenshot=\(png)", "file://" + html]))
+        let r = try TestEnv.run("timeout", ["120", exe] + arguments(dir) + ["--screenshot=\(png)", "file://" + html])
         #expect(r.status == 0, "chromium: \(r.output)")
         return [UInt8](try Data(contentsOf: URL(fileURLWithPath: png)))
     }
@@ -142,7 +102,7 @@ enum Chromium {
     /// The DOM after the page loaded, serialized.
     static func dom(_ html: String, dir: String) throws -> String {
         let exe = try #require(path)
-        let r = try #require(try CLI.runProcess("timeout", ["120", exe] + arguments(dir) + ["--dump-dom", "file://" + html]))
+        let r = try TestEnv.run("timeout", ["120", exe] + arguments(dir) + ["--dump-dom", "file://" + html])
         #expect(r.status == 0)
         return r.output
     }

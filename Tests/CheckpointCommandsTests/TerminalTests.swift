@@ -1,11 +1,12 @@
 import Foundation
 import Testing
+import CheckpointTestSupport
 @testable import CheckpointCommands
 @testable import CheckpointKit
 
 /// Progress bars and colour as a person at a terminal sees them: the real executable, with its
 /// streams on a pseudo-terminal or on files.
-@Suite("Progress and colour on a pseudo-terminal", .serialized)
+@Suite("Progress and colour on a pseudo-terminal", .serialized, .requires(.ckptBinary))
 struct TerminalTests {
     static let e1 = "Tests/Fixtures/keras-epochs/epoch1.weights.npz"
     static let e2 = "Tests/Fixtures/keras-epochs/epoch2.weights.npz"

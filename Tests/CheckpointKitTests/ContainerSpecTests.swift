@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import CheckpointTestSupport
 @testable import CheckpointKit
 
 /// The spec (Sources/CheckpointKit/CheckpointKit.docc/ContainerFormat.md) and the code agree.
@@ -50,17 +51,31 @@ struct ContainerSpecTests {
         func manifest(_ major: Int, _ minor: Int, extra: String = "") -> [UInt8] {
             Array(#"{"format": "ckpt", "format_version": [\#(major), \#(minor)], "kind": "weights", "producer": "test", \#(extra)"tensors": []}"#.utf8)
         }
-        for (name, bytes, ok) in [("future-major", manifest(2, 0), false), ("future-minor", manifest(1, 7, extra: #""new_key": {"x": 1}, "#), true)] {
+        func container(_ name: String, _ bytes: [UInt8]) throws -> String {
             var forge = ZipForge()
             forge.members = [.init(name: "manifest.json", data: bytes)]
             let path = dir + "/\(name).ckpt"
             try TestEnv.write(forge.bytes(), to: path)
-            if ok {
-                #expect(try CheckpointArchive(path: path).index.tensors.isEmpty)
-            } else {
-                let e = expectError(.unsupported) { _ = try CheckpointArchive(path: path) }
-                #expect(e?.description.contains("format version 2.0") == true)
-            }
+            return path
+        }
+        let newerMinor = try container("future-minor", manifest(1, 7, extra: #""new_key": {"x": 1}, "#))
+        #expect(try CheckpointArchive(path: newerMinor).index.tensors.isEmpty)
+        let newerMajor = try container("future-major", manifest(2, 0))
+        let e = expectError(.unsupported) { _ = try CheckpointArchive(path: newerMajor) }
+        #expect(e?.description.contains("format version 2.0") == true)
+    }
+
+    @Test("chunk offsets must increase inside their member and come one per chunk")
+    func chunkOffsets() throws {
+        // float32 [2, 300]: 2 400 bytes in 1 024-byte chunks, so three chunks and three offsets.
+        func manifest(_ chunks: String) -> [UInt8] {
+            Array(#"{"format":"ckpt","format_version":[1,0],"kind":"weights","chunk_size":1024,"tensors":[{"name":"a","member":"a.npy","dtype":"float32","shape":[2,300],"role":"weight","crc32":0,"size":2528,"stored_size":900,"header_size":128,"chunks":\#(chunks)}]}"#.utf8)
+        }
+        let ok = try Manifest.decode(manifest("[100,300,600]"), file: "m.json", offset: 0)
+        #expect(ok.tensors.first?.storage.chunkOffsets == [100, 300, 600])
+        for bad in ["[100,600,300]", "[100,300,300]", "[0,300,600]", "[100,300,900]", "[300,600]", "[100,200,300,400]"] {
+            let e = expectError(.invalidManifest) { _ = try Manifest.decode(manifest(bad), file: "m.json", offset: 0) }
+            #expect(e?.description.contains("chunk") == true, "\(bad)")
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import CheckpointTestSupport
 @testable import CheckpointKit
 
 /// An in-memory checkpoint whose pieces and read callbacks can be cut anywhere (even inside an

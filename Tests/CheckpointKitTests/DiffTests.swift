@@ -1,8 +1,9 @@
 import Foundation
 import Testing
+import CheckpointTestSupport
 @testable import CheckpointKit
 
-@Suite("diff engine")
+@Suite("diff engine", .reportsSeeds)
 struct DiffTests {
     static let epochs = TestEnv.path("Tests/Fixtures/keras-epochs")
 
@@ -78,23 +79,18 @@ struct DiffTests {
         #expect(d.summary.provenFromIndex == 5)
     }
 
-    @Test("Keras .weights.h5 epoch pair (when the Keras HDF5 reader is available)")
+    @Test("Keras .weights.h5 epoch pair: the same metrics as the .npz pair", .requires(.hdf5))
     func kerasEpochsH5() throws {
-        let a: any TensorSource, b: any TensorSource
         // A bare .weights.h5 needs the architecture to name its tensors.
         let options = Checkpoints.OpenOptions(architecture: try TestEnv.read(Self.epochs + "/architecture.json"))
-        do {
-            a = try Checkpoints.open(Self.epochs + "/epoch1.weights.h5", options: options)
-            b = try Checkpoints.open(Self.epochs + "/epoch2.weights.h5", options: options)
-        } catch let e as CheckpointError where e.code == .unsupported || e.code == .hdf5Unavailable {
-            return
-        }
+        let a = try Checkpoints.open(Self.epochs + "/epoch1.weights.h5", options: options)
+        let b = try Checkpoints.open(Self.epochs + "/epoch2.weights.h5", options: options)
         let d = try CheckpointDiff.compare(a, b, options: { var o = DiffOptions(); o.weightsOnly = true; return o }())
         // Names in .weights.h5 follow the model built from JSON; line them up with the npz paths.
         let expected = try Self.expected()
         let names = Set(expected["tensors"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? [])
         let matched = d.tensors.filter { names.contains($0.name) || names.contains("sequential/" + $0.name) }
-        #expect(!matched.isEmpty)
+        #expect(matched.count == names.count && d.tensors.count == names.count, "\(d.tensors.map(\.name))")
         for t in matched {
             let e = expected["tensors"]?.arrayValue?.first { $0["name"]?.stringValue == t.name || $0["name"]?.stringValue == "sequential/" + t.name }
             #expect(t.metrics?.maxAbs == e?["max_abs"]?.doubleValue, "\(t.name)")
@@ -173,6 +169,36 @@ struct DiffTests {
         #expect(try Self.pair([0.05 + 1e-5], [0.05]).values == .different)
         // --exact: any change.
         #expect(try Self.pair([Float(0.05).nextUp], [0.05], options: Self.tol(0, 0)).values == .different)
+        // The same boundaries where the engine takes four elements at a time (tensors of 4 and more).
+        for n in [4, 8, 9] {
+            let on = try Self.pair([Float](repeating: 1 + Float(r), count: n), [Float](repeating: 1, count: n), options: Self.tol(0, r))
+            #expect(on.values == .withinTolerance && on.metrics?.differing == 0, "\(n)")
+            let past = try Self.pair([Float](repeating: (1 + Float(r)).nextUp, count: n), [Float](repeating: 1, count: n), options: Self.tol(0, r))
+            #expect(past.values == .different && past.metrics?.differing == n, "\(n)")
+            let both = try Self.pair([Float](repeating: 4 + Float(a + 4 * r), count: n), [Float](repeating: 4, count: n), options: Self.tol(a, r))
+            #expect(both.metrics?.differing == 0, "\(n)")
+            // B is the reference, four at a time too.
+            #expect(try Self.pair([Float](repeating: 1.5, count: n), [Float](repeating: 1, count: n), options: Self.tol(0, 0.4)).metrics?.differing == n)
+        }
+        // And where a NaN or an infinity sends the block down the element-by-element path.
+        for special in [Float.nan, .infinity] {
+            #expect(try Self.pair([1, special], [1.5, special], options: Self.tol(0, 0.4)).metrics?.differing == 0, "\(special)")
+            #expect(try Self.pair([1.5, special], [1, special], options: Self.tol(0, 0.4)).metrics?.differing == 1, "\(special)")
+            #expect(try Self.pair([1 + Float(r), special], [1, special], options: Self.tol(0, r)).metrics?.differing == 0, "\(special)")
+            #expect(try Self.pair([(1 + Float(r)).nextUp, special], [1, special], options: Self.tol(0, r)).metrics?.differing == 1, "\(special)")
+        }
+    }
+
+    @Test("the first largest |Δ| and its index, where the engine takes four elements at a time")
+    func maxAbsIndexFastPath() throws {
+        let a = [Float](repeating: 1, count: 11)
+        var b = a
+        b[2] = 1.25
+        b[6] = 1.5
+        b[9] = 0.5   // as large: the first one is reported
+        let t = try Self.pair(a, b)
+        #expect(t.metrics?.maxAbs == 0.5 && t.metrics?.maxAbsIndex == 6 && t.metrics?.maxAbsA == 1 && t.metrics?.maxAbsB == 1.5)
+        #expect(t.metrics?.differing == 3)
     }
 
     @Test("NaN both ways, ±0, infinities")

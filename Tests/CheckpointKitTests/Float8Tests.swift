@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import CheckpointTestSupport
 @testable import CheckpointKit
 
 // float8 tensors as safetensors 0.8 / ml_dtypes 0.7 write them (Tests/Fixtures/formats, made by

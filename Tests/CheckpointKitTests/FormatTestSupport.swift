@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import CheckpointTestSupport
 @testable import CheckpointKit
 
 /// Helpers shared by the `.npz` and safetensors tests.
@@ -145,48 +146,5 @@ func expectSameTensors(_ a: any TensorSource, _ b: any TensorSource, sourceLocat
     }
 }
 
-/// Python cross-checks: whether to run them, failing when CKPT_REQUIRE_PYTHON=1 demands them.
-func pythonOrSkip(_ modules: [String], sourceLocation: SourceLocation = #_sourceLocation) -> Bool {
-    if Set(modules).isSubset(of: PythonModules.available) { return true }
-    #expect(!TestEnv.requirePython, "python3 with \(modules.joined(separator: ", ")) is required (CKPT_REQUIRE_PYTHON=1)", sourceLocation: sourceLocation)
-    if !TestEnv.requirePython {
-        print("skipped: python3 with \(modules.joined(separator: ", ")) is not available (set CKPT_REQUIRE_PYTHON=1 to make this a failure)")
-    }
-    return false
-}
-
-enum PythonModules {
-    /// The cross-check modules python3 can import (asked once).
-    static let available: Set<String> = {
-        guard TestEnv.which("python3") != nil else { return [] }
-        let script = """
-        import importlib
-        for m in ('numpy', 'safetensors'):
-            try:
-                importlib.import_module(m); print(m)
-            except Exception:
-                pass
-        """
-        guard let out = try? runProcess(TestEnv.which("python3") ?? "python3", ["-c", script]) else { return [] }
-        return Set(out.1.split(separator: "\n").map { String($0).trimmingCharacters(in: .whitespaces) })
-    }()
-}
-
-/// Runs a program; returns (status, stdout+stderr). The output goes through a file, not a pipe:
-/// Foundation's `readDataToEndOfFile` traps on EINTR, which the SIGCHLD of processes that other
-/// tests start in parallel can cause.
-func runProcess(_ executable: String, _ arguments: [String]) throws -> (Int32, String) {
-    try TestEnv.run(executable, arguments)
-}
-
-/// Runs a Python script with `args`; returns its output (stdout and stderr). Fails the test on a
-/// non-zero exit.
-@discardableResult
-func runPython(_ script: String, _ args: [String] = [], sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
-    try TestEnv.python(script, args, sourceLocation: sourceLocation)
-}
-
 /// Files in `dir` (names only), sorted.
-func directoryListing(_ dir: String) -> [String] {
-    ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted()
-}
+func directoryListing(_ dir: String) -> [String] { TestEnv.listing(dir) }

@@ -1,28 +1,19 @@
 import Foundation
 import Testing
+import CheckpointTestSupport
 @testable import CheckpointKit
 
-// Cross-checks against the `gguf` Python package (pure Python: `pip install gguf`). Skipped, with
-// the reason, when python3 cannot import gguf and numpy, unless CKPT_REQUIRE_GGUF=1 or
-// CKPT_REQUIRE_PYTHON=1 (then a missing package fails).
+// Cross-checks against the `gguf` Python package (pure Python: `pip install gguf`): a reported skip
+// naming the package when python3 cannot import gguf and numpy, a failure with CKPT_REQUIRE_GGUF=1.
 
-enum GGUFPython {
-    static let required = ["CKPT_REQUIRE_GGUF", "CKPT_REQUIRE_PYTHON"].contains { ProcessInfo.processInfo.environment[$0] == "1" }
-    static let available = TestEnv.pythonAvailable(["gguf", "numpy"])
-    static let usable = available || required
-}
-
-@Suite("GGUF cross-check with gguf-py",
-       .enabled(if: GGUFPython.usable, "python3 with gguf and numpy is not available (pip install gguf; set CKPT_REQUIRE_GGUF=1 to fail instead)"))
+@Suite("GGUF cross-check with gguf-py", .requires(.gguf, .numpy))
 struct GGUFCrossCheckTests {
     @Test("Random blocks of every decodable type (NaN, inf and subnormal scales included) equal gguf.quants.dequantize bit for bit",
           arguments: [1, 2, 3] as [UInt64])
     func randomBlocks(seed: UInt64) throws {
-        try #require(GGUFPython.available, "python3 with gguf and numpy is required (CKPT_REQUIRE_GGUF=1 or CKPT_REQUIRE_PYTHON=1)")
         let dir = try TestEnv.temporaryDirectory()
         defer { TestEnv.cleanup(dir) }
-        let py = try #require(TestEnv.which("python3"))
-        let (status, out) = try TestEnv.run(py, [GGUFFixtures.dir + "/crosscheck.py", dir, String(seed)])
+        let (status, out) = try TestEnv.run("python3", [GGUFFixtures.dir + "/crosscheck.py", dir, String(seed)])
         try #require(status == 0, "crosscheck.py failed: \(out)")
         let source = try GGUFSource(path: dir + "/random.gguf")
         let decodable = GGMLType.allCases.filter(\.isDequantizable)
@@ -32,7 +23,6 @@ struct GGUFCrossCheckTests {
 
     @Test("gguf-py's reader lists the same keys, types, shapes and offsets for every fixture", arguments: GGUFFixtures.files)
     func readerAgrees(file: String) throws {
-        try #require(GGUFPython.available, "python3 with gguf and numpy is required (CKPT_REQUIRE_GGUF=1 or CKPT_REQUIRE_PYTHON=1)")
         let script = """
         import sys, gguf
         r = gguf.GGUFReader(sys.argv[1])
@@ -44,7 +34,7 @@ struct GGUFCrossCheckTests {
             print("T", t.name, t.tensor_type.name, ",".join(str(int(d)) for d in reversed(t.shape.tolist())), t.data_offset, t.n_bytes)
         """
         let path = GGUFFixtures.dir + "/" + file
-        let lines = try runPython(script, [path]).split(separator: "\n").map(String.init)
+        let lines = try TestEnv.python(script, [path]).split(separator: "\n").map(String.init)
         let source = try GGUFSource(path: path)
         let h = source.header
         var mine = ["\(h.alignment) \(h.dataOffset)"]

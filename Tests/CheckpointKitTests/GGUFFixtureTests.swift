@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import CheckpointTestSupport
 @testable import CheckpointKit
 
 /// `Tests/Fixtures/gguf`: files gguf-py's GGUFWriter wrote, with what GGUFReader and

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import CheckpointTestSupport
 @testable import CheckpointKit
 
 /// Hostile and odd GGUF files: every refusal is a CheckpointError whose sentence names the file

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import CheckpointTestSupport
 @testable import CheckpointKit
 
 /// Builds ZIP archives byte by byte, including ones no honest writer makes.
@@ -13,8 +14,17 @@ struct ZipForge {
         var declaredSize: UInt64? = nil          // uncompressed size claimed in both headers
         var compressedOverride: UInt64? = nil    // compressed size claimed
         var localOffsetOverride: UInt64? = nil   // central directory's local-header offset
+        var localHeader: LocalOverride? = nil    // what the local header alone says differently
         var zip64: Bool = false
         var disk: UInt16 = 0
+    }
+    /// Local-header fields that disagree with the central directory.
+    struct LocalOverride {
+        var method: UInt16? = nil
+        var crc: UInt32? = nil
+        var compressedSize: UInt32? = nil
+        var uncompressedSize: UInt32? = nil
+        var name: String? = nil
     }
     var members: [Member] = []
     var trailing: [UInt8] = []
@@ -30,10 +40,12 @@ struct ZipForge {
             let crc = m.crc ?? crc32(m.data)
             let csize = m.compressedOverride ?? UInt64(m.data.count)
             let usize = m.declaredSize ?? UInt64(m.data.count)
-            out.appendLE(UInt32(0x0403_4B50)); out.appendLE(UInt16(20)); out.appendLE(m.flags); out.appendLE(m.method)
-            out.appendLE(UInt16(0)); out.appendLE(UInt16(0x21)); out.appendLE(crc)
-            out.appendLE(m.zip64 ? UInt32.max : UInt32(truncatingIfNeeded: csize)); out.appendLE(m.zip64 ? UInt32.max : UInt32(truncatingIfNeeded: usize))
-            let name = Array(m.name.utf8)
+            let local = m.localHeader ?? LocalOverride()
+            out.appendLE(UInt32(0x0403_4B50)); out.appendLE(UInt16(20)); out.appendLE(m.flags); out.appendLE(local.method ?? m.method)
+            out.appendLE(UInt16(0)); out.appendLE(UInt16(0x21)); out.appendLE(local.crc ?? crc)
+            out.appendLE(local.compressedSize ?? (m.zip64 ? UInt32.max : UInt32(truncatingIfNeeded: csize)))
+            out.appendLE(local.uncompressedSize ?? (m.zip64 ? UInt32.max : UInt32(truncatingIfNeeded: usize)))
+            let name = Array((local.name ?? m.name).utf8)
             out.appendLE(UInt16(name.count)); out.appendLE(UInt16(m.zip64 ? 20 : 0))
             out += name
             if m.zip64 { out.appendLE(UInt16(1)); out.appendLE(UInt16(16)); out.appendLE(usize); out.appendLE(csize) }
@@ -63,7 +75,7 @@ struct ZipForge {
     }
 }
 
-@Suite("Hostile ZIP input")
+@Suite("Hostile ZIP input", .reportsSeeds)
 struct HostileZipTests {
     func open(_ forge: ZipForge, limits: Limits = .default) throws {
         let dir = try TestEnv.temporaryDirectory()
@@ -77,7 +89,12 @@ struct HostileZipTests {
     func member(_ name: String, _ data: [UInt8] = Array("hello".utf8)) -> ZipForge.Member { .init(name: name, data: data) }
 
     @Test func honestArchiveOpens() throws {
-        try open(ZipForge(members: [member("a.npy"), member("dir/b.npy")]))
+        let dir = try TestEnv.temporaryDirectory()
+        defer { TestEnv.cleanup(dir) }
+        try TestEnv.write(ZipForge(members: [member("a.npy"), member("dir/b.npy", Array("world".utf8))]).bytes(), to: dir + "/honest.zip")
+        let zip = try ZipArchive(path: dir + "/honest.zip")
+        #expect(zip.entries.map(\.name) == ["a.npy", "dir/b.npy"])
+        #expect(try zip.entries.map { String(decoding: try zip.readMember($0, maxBytes: 1 << 20), as: UTF8.self) } == ["hello", "world"])
     }
 
     @Test("Path traversal and absolute names are refused", arguments: ["../evil", "a/../../evil", "/etc/passwd", "C:/x", "a\\b", "a//b", "./a", "a\u{1}b"])
@@ -139,6 +156,27 @@ struct HostileZipTests {
         expectError(.corrupt) { try open(ZipForge(members: [short])) }
     }
 
+    /// The local header repeats the directory's method, CRC-32, sizes and name; a reader that
+    /// trusted either alone could be steered (spec §1: they must agree when bit 3 is clear).
+    @Test("a local header that disagrees with the central directory is refused, field by field")
+    func localHeaderDisagrees() throws {
+        let cases: [(String, ZipForge.LocalOverride)] = [
+            ("method", .init(method: 8)), ("CRC-32", .init(crc: 0xDEAD_BEEF)), ("compressed size", .init(compressedSize: 4)),
+            ("uncompressed size", .init(uncompressedSize: 9)), ("name", .init(name: "b")),
+        ]
+        for (what, local) in cases {
+            var m = member("a")
+            m.localHeader = local
+            let e = expectError(.corrupt) { try open(ZipForge(members: [m])) }
+            #expect(e?.member == "a", "\(what)")
+        }
+        // Agreeing headers read fine (the same forge, no override).
+        try open(ZipForge(members: [member("a")]))
+        // With bit 3 (a data descriptor) the local sizes and CRC may be zero; the method may not differ.
+        var d = member("a"); d.flags = 0x0008; d.localHeader = .init(method: 8)
+        expectError(.corrupt) { try open(ZipForge(members: [d])) }
+    }
+
     @Test func overlappingMembers() {
         var b = member("b"); b.localOffsetOverride = 0   // the directory points b at a's bytes
         expectError(.corrupt) { try open(ZipForge(members: [member("a"), b])) }
@@ -178,7 +216,7 @@ struct HostileZipTests {
     }
 }
 
-@Suite("Corrupted containers")
+@Suite("Corrupted containers", .reportsSeeds)
 struct CorruptionTests {
     static func writeSample(_ dir: String) throws -> String {
         let (index, payloads) = ContainerTests.sampleIndex()

@@ -1,17 +1,14 @@
 import Foundation
 import Testing
+import CheckpointTestSupport
 @testable import CheckpointKit
 
 // Reading and writing Keras files (Sources/CheckpointKit/Formats/Keras*.swift) against files real
 // Keras wrote: Tests/Fixtures/keras (Keras 3.15 / tf-keras 2.21 on TensorFlow) and
 // Tests/Fixtures/keras-files (Keras 3.15 on JAX, `make.py` there).
 //
-// libhdf5 is loaded at run time: without it these tests are skipped, unless CKPT_REQUIRE_HDF5=1.
-// The Keras cross-check runs python3 with keras (KERAS_BACKEND=jax); it is skipped with a message
-// when Keras is not importable, unless CKPT_REQUIRE_KERAS=1.
-
-private let environment = ProcessInfo.processInfo.environment
-private let hdf5Usable = environment["CKPT_REQUIRE_HDF5"] == "1" || HDF5Library.isAvailable
+// libhdf5 is loaded at run time: without it these tests are reported skipped (`.requires(.hdf5)`),
+// or fail with CKPT_REQUIRE_HDF5=1.
 
 enum KerasFileFixtures {
     static let dev = TestEnv.path("Tests/Fixtures/keras")
@@ -37,7 +34,7 @@ enum KerasFileFixtures {
     }
 }
 
-@Suite("Keras files", .enabled(if: hdf5Usable, "libhdf5 could not be loaded (set CKPT_REQUIRE_HDF5=1 to fail instead)"))
+@Suite("Keras files", .requires(.hdf5))
 struct KerasFileTests {
     // MARK: Dev fixtures against expected.json
 
@@ -242,6 +239,23 @@ struct KerasFileTests {
         #expect(try TestEnv.read(out) == TestEnv.read(again))
     }
 
+    /// tf.keras's OptimizerV2 Adamax (keras.optimizers.legacy) names its slots m and v, where v is
+    /// Keras 3's norm (`_u`), not a velocity (make_legacy_adamax.py wrote the file).
+    @Test("a Keras 2 Adamax's v slots are Keras 3's norm, bit for bit")
+    func legacyAdamax() throws {
+        let path = KerasFileFixtures.files + "/legacy_adamax.h5"
+        let source = try Checkpoints.open(path)
+        #expect(source.index.optimizer?.className == "Adamax" && source.index.optimizer?.iterations == 2)
+        let names = ["dense/kernel", "dense/bias", "dense_1/kernel", "dense_1/bias"]
+        #expect(Set(source.index.optimizerTensors.map(\.name)) == Set(["optimizer/iteration", "optimizer/learning_rate"]
+            + names.flatMap { ["optimizer/momentum/\($0)", "optimizer/norm/\($0)"] }))
+        let h5 = try HDF5File.open(path: path)
+        for w in names {
+            #expect(try KerasFileFixtures.bytes(source, "optimizer/momentum/" + w) == h5.dataset("optimizer_weights/Adamax/\(w)/m:0").read(), "\(w)")
+            #expect(try KerasFileFixtures.bytes(source, "optimizer/norm/" + w) == h5.dataset("optimizer_weights/Adamax/\(w)/v:0").read(), "\(w)")
+        }
+    }
+
     @Test(".weights.h5 out: the Keras 3 layout of model.save_weights, with and without optimizer state")
     func writeWeightsH5() throws {
         let dir = try TestEnv.temporaryDirectory("ckpt-keras")
@@ -303,10 +317,17 @@ struct KerasFileTests {
         let back = try Checkpoints.open(out, options: .init(architecture: TestEnv.read(KerasFileFixtures.dev + "/mlp/architecture.json")))
         #expect(back.index.tensors.map(\.name) == source.index.tensors.map(\.name))
         try expectSameTensors(source, back)
-        // A .keras needs a Keras 3 config.json, which a Keras 2 model_config is not.
-        expectError(.unsupported) {
-            try KerasFiles.write(source.index, payloads: source.index.tensors.indices.map { .source(source, $0) }, to: dir + "/x.keras", format: .keras)
+        // A .keras needs a Keras 3 config.json: the Keras 2 model_config is translated (KerasMigration).
+        try KerasFiles.write(source.index, payloads: source.index.tensors.indices.map { .source(source, $0) }, to: dir + "/x.keras", format: .keras)
+        let keras = try Checkpoints.open(dir + "/x.keras")
+        #expect(try KerasArchitecture(bytes: #require(keras.index.architecture)).dialect == .keras3)
+        // Keras 3 names a Sequential's variables from its config with the model's scope.
+        var renamed = keras.index
+        for k in renamed.tensors.indices {
+            renamed.tensors[k].name = renamed.tensors[k].name.replacingOccurrences(of: "sequential/", with: "")
+            renamed.tensors[k].weight = renamed.tensors[k].weight?.replacingOccurrences(of: "sequential/", with: "")
         }
+        try expectSameTensors(source, ComposedSource(renaming: keras, as: renamed))
     }
 
     @Test("a deflated model.weights.h5 member is inflated in memory and reads the same")

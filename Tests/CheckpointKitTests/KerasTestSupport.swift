@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import CheckpointTestSupport
 @testable import CheckpointKit
 
 /// Locates and reads the Keras fixtures (`Tests/Fixtures/keras`, written by real Keras 3.15 /

@@ -1,18 +1,11 @@
 import Foundation
 import Testing
+import CheckpointTestSupport
 @testable import CheckpointKit
 
 // The operations a Swift program gets from CheckpointKit alone (no CheckpointCommands): every
 // format reached through the registry, strip / rebuild / convert from any readable format to any
 // writable one.
-
-private let kerasEnvironment = ProcessInfo.processInfo.environment
-private let hdf5Usable = kerasEnvironment["CKPT_REQUIRE_HDF5"] == "1" || HDF5Library.isAvailable
-private let kerasRequired = kerasEnvironment["CKPT_REQUIRE_KERAS"] == "1"
-private let kerasImportable: Bool = {
-    guard let py = TestEnv.which("python3") else { return false }
-    return (try? TestEnv.run(py, ["-c", "import keras, jax, h5py"], environment: ["KERAS_BACKEND": "jax"]).0) == 0
-}()
 
 @Suite("Operations through the format registry")
 struct OperationsTests {
@@ -66,13 +59,9 @@ struct OperationsTests {
         #expect(directoryListing(dir) == ["w.safetensors"])
     }
 
-    @Test("strip .keras → .safetensors, rebuild → .keras with the library alone; Keras loads it",
-          .enabled(if: hdf5Usable, "libhdf5 could not be loaded (install libhdf5-103-1; CKPT_REQUIRE_HDF5=1 makes this a failure)"))
-    func stripToSafetensorsAndRebuild() throws {
-        let dir = try TestEnv.temporaryDirectory("ckpt-ops")
-        defer { TestEnv.cleanup(dir) }
-        let original = TestEnv.path("Tests/Fixtures/keras/mlp/mlp.keras")
-        let keras = try Checkpoints.open(original)
+    /// strip `mlp.keras` → `dir/w.safetensors`, rebuild → `dir/fresh.keras` (Adam, learning rate 0.0005).
+    static func stripAndRebuild(_ dir: String) throws -> (keras: any TensorSource, fresh: any TensorSource) {
+        let keras = try Checkpoints.open(TestEnv.fixture("keras/mlp/mlp.keras"))
         #expect(keras.index.kind == .full)
 
         let summary = try Strip.run(keras, to: dir + "/w.safetensors")
@@ -84,21 +73,31 @@ struct OperationsTests {
         let report = try Rebuild.run(weights: weights, architecture: architecture, optimizer: .named("adam", overrides: [("learning_rate", "0.0005")]),
                                      to: dir + "/fresh.keras")
         #expect(!report.hasProblems && report.matched.count == 4 && report.optimizerVariables.count == 10)
-        let fresh = try Checkpoints.open(dir + "/fresh.keras")
+        return (keras, try Checkpoints.open(dir + "/fresh.keras"))
+    }
+
+    @Test("strip .keras → .safetensors, rebuild → .keras with the library alone", .requires(.hdf5))
+    func stripToSafetensorsAndRebuild() throws {
+        let dir = try TestEnv.temporaryDirectory("ckpt-ops")
+        defer { TestEnv.cleanup(dir) }
+        let (keras, fresh) = try Self.stripAndRebuild(dir)
         #expect(fresh.format == .keras && fresh.index.kind == .full)
         #expect(fresh.index.optimizer?.className == "Adam" && fresh.index.optimizer?.iterations == 0)
+        #expect(keras.index.weights.count == 4)
         for w in keras.index.weights {
             let a = try keras.readTensorBytes(try #require(keras.tensorIndex(named: w.name)))
             let b = try fresh.readTensorBytes(try #require(fresh.tensorIndex(named: w.name), "\(w.name)"))
             #expect(a == b, "\(w.name)")
         }
+    }
 
-        // Keras itself: load_model restores the weights (same predictions as the original) and an
-        // Adam at step 0 with every slot zero.
-        guard kerasImportable else {
-            #expect(!kerasRequired, "python3 with keras, jax and h5py is required (CKPT_REQUIRE_KERAS=1)")
-            return
-        }
+    /// Keras itself: load_model restores the weights (same predictions as the original) and an
+    /// Adam at step 0 with every slot zero.
+    @Test("Keras loads the .keras rebuilt from .safetensors", .requires(.hdf5, .keras))
+    func kerasLoadsTheRebuild() throws {
+        let dir = try TestEnv.temporaryDirectory("ckpt-ops")
+        defer { TestEnv.cleanup(dir) }
+        _ = try Self.stripAndRebuild(dir)
         let script = """
         import sys, numpy as np, keras
         a = keras.saving.load_model(sys.argv[1]); b = keras.saving.load_model(sys.argv[2])
@@ -112,8 +111,7 @@ struct OperationsTests {
         assert all(not np.any(np.asarray(v)) for v in o.variables if v.path != 'adam/learning_rate')
         print('ok')
         """
-        let py = try #require(TestEnv.which("python3"))
-        let (status, out) = try TestEnv.run(py, ["-c", script, original, dir + "/fresh.keras"], environment: ["KERAS_BACKEND": "jax"])
-        #expect(status == 0 && out.contains("ok"), "\(out)")
+        let out = try TestEnv.python(script, [TestEnv.fixture("keras/mlp/mlp.keras"), dir + "/fresh.keras"])
+        #expect(out.contains("ok"), "\(out)")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import CheckpointTestSupport
 @testable import CheckpointKit
 
 /// Every real-PyTorch fixture read without torch: names, dtypes, shapes and bytes equal what

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import CheckpointTestSupport
 @testable import CheckpointKit
 
 /// Pickles that would run code, and pickles built to exhaust a reader: each is a CheckpointError
@@ -49,20 +50,25 @@ struct PyTorchHostileTests {
             #expect(s.index.metadata["payload"]?.stringValue?.contains("not loaded") == true)
             #expect(!FileManager.default.fileExists(atPath: marker), "\(module).\(name) ran")
         }
-        // Python's own unpickler runs it (the payload comes first): proof that the file is live.
-        if pythonOrSkip(["numpy"]) {
-            let marker = dir + "/python-ran"
-            try TestEnv.write(Self.wouldCreate(marker, via: "posix", "system"), to: dir + "/live.pt")
-            let script = """
-            import pickle, sys, zipfile
-            class U(pickle.Unpickler):
-                def persistent_load(self, pid): return None
-            try: U(zipfile.ZipFile(sys.argv[1]).open('archive/data.pkl')).load()
-            except Exception: pass
-            """
-            _ = try TestEnv.run(TestEnv.which("python3") ?? "python3", ["-c", script, dir + "/live.pt"])
-            #expect(FileManager.default.fileExists(atPath: marker), "the hostile file is not live: the test proves nothing")
-        }
+    }
+
+    /// Python's own unpickler runs the payload (it comes first): proof that the files the test
+    /// above refuses are live, so that test proves something.
+    @Test("the hostile payload is live: Python's unpickler runs it", .requires(.python3))
+    func payloadIsLive() throws {
+        let dir = try TestEnv.temporaryDirectory("ckpt-torch-exec")
+        defer { TestEnv.cleanup(dir) }
+        let marker = dir + "/python-ran"
+        try TestEnv.write(Self.wouldCreate(marker, via: "posix", "system"), to: dir + "/live.pt")
+        let script = """
+        import pickle, sys, zipfile
+        class U(pickle.Unpickler):
+            def persistent_load(self, pid): return None
+        try: U(zipfile.ZipFile(sys.argv[1]).open('archive/data.pkl')).load()
+        except Exception: pass
+        """
+        _ = try TestEnv.python(script, [dir + "/live.pt"])
+        #expect(FileManager.default.fileExists(atPath: marker), "the hostile file is not live: the test proves nothing")
     }
 
     @Test("storage offset past its data, and a view larger than its storage, are refused with the tensor named")

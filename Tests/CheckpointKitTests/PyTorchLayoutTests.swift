@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import CheckpointTestSupport
 @testable import CheckpointKit
 
 /// Layouts the fixtures do not cover: big-endian files, legacy storage views, deflated members,

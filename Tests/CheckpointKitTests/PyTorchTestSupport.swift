@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import CheckpointTestSupport
 @testable import CheckpointKit
 
 /// The PyTorch fixtures (Tests/Fixtures/pytorch, copied from the shared real-producer set) and

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import CheckpointTestSupport
 @testable import CheckpointKit
 
 /// The unpickler against CPython's pickler: the same objects dumped with protocols 0 to 5 read
@@ -15,9 +16,8 @@ struct PyTorchUnpicklerTests {
         return try withExtendedLifetime(u) { try PickleWalker(limits: .default, file: nil).walk(v, "") }
     }
 
-    @Test("CPython's pickles of plain data, protocols 0 to 5, read as Python reads them")
+    @Test("CPython's pickles of plain data, protocols 0 to 5, read as Python reads them", .requires(.python3))
     func cpythonProtocols() throws {
-        guard pythonOrSkip(["numpy"]) else { return }
         let dir = try TestEnv.temporaryDirectory("ckpt-pickle")
         defer { TestEnv.cleanup(dir) }
         let script = #"""
@@ -46,7 +46,7 @@ struct PyTorchUnpicklerTests {
             open(f"{sys.argv[1]}/p{p}.pkl", "wb").write(pickle.dumps(obj, protocol=p))
         json.dump(plain(obj), open(f"{sys.argv[1]}/expected.json", "w"))
         """#
-        try runPython(script, [dir])
+        try TestEnv.python(script, [dir])
         let expected = try JSONParser.parse(TestEnv.read(dir + "/expected.json"))
         for p in 0...5 {
             let got = try Self.read(try TestEnv.read(dir + "/p\(p).pkl"))

@@ -1,94 +1,66 @@
 import Foundation
 import Testing
+import CheckpointTestSupport
+import CheckpointFuzz
 @testable import CheckpointKit
 
-/// Inputs the fuzzers (Sources/ckpt-fuzz, Tests/Fuzz/run.sh) found crashing a reader, replayed
-/// through the same steps as the fuzz target their file name starts with
-/// (`Tests/Fixtures/fuzz-regressions/<target>-<what>.<ext>`). Each must now give a result or a
-/// `CheckpointError`: a trap would stop the test run.
+/// Inputs the fuzzers (Tests/Fuzz/run.sh) found crashing a reader, replayed through the very steps
+/// and oracles of the fuzz target their file name starts with
+/// (`Tests/Fixtures/fuzz-regressions/<target>-<what>.<ext>`, `FuzzTargets` in CheckpointFuzz).
+/// Each must now give a result or a `CheckpointError` with no finding: a trap would stop the run.
 @Suite("Reliability: fuzz regressions")
 struct ReliabilityFuzzRegressionTests {
-    static let directory = TestEnv.path("Tests/Fixtures/fuzz-regressions")
+    static let directory = TestEnv.fixture("fuzz-regressions")
 
     static var inputs: [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { !$0.hasPrefix(".") && !$0.hasSuffix(".md") }.sorted()
+        TestEnv.listing(directory).filter { !$0.hasPrefix(".") && !$0.hasSuffix(".md") }
     }
 
-    static var limits: Limits {
-        var l = Limits()
-        l.maxCentralDirectoryBytes = 1 << 20
-        l.maxMembers = 512
-        l.maxManifestBytes = 1 << 20
-        l.maxJSONBytes = 1 << 20
-        l.maxJSONDepth = 64
-        l.maxNPYHeaderBytes = 8192
-        l.maxInMemoryTensorBytes = 64 << 20
-        l.maxTensorBytes = 64 << 20
-        return l
-    }
-
-    /// Runs `body`; a CheckpointError is a refusal (fine), any other error a failure.
-    static func refusal(_ what: String, _ body: () throws -> Void) {
-        do {
-            try body()
-        } catch let e as CheckpointError {
-            #expect(!e.description.isEmpty && (e.description.hasSuffix(".") || e.description.hasSuffix("?")), "\(what): \(e)")
-        } catch {
-            Issue.record("\(what): a non-CheckpointError: \(error)")
-        }
-    }
-
-    static func readAll(_ source: any TensorSource, _ what: String) {
-        for i in source.index.tensors.indices {
-            refusal("\(what) tensor \(i)") { _ = try source.readTensorBytes(i, limits: limits) }
-            refusal("\(what) stats \(i)") { _ = try TensorStats.compute(source, tensor: i, parallel: false) }
-        }
-    }
-
-    /// The fuzz targets' steps (Sources/ckpt-fuzz/Fuzz.swift), minus the harness's own oracles.
-    static func replay(_ target: String, _ bytes: [UInt8], name: String) {
-        switch target {
-        case "container", "npz":
-            for tail in [64, 256 << 10] {
-                refusal(name) {
-                    let zip = try ZipArchive(file: ReadableFile(bytes: bytes, name: name), limits: limits, tailBytes: tail)
-                    if target == "npz" {
-                        readAll(try NPZSource(zip: zip, limits: limits), name)
-                    } else {
-                        let a = try CheckpointArchive(zip: zip, limits: limits)
-                        refusal(name + " verify") { try a.verify(parallel: false) }
-                        readAll(a, name)
-                    }
-                }
-            }
-        case "npy":
-            refusal(name) { _ = try NPY.parseHeader(bytes, limits: limits) }
-        case "json":
-            refusal(name) { _ = try JSONParser.parse(bytes) }
-            refusal(name) { _ = try Manifest.decode(bytes, file: name, offset: 0, limits: limits) }
-        case "keras":
-            refusal(name) {
-                let arch = try KerasArchitecture(bytes: bytes)
-                for o in [KerasInferenceOptions(), KerasInferenceOptions(allowUnknownLayers: true, useRecordedShapes: false)] {
-                    refusal(name) {
-                        let v = try arch.variables(options: o)
-                        if let opt = try arch.optimizerConfig(), v.unknownLayers.isEmpty { _ = try opt.stateVariables(for: v) }
-                    }
-                }
-            }
-        case "safetensors":
-            refusal(name) { _ = try SafetensorsSource.parseHeader(bytes, fileSize: UInt64(bytes.count), limits: limits, file: name) }
-            refusal(name) { _ = try SafetensorsSource.parseShardIndex(bytes, limits: limits, file: name) }
-        default:
-            Issue.record("\(name): the file name does not start with a fuzz target (container, npz, npy, json, keras, safetensors)")
-        }
-    }
-
-    @Test("Every committed crashing input now gives a result or a CheckpointError", arguments: inputs)
+    @Test("Every committed crashing input now gives a result or a CheckpointError, with no finding", arguments: inputs)
     func replayCommitted(_ file: String) throws {
         let bytes = try TestEnv.read(Self.directory + "/" + file)
-        let target = String(file.prefix { $0 != "-" })
-        Self.replay(target, bytes, name: file)
+        let name = String(file.prefix { $0 != "-" })
+        let target = try #require(FuzzTargets.named(name), "\(file): the name does not start with a fuzz target (\(FuzzTargets.all.map(\.name)))")
+        let run = FuzzTargets.run(target, bytes)
+        #expect(run.findings.isEmpty, "\(run.findings)")
+        #expect(!run.steps.isEmpty)
+    }
+
+    @Test("There are committed regression inputs, and every target has its steps")
+    func inputsExist() {
+        #expect(Self.inputs.count >= 2)
+        #expect(Set(FuzzTargets.all.map(\.steps)).isSubset(of: Set(FuzzTargets.all.map(\.name))))
+        #expect(Set(FuzzTargets.all.map(\.name)).count == FuzzTargets.all.count)
+    }
+
+    /// The harness's oracles on valid inputs: a finding here would be a false alarm (or a real bug
+    /// in a writer: a seed is what our own writers make).
+    @Test("Every seed passes its target without a finding, and most are accepted")
+    func seedsPass() throws {
+        let dir = try TestEnv.temporaryDirectory("ckpt-fuzz-seeds")
+        defer { TestEnv.cleanup(dir) }
+        for d in Seeds.directories { try FileManager.default.createDirectory(atPath: dir + "/" + d, withIntermediateDirectories: true) }
+        try Seeds.make(into: dir)
+        var accepted = 0, files = 0
+        for target in FuzzTargets.all where target.steps == target.name {
+            for file in TestEnv.listing(dir + "/" + target.name) {
+                let run = FuzzTargets.run(target, try TestEnv.read(dir + "/" + target.name + "/" + file))
+                #expect(run.findings.isEmpty, "\(target.name) \(file): \(run.findings)")
+                files += 1
+                if run.topLevel.contains(where: { $0.refusal == nil }) { accepted += 1 }
+            }
+        }
+        #expect(files >= 20)
+        #expect(accepted * 4 >= files * 3, "\(accepted) of \(files) seeds accepted")
+    }
+
+    /// A finding is reported, not swallowed: a step that throws something other than a
+    /// CheckpointError.
+    @Test("A non-CheckpointError in a step is a finding")
+    func findingsAreReported() {
+        struct Other: Error {}
+        let run = FuzzTargets.run(FuzzTarget("probe", maxLength: 1) { run, _ in run.step("throws") { throw Other() } }, [])
+        #expect(run.findings.count == 1 && run.findings[0].contains("non-CheckpointError"))
     }
 
     // MARK: The findings, as minimal hand-made inputs

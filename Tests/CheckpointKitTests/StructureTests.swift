@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import CheckpointTestSupport
 
 // The shape of the code, checked (issue 12): files that do one job, system calls in one module,
 // no force unwrap on anything read from a file.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import CheckpointTestSupport
 @testable import CheckpointKit
 
 /// A source whose tensor gives more or fewer bytes than its dtype and shape need (a reader bug

@@ -5,7 +5,11 @@
 
 /* libdeflate (Debian: libdeflate0), loaded with dlopen when present: a faster whole-buffer
  * inflater (~1.5x zlib) and a faster CRC-32. Everything falls back to zlib when it is absent or
- * when CKPT_NO_LIBDEFLATE=1 is set. */
+ * when CKPT_NO_LIBDEFLATE=1 is set, or CKPT_PRETEND_MISSING lists "libdeflate". */
+
+/* 1 if the comma-separated list in $CKPT_PRETEND_MISSING names `id` ("hdf5", "libdeflate"): the
+ * loaders then behave as on a machine without that library (the tests' bare-machine switch). */
+int ckpt_pretend_missing(const char *id);
 
 /* 1 if libdeflate was loaded (loads on first call; thread-safe). */
 int ckpt_libdeflate_available(void);

@@ -184,7 +184,8 @@ typedef struct ckpt_hdf5_api {
 
 /* Loads libhdf5 (once; later calls return the first result). Tries $CKPT_LIBHDF5, then
  * libhdf5_serial.so.103, libhdf5.so.320, libhdf5.so.310, libhdf5.so.200, libhdf5.so.103,
- * libhdf5_serial.so, libhdf5.so (macOS: libhdf5.*.dylib in Homebrew's prefixes). Returns 0 on
+ * libhdf5_serial.so, libhdf5.so (macOS: libhdf5.*.dylib in Homebrew's prefixes); nothing when
+ * CKPT_PRETEND_MISSING lists "hdf5" (see ckpt_pretend_missing). Returns 0 on
  * success; otherwise -1 and a message naming what was tried in errbuf. Turns HDF5's automatic error
  * printing off and disables filter-plugin loading. */
 int ckpt_hdf5_load(char *errbuf, size_t n);

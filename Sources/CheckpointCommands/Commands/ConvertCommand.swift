@@ -4,11 +4,13 @@ import CheckpointKit
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "convert",
-        abstract: "Convert a checkpoint between .ckpt, .npz, .safetensors and Keras formats.",
+        abstract: "Convert a checkpoint between .ckpt, .npz, .safetensors, Keras and TensorFlow formats.",
         discussion: """
         The formats come from the file extensions (.ckpt, .npz, .safetensors, .keras, \
-        .weights.h5, .h5) unless --from/--to say otherwise. Tensors stream one at a time; the \
-        output is written to a temporary file and renamed into place.
+        .weights.h5, .h5; a TensorFlow checkpoint by its prefix, .index or folder) unless \
+        --from/--to say otherwise; with --to tf-checkpoint the output names the checkpoint's \
+        prefix. Tensors stream one at a time; the output is written to a temporary file \
+        and renamed into place.
         """
     )
 

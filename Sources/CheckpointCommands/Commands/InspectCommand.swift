@@ -7,7 +7,9 @@ struct InspectCommand: ParsableCommand {
         abstract: "Show what a checkpoint holds, without loading a framework.",
         discussion: """
         Reads only the index (ZIP directory and manifest) unless --stats, --values or --verify \
-        ask for tensor data. Works on .ckpt, .npz, .safetensors, .keras, .weights.h5 and .h5 files.
+        ask for tensor data. Works on .ckpt, .npz, .safetensors, .keras, .weights.h5 and .h5 files, \
+        TensorFlow checkpoints and SavedModel folders (the key each tensor is stored under is shown \
+        beside its name).
 
         --stats adds each tensor's distribution as a 20-bin histogram (a large one for \
         --tensor NAME; counts and edges in --json): the finite values, in equal bins covering \
@@ -122,6 +124,11 @@ enum Verify {
     static func run(_ source: any TensorSource, tensors: [Int], progress: ProgressReporter) throws {
         if let archive = source as? CheckpointArchive, tensors.count == archive.index.tensors.count {
             try archive.verify(progress: { progress.add($0) })
+            return
+        }
+        if let tf = source as? TFCheckpointSource, tensors.count == tf.index.tensors.count {
+            // Every entry of the bundle, including those that are not tensors (the object graph).
+            try tf.verify(progress: { progress.add(UInt64($0)) })
             return
         }
         try ParallelWork.forEach(count: tensors.count, weight: { source.index.tensors[tensors[$0]].byteCount ?? 0 }) { k in

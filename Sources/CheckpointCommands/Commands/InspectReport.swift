@@ -24,7 +24,15 @@ struct InspectReport {
         self.summary = CheckpointSummary(source)
     }
 
-    var fileSize: UInt64 { (try? ReadableFile(path: file).size) ?? 0 }
+    /// The file's size; for a checkpoint named by a prefix or a folder (TensorFlow), the size of
+    /// every file the reader uses.
+    var fileSize: UInt64 {
+        if let f = try? ReadableFile(path: file) { return f.size }
+        return source.inputFiles.reduce(UInt64(0)) { $0 + $1.size }
+    }
+
+    /// Whether tensors carry the key they are stored under (TensorFlow checkpoints).
+    var hasSourceKeys: Bool { index.tensors.contains { $0.sourceKey != nil } }
 
     func kindText() -> String {
         switch index.kind {
@@ -94,7 +102,20 @@ struct InspectReport {
                 }
             }
         }
-        if verified { out += "  verified    " + style.green("every member's CRC-32, size and header match") + "\n" }
+        if let tf = source as? TFCheckpointSource {
+            for sig in tf.signatures {
+                func list(_ ts: [TFSignatureTensor]) -> String {
+                    ts.map { "\(escapeForDisplay($0.key)) \($0.dtype.name) \($0.shape.map { "(" + $0.map { $0.map(String.init) ?? "None" }.joined(separator: ", ") + ")" } ?? "(?)")" }
+                        .joined(separator: ", ")
+                }
+                out += "  signature   \(escapeForDisplay(sig.name)): \(list(sig.inputs)) → \(list(sig.outputs))\n"
+            }
+        }
+        if verified {
+            let what = source.format == .tfCheckpoint || source.format == .savedModel
+                ? "every entry's CRC-32C and size, and the index's block checksums, match" : "every member's CRC-32, size and header match"
+            out += "  verified    " + style.green(what) + "\n"
+        }
         out += "\n"
 
         // Layer table (Keras model.summary() spirit).
@@ -123,6 +144,11 @@ struct InspectReport {
             headers += ["min", "max", "mean", "std", "zeros", "nan", "inf", "histogram"]
             align += [.right, .right, .right, .right, .right, .right, .right, .left]
         }
+        let keyColumn = hasSourceKeys
+        if keyColumn {
+            headers.append("key")
+            align.append(.left)
+        }
         var table = TextTable(headers, align: align)
         for (i, depth) in orderedTensors() {
             let info = index.tensors[i]
@@ -143,10 +169,11 @@ struct InspectReport {
                     row += Array(repeating: "", count: 8)
                 }
             }
+            if keyColumn { row.append(escapeForDisplay(info.sourceKey ?? "")) }
             table.add(row)
         }
         out += table.render(style: { row, col, cell in
-            guard col >= 11, !stats.isEmpty else { return cell }
+            guard col >= 11, col <= 13, !stats.isEmpty else { return cell }
             if col == 13 { return style.cyan(cell) }
             return cell.trimmingSpaces() == "0" ? cell : style.yellow(cell)
         })

@@ -125,6 +125,17 @@ public struct CheckpointSummary: Sendable {
         }
         root.append(("metadata", index.metadata))
         root.append(("verified", .bool(verified)))
+        if let tf = source as? TFCheckpointSource, !tf.signatures.isEmpty {
+            func tensors(_ ts: [TFSignatureTensor]) -> JSONValue {
+                .object(ts.map { t in
+                    (t.key, .object([("name", .string(t.name)), ("dtype", .string(t.dtype.name)),
+                                     ("shape", t.shape.map { .array($0.map { $0.map { .number($0) } ?? .null }) } ?? .null)]))
+                })
+            }
+            root.append(("signatures", .object(tf.signatures.map { s in
+                (s.name, .object([("method", .string(s.methodName)), ("inputs", tensors(s.inputs)), ("outputs", tensors(s.outputs))]))
+            })))
+        }
         root.append(("totals", .object([
             ("params", .number(t.params)), ("trainable_params", .number(t.trainable)),
             ("non_trainable_params", .number(t.nonTrainable)), ("optimizer_params", .number(t.optimizer)),
@@ -149,6 +160,7 @@ public struct CheckpointSummary: Sendable {
                 ("weight", info.weight.map { .string($0) } ?? .null),
             ]
             if let q = info.quantization { e.append(("quantization", .string(q))) }
+            if let key = info.sourceKey { e.append(("source_key", .string(key))) }
             if let s = stats[i] {
                 e.append(("stats", .object([
                     ("min", Self.number(s.min)), ("max", Self.number(s.max)), ("mean", Self.number(s.mean)), ("std", Self.number(s.std)),

@@ -187,7 +187,19 @@ public struct ArchitectureDiff: Sendable {
         case (nil, .some): return ArchitectureDiff(status: .onlyInB)
         default: break
         }
-        guard let ja = parsedA, let jb = parsedB, let oa = outline(ja), let ob = outline(jb) else {
+        guard var ja = parsedA, var jb = parsedB else {
+            var d = ArchitectureDiff(status: .unparseable)
+            d.bytesDiffer = a != b
+            return d
+        }
+        // A tf.keras (Keras 2) architecture against a Keras 3 one (a migrated model) is compared in
+        // its Keras 3 form (KerasMigration).
+        let dialectA = KerasArchitecture.detectDialect(ja), dialectB = KerasArchitecture.detectDialect(jb)
+        if dialectA != dialectB {
+            if dialectA == .keras2, let a3 = try? KerasMigration.keras3Config(ja.serializedBytes()) { ja = a3.config }
+            if dialectB == .keras2, let b3 = try? KerasMigration.keras3Config(jb.serializedBytes()) { jb = b3.config }
+        }
+        guard let oa = outline(ja), let ob = outline(jb) else {
             var d = ArchitectureDiff(status: .unparseable)
             d.bytesDiffer = a != b
             return d

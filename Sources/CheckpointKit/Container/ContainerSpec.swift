@@ -42,6 +42,8 @@ public enum ContainerSpec {
 public struct Limits: Sendable {
     // ZIP archives (.ckpt, .npz, .keras).
     public var maxCentralDirectoryBytes: UInt64 = 256 << 20
+    /// Largest TensorFlow checkpoint `.index` (a LevelDB table read whole into memory).
+    public var maxIndexBytes: UInt64 = 256 << 20
     /// Members of one archive (a .ckpt: tensors plus its manifest, architecture and optimizer
     /// members); also the most tensors or keys any index may list.
     public var maxMembers: Int = 1_000_000

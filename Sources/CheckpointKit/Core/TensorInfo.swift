@@ -21,9 +21,12 @@ public struct TensorInfo: Sendable, Hashable {
     /// name. Its data is served decoded, as `dtype` (float32); writers refuse such a tensor
     /// unless dequantizing was asked for. nil when the stored bytes are `dtype`'s own.
     public var quantization: String?
+    /// Where the tensor is in a file whose own key differs from ``name`` (a TensorFlow checkpoint
+    /// key: `layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE`); nil when the name is the key.
+    public var sourceKey: String?
 
     public init(name: String, dtype: DType, shape: [Int], role: TensorRole = .weight, trainable: Bool = true,
-                slot: String? = nil, weight: String? = nil, quantization: String? = nil) {
+                slot: String? = nil, weight: String? = nil, quantization: String? = nil, sourceKey: String? = nil) {
         self.name = name
         self.dtype = dtype
         self.shape = shape
@@ -32,6 +35,7 @@ public struct TensorInfo: Sendable, Hashable {
         self.slot = slot
         self.weight = weight
         self.quantization = quantization
+        self.sourceKey = sourceKey
     }
 
     /// Product of the shape; `nil` if it overflows (checked by every reader before use).

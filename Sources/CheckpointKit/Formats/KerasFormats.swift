@@ -27,8 +27,8 @@ public struct KerasArchiveFormat: FileFormat {
     }
 
     public func write(_ source: any TensorSource, to path: String, options: WriteOptions) throws -> WriteResult {
-        try KerasFiles.write(source, to: path, format: id, options: options)
-        return WriteResult(paths: [path], tensors: source.index.tensors.count)
+        let notes = try KerasFiles.write(source, to: path, format: id, options: options)
+        return WriteResult(paths: [path], tensors: source.index.tensors.count, notes: notes)
     }
 }
 
@@ -47,8 +47,8 @@ public struct KerasWeightsH5Format: FileFormat {
     }
 
     public func write(_ source: any TensorSource, to path: String, options: WriteOptions) throws -> WriteResult {
-        try KerasFiles.write(source, to: path, format: id, options: options)
-        return WriteResult(paths: [path], tensors: source.index.tensors.count)
+        let notes = try KerasFiles.write(source, to: path, format: id, options: options)
+        return WriteResult(paths: [path], tensors: source.index.tensors.count, notes: notes)
     }
 }
 

@@ -27,8 +27,9 @@ extension KerasFiles {
     /// optimizer (``OptimizerInfo``) builds them; tensors that do not follow that layout are refused
     /// unless they are named `optimizer/vars/<i>`. For a `.keras`, an architecture without
     /// `compile_config` gets one naming the optimizer, so `load_model` restores its state.
+    @discardableResult
     public static func write(_ source: any TensorSource, to path: String, format: CheckpointFormat,
-                             options: WriteOptions = WriteOptions()) throws {
+                             options: WriteOptions = WriteOptions()) throws -> [String] {
         let index = source.index
         guard format == .keras || format == .kerasWeightsH5 else {
             _ = try KerasLegacyH5Format().write(source, to: path, options: options) // refuses, with the hint
@@ -38,12 +39,13 @@ extension KerasFiles {
             throw CheckpointError(.unsupported, "tensor \"\(escapeForDisplay(t.name))\" is \(t.dtype.rawValue), which Keras's HDF5 files cannot hold (Keras stores only numpy dtypes and bfloat16)",
                                   file: path, member: t.name, hint: "keep it in a .ckpt or .safetensors file")
         }
-        guard let architectureBytes = index.architecture ?? options.layoutArchitecture else {
+        guard var architectureBytes = index.architecture ?? options.layoutArchitecture else {
             throw CheckpointError(.missingPart, "a \(format.displayName) file is laid out by the model's architecture, and the checkpoint has none",
                                   file: path, hint: "pass --architecture model.json (the model's to_json())")
         }
-        let arch: KerasArchitecture
-        let model: KerasModelVariables
+        var arch: KerasArchitecture
+        var model: KerasModelVariables
+        var notes: [String] = []
         let backend: KerasBackend = index.tensors.first { $0.name == ContainerSpec.iterationTensor }?.dtype == .int32 ? .jax : .tensorflow
         do {
             arch = try KerasArchitecture(bytes: architectureBytes)
@@ -54,8 +56,18 @@ extension KerasFiles {
             throw e.located(file: path)
         }
         if format == .keras && arch.dialect == .keras2 {
-            throw CheckpointError(.unsupported, "the architecture is a Keras 2 (tf.keras) model_config, which Keras 3 cannot load from a .keras file",
-                                  file: path, hint: "write a .weights.h5 and load it into the Keras 3 model with model.load_weights")
+            // Keras 3 cannot load a tf.keras configuration: translate it (KerasMigration.swift).
+            do {
+                let migrated = try KerasMigration.keras3Config(architectureBytes)
+                architectureBytes = migrated.config.serializedBytes(.python)
+                notes += migrated.notes
+                arch = try KerasArchitecture(bytes: architectureBytes)
+                model = try arch.variables(options: KerasInferenceOptions(allowUnknownLayers: true, backend: backend))
+            } catch let e as CheckpointError {
+                var e = e
+                e.reason = "the Keras 2 (tf.keras) architecture cannot be translated to Keras 3: " + e.reason
+                throw e.located(file: path)
+            }
         }
         let plan = try KerasWritePlan(index: index, model: model, backend: backend, file: path)
         let total = index.tensors.reduce(UInt64(0)) { $0 + UInt64($1.byteCount ?? 0) }
@@ -79,6 +91,7 @@ extension KerasFiles {
             try zip.finish()
         }
         try out.commit()
+        return notes
     }
 
     /// Writes `index` with `payloads[i]` the data of `index.tensors[i]` (a ``ComposedSource``);

@@ -14,6 +14,8 @@ public enum FormatRegistry {
         KerasLegacyH5Format(),
         GGUFFormat(),
         PyTorchFormat(),
+        TFCheckpointFormat(),
+        SavedModelFormat(),
     ]
 
     /// The registered format with identifier `id`.
@@ -76,7 +78,10 @@ public enum Checkpoints {
     public typealias OpenOptions = CheckpointKit.OpenOptions
 
     public static func open(_ path: String, format: CheckpointFormat? = nil, options: OpenOptions = OpenOptions()) throws -> any TensorSource {
-        let id = try format ?? CheckpointFormat.fromExtension(path) ?? sniff(path)
+        // A name that is no file but that a format claims by more than its suffix (a TensorFlow
+        // checkpoint prefix `model.ckpt` beside `model.ckpt.index`) goes to that format.
+        let byName = FileSystem.exists(path) ? nil : FormatRegistry.all.first { $0.matchingSuffix(path) == nil && $0.claims(path: path) }?.id
+        let id = try format ?? byName ?? CheckpointFormat.fromExtension(path) ?? sniff(path)
         guard let handler = FormatRegistry.format(id) else {
             throw CheckpointError(.invalidArgument, "unknown format \"\(escapeForDisplay(id.rawValue))\"", file: path,
                                   hint: "use one of " + FormatRegistry.formatNames.joined(separator: ", "))

@@ -87,7 +87,7 @@ public final class HDF5Library: @unchecked Sendable {
                 let tried = decodeCString(buffer)
                 return .failure(CheckpointError(
                     .hdf5Unavailable, "libhdf5 could not be loaded (tried \(tried))",
-                    hint: "install it: sudo apt-get install libhdf5-103-1 (Debian 12) or set CKPT_LIBHDF5 to its path"))
+                    hint: "install it: sudo apt-get install \(debianPackage) (Debian, Ubuntu) or set CKPT_LIBHDF5 to its path"))
             }
             let name = ckpt_hdf5_library_name().map { String(cString: $0) } ?? "libhdf5"
             do {
@@ -99,6 +99,11 @@ public final class HDF5Library: @unchecked Sendable {
             }
         }
     }()
+
+    /// The Debian/Ubuntu package that brings libhdf5, named by the error, the README and the tests'
+    /// skip messages. The runtime package's own name changes with each release (libhdf5-103-1,
+    /// libhdf5-103-1t64, libhdf5-310); the development package pulls in the right one everywhere.
+    public static let debianPackage = "libhdf5-dev"
 
     /// Loads libhdf5 (once per process). Throws `.hdf5Unavailable` naming what was tried.
     public static func load() throws(CheckpointError) -> HDF5Library {

@@ -1,11 +1,12 @@
-import CheckpointSystem
 // Small seed inputs for every target, written by the library's own writers, so the fuzzers start
 // from valid files a few KiB long (the Samples are hundreds of KiB: too slow to mutate).
-// Tests/Fuzz/run.sh adds the small fixtures under Tests/Fixtures and Samples/.
+// Tests/Fuzz/run.sh adds the small fixtures under Tests/Fixtures and Samples/; the fuzz regression
+// tests check that every seed passes its target without a finding.
 
 import CheckpointKit
+import CheckpointSystem
 
-enum Seeds {
+public enum Seeds {
     /// A compiled Keras 3 Sequential model, trimmed (architecture.json of the full seed).
     static let architecture = """
     {"module": "keras", "class_name": "Sequential", "config": {"name": "s", "trainable": true, "dtype": "float32", "layers": [\
@@ -94,8 +95,11 @@ enum Seeds {
         do { try Path.writeFile(path, bytes) } catch { throw CheckpointError(.io, "cannot write the seed file (\(error))", file: path) }
     }
 
-    /// Writes seeds into `dir/<target>/`; the directories must exist.
-    static func make(into dir: String) throws {
+    /// The directories `make(into:)` writes into (the targets' `steps` names), under its `dir`.
+    public static var directories: [String] { Set(FuzzTargets.all.map(\.steps)).sorted() }
+
+    /// Writes seeds into `dir/<target>/`; the directories (`directories`) must exist.
+    public static func make(into dir: String) throws {
         let made: [(String, (CheckpointIndex, [TensorPayload]))] = [("weights", weightsIndex()), ("full", fullIndex()), ("chunked", chunkedIndex())]
         for (name, (index, payloads)) in made {
             let path = "\(dir)/container/\(name).ckpt"
@@ -116,6 +120,14 @@ enum Seeds {
                 try SafetensorsWriter.write(archive, tensors: weights, to: "\(dir)/safetensors/\(name).safetensors")
             }
         }
+        // A TensorFlow checkpoint of the full seed (object graph included), its index and object graph.
+        let (full, payloads) = fullIndex()
+        let tfDir = "\(dir)/tensorflow"
+        for f in ["seed.index", "seed.data-00000-of-00001", "checkpoint"] { Path.unlink("\(tfDir)/\(f)") }
+        try TFCheckpointWriter.write(ComposedSource(index: full, payloads: payloads, path: "seed", format: .ckpt), to: "\(tfDir)/seed")
+        let seed = try TFCheckpointSource(path: "\(tfDir)/seed")
+        if let graph = seed.objectGraph { try write(graph.encoded(), to: "\(tfDir)/seed-object-graph.pb") }
+        for f in ["seed.data-00000-of-00001", "checkpoint"] { Path.unlink("\(tfDir)/\(f)") }
         try write(Array(architecture.utf8), to: "\(dir)/keras/seed-architecture.json")
         try write(Array(architecture.utf8), to: "\(dir)/json/seed-architecture.json")
         for (name, bytes) in npyHeaders() { try write(bytes, to: "\(dir)/npy/\(name)") }
