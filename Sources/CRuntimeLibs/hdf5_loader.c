@@ -124,6 +124,7 @@ static int bind_library(void *handle, char *why, size_t why_n) {
     REQUIRED(H5Pget_link_creation_order, "H5Pget_link_creation_order");
     REQUIRED(H5Pset_obj_track_times, "H5Pset_obj_track_times");
     REQUIRED(H5Pset_libver_bounds, "H5Pset_libver_bounds");
+    REQUIRED(H5Pset_cache, "H5Pset_cache");
 
     REQUIRED(H5Dcreate2, "H5Dcreate2");
     REQUIRED(H5Dclose, "H5Dclose");
@@ -132,6 +133,8 @@ static int bind_library(void *handle, char *why, size_t why_n) {
     REQUIRED(H5Dget_create_plist, "H5Dget_create_plist");
     REQUIRED(H5Dget_storage_size, "H5Dget_storage_size");
     REQUIRED(H5Dget_offset, "H5Dget_offset");
+    OPTIONAL(H5Dget_num_chunks, "H5Dget_num_chunks");
+    OPTIONAL(H5Drefresh, "H5Drefresh");
     REQUIRED(H5Dread, "H5Dread");
     REQUIRED(H5Dwrite, "H5Dwrite");
     OPTIONAL(H5Treclaim, "H5Treclaim");

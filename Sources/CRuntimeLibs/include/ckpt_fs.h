@@ -20,4 +20,10 @@ void ckpt_install_cleanup_handlers(void);
 long ckpt_copy_file_range(int fd_in, long long *off_in, int fd_out, long long *off_out, size_t len);
 /* Allocator settings for streaming work (see fs.c). */
 void ckpt_tune_malloc(void);
+/* Mappings whose file may shrink while mapped (mapping.c): a SIGBUS inside a registered range
+ * maps zeros over the page and marks the mapping faulted instead of killing the process.
+ * register returns a handle (NULL if out of memory); unregister before munmap. */
+void *ckpt_mapping_register(const void *base, size_t length);
+void ckpt_mapping_unregister(void *handle);
+int ckpt_mapping_faulted(const void *handle);
 #endif

@@ -103,6 +103,11 @@ struct DiffCommand: ParsableCommand {
             completion: .file(extensions: ["html"]))
     var report: String?
 
+    @Flag(name: .long, help: "With --report: replace the file if it exists.")
+    var force = false
+
+    @OptionGroup var reading: ReadingOptions
+
     @OptionGroup var display: DisplayOptions
 
     func validate() throws {
@@ -123,8 +128,8 @@ struct DiffCommand: ParsableCommand {
 
     func run() throws {
         let console = Console.current
-        let sa = try CheckpointFiles.open(a, from: fromA, architecture: architecture, fromFlag: "--from-a", quiet: quiet)
-        let sb = try CheckpointFiles.open(b, from: fromB, architecture: architecture, fromFlag: "--from-b", quiet: quiet)
+        let sa = try CheckpointFiles.open(a, from: fromA, architecture: architecture, fromFlag: "--from-a", quiet: quiet, reading: reading)
+        let sb = try CheckpointFiles.open(b, from: fromB, architecture: architecture, fromFlag: "--from-b", quiet: quiet, reading: reading)
 
         var options = DiffOptions()
         options.atol = exact ? 0 : atol
@@ -158,7 +163,7 @@ struct DiffCommand: ParsableCommand {
 
         let rendered = DiffReport(result: result, fileA: a, fileB: b, onlyChanged: onlyChanged, bars: !noBars)
         if let path = report {
-            try ReportOutput.write(rendered.html(), to: path, inputs: [a, b])
+            try ReportOutput.write(rendered.html(), to: path, inputs: [a, b], overwrite: force)
         }
         if report == "-" {
             // The page is the output.

@@ -50,8 +50,13 @@ struct InspectCommand: ParsableCommand {
             completion: .file(extensions: ["html"]))
     var report: String?
 
+    @Flag(name: .long, help: "With --report: replace the file if it exists.")
+    var force = false
+
     @Flag(name: .long, help: "PyTorch files: show objects the pickle names outside the tensor allow-list as placeholders instead of refusing the file (nothing is run either way).")
     var lenient = false
+
+    @OptionGroup var reading: ReadingOptions
 
     @OptionGroup var display: DisplayOptions
 
@@ -63,7 +68,7 @@ struct InspectCommand: ParsableCommand {
 
     func run() throws {
         let console = Console.current
-        let source = try CheckpointFiles.open(file, from: from, architecture: architecture, lenient: lenient)
+        let source = try CheckpointFiles.open(file, from: from, architecture: architecture, lenient: lenient, reading: reading)
         let style = Style(enabled: display.useColor(console) && !json)
         let index = source.index
 
@@ -101,20 +106,24 @@ struct InspectCommand: ParsableCommand {
         }
 
         var valuesByTensor: [Int: [UInt8]] = [:]
-        if let k = selected.first, tensor != nil, let n = values {
-            valuesByTensor[k] = try ValuePrinter.firstBytes(source, tensor: k, count: n)
+        // Values are read piece by piece and only as many as printed; what is printed is capped
+        // (a billion values is no answer anyone reads, and would need gigabytes of text).
+        let printable = values.map { min($0, Limits.default.maxPrintedValues) }
+        if let k = selected.first, tensor != nil, let n = values, let shown = printable {
+            if n > shown { console.print("note: --values prints at most \(shown) values", to: .err) }
+            valuesByTensor[k] = try ValuePrinter.firstBytes(source, tensor: k, count: shown)
         }
 
         let report = InspectReport(source: source, file: file, selected: selected, stats: statsByTensor, values: valuesByTensor,
                                    verified: verify)
         if let path = self.report {
-            try ReportOutput.write(report.html(), to: path, inputs: [file])
+            try ReportOutput.write(report.html(), to: path, inputs: [file], overwrite: force)
             if path == "-" { return }
         }
         if json {
             console.write(report.json().serialized(.pretty))
         } else {
-            console.write(report.text(style: style, width: console.width, valuesLimit: values))
+            console.write(report.text(style: style, width: console.width, valuesLimit: printable))
         }
     }
 }

@@ -44,11 +44,13 @@ struct StripCommand: ParsableCommand {
     @Flag(name: .long, help: "Print a JSON summary (schema ckpt.strip/1).")
     var json = false
 
+    @OptionGroup var reading: ReadingOptions
+
     @OptionGroup var display: DisplayOptions
 
     func run() throws {
         let console = Console.current
-        let source = try CheckpointFiles.open(input, from: from, architecture: architecture)
+        let source = try CheckpointFiles.open(input, from: from, architecture: architecture, reading: reading)
         let outFormat = try Convert.outputFormat(for: output, explicit: CheckpointFiles.format(to), default: .ckpt).id
         var options = WriteOptions(overwrite: force)
         let total = source.index.weights.reduce(UInt64(0)) { $0 + UInt64($1.byteCount ?? 0) }

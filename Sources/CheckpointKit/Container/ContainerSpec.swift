@@ -76,6 +76,9 @@ public struct Limits: Sendable {
     /// (``ContainerSpec/chunkSize``), since every core inflates one chunk into a buffer that size.
     public var maxChunkSize: Int = ContainerSpec.chunkSize
 
+    /// The bounds of HDF5 files (`.keras`, `.weights.h5`, `.h5`).
+    public var hdf5 = HDF5Limits()
+
     // Work done for people, not files.
     /// Values `inspect --values N` prints at most.
     public var maxPrintedValues: Int = 100_000

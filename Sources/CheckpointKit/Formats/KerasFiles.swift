@@ -73,7 +73,7 @@ public enum KerasFiles {
     }
 
     static func hdf5Limits(_ limits: Limits) -> HDF5Limits {
-        var l = HDF5Limits()
+        var l = limits.hdf5
         l.maxTensorBytes = Int(clamping: min(limits.maxTensorBytes, UInt64(l.maxTensorBytes)))
         return l
     }
@@ -151,7 +151,16 @@ public enum KerasFiles {
                 h5 = try inflateToTemporaryFile(zip: zip, entry: weights, limits: limits)
             }
         }
-        return try KerasFileSource(file: h5, path: path, archive: parts, options: options)
+        // libhdf5 reads the stored member through the mapping: if the file shrank meanwhile, it read
+        // zeros, and whatever it made of them (or the error it gave) is void.
+        do {
+            let source = try KerasFileSource(file: h5, path: path, archive: parts, options: options)
+            try parts.check?.mapping.checkIntact(member: weightsMember)
+            return source
+        } catch {
+            try parts.check?.mapping.checkIntact(member: weightsMember)
+            throw error
+        }
     }
 
     /// Inflates a large deflated member into a temporary file and opens it; the file is unlinked
@@ -229,6 +238,7 @@ final class StoredMemberCheck: Sendable {
                     mapping.release(offset + UInt64(at)..<offset + UInt64(at + n))
                     at += n
                 }
+                try mapping.checkIntact(member: entry.name)
                 if crc != entry.crc32 {
                     result = CheckpointError(.checksumMismatch,
                                              "CRC-32 mismatch: the ZIP directory says \(hex32(entry.crc32)), the data gives \(hex32(crc)) (the member's bytes are damaged)",
@@ -333,6 +343,8 @@ public final class KerasFileSource: TensorSource {
             defer { buffer.deallocate() }
             let part = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<range.count])
             try dataset.read(elements: (range.lowerBound / item)..<(range.upperBound / item), into: part)
+            if p == ps.count - 1, ps.count > 1, address == nil { dataset.releaseChunkCache() }
+            try check?.mapping.checkIntact(member: KerasFiles.weightsMember)
             if let check, let address {
                 // Stream through a mapped .keras without keeping what was read resident.
                 let start = check.offset + address + UInt64(range.lowerBound)
