@@ -64,7 +64,7 @@ enum TableForge {
     }
 }
 
-@Suite("TensorFlow checkpoints: hostile .index tables")
+@Suite("TensorFlow checkpoints: hostile .index tables", .reportsSeeds)
 struct TFHostileIndexTests {
     static let good = TableForge.block([(0, [], TableForge.header), (0, Array("w".utf8), TableForge.entry())])
 

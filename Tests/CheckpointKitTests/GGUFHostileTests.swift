@@ -5,7 +5,7 @@ import CheckpointTestSupport
 
 /// Hostile and odd GGUF files: every refusal is a CheckpointError whose sentence names the file
 /// and a byte offset; nothing crashes, hangs or allocates what a count claims.
-@Suite("GGUF hostile input")
+@Suite("GGUF hostile input", .reportsSeeds)
 struct GGUFHostileTests {
     static let name = "forged.gguf"
 
@@ -48,6 +48,7 @@ struct GGUFHostileTests {
         let bytes = try TestEnv.read(GGUFFixtures.dir + "/types_and_shapes.gguf")
         let full = try Self.open(bytes)
         let dataEnd = Int(full.header.tensors.map { $0.absoluteOffset + UInt64($0.byteCount) }.max() ?? 0)
+        #expect(dataEnd > 0 && dataEnd <= bytes.count)
         for n in 0..<bytes.count {
             let code: CheckpointError.Code = n < 4 ? .notRecognized : .truncated
             if n < dataEnd {
@@ -269,7 +270,7 @@ struct GGUFHostileTests {
     }
 }
 
-@Suite("GGUF UTF-8 check")
+@Suite("GGUF UTF-8 check", .reportsSeeds)
 struct GGUFUTF8Tests {
     @Test("isValidUTF8 agrees with the standard library on edge sequences and random bytes")
     func agreesWithStandardLibrary() {

@@ -5,7 +5,7 @@ import CheckpointTestSupport
 
 /// Pickles that would run code, and pickles built to exhaust a reader: each is a CheckpointError
 /// with one sentence, and nothing runs.
-@Suite("PyTorch hostile pickles")
+@Suite("PyTorch hostile pickles", .reportsSeeds)
 struct PyTorchHostileTests {
     @Test("every hostile fixture is refused, naming the global and its byte offset", arguments: TorchFixtures.hostile)
     func hostileFixture(_ file: String) throws {
@@ -162,6 +162,7 @@ struct PyTorchHostileTests {
     @Test("seeded byte flips of every fixture: a result or a CheckpointError, never a crash")
     func mutations() throws {
         var rng = SeededRNG(seed: 20)
+        var outcomes = 0, attempts = 0
         var limits = Limits()
         limits.maxInMemoryTensorBytes = 64 << 20
         limits.maxTensorBytes = 64 << 20
@@ -172,6 +173,7 @@ struct PyTorchHostileTests {
             let original = try TestEnv.read(TorchFixtures.path(file))
             for _ in 0..<60 {
                 var bytes = original
+                attempts += 1
                 for _ in 0..<Int.random(in: 1...4, using: &rng) {
                     let k = Int.random(in: 0..<bytes.count, using: &rng)
                     bytes[k] = UInt8.random(in: 0...255, using: &rng)
@@ -179,7 +181,9 @@ struct PyTorchHostileTests {
                 do {
                     let s = try PyTorchSource(file: ReadableFile(bytes: bytes, name: file), limits: limits, pickleLimits: pl)
                     for i in s.index.tensors.indices { _ = try? s.readTensorBytes(i, limits: limits) }
+                    outcomes += 1
                 } catch is CheckpointError {
+                    outcomes += 1
                 } catch {
                     Issue.record("\(file): \(error)")
                 }
@@ -206,5 +210,6 @@ struct PyTorchHostileTests {
                 }
             }
         }
+        #expect(attempts > 0 && outcomes == attempts, "every mutated file gives a result or a CheckpointError")
     }
 }

@@ -19,7 +19,7 @@ enum TFPython {
     }
 }
 
-@Suite("TensorFlow checkpoints: writing")
+@Suite("TensorFlow checkpoints: writing", .reportsSeeds)
 struct TFWriterTests {
     static func tensors(_ s: any TensorSource) throws -> [String: (TensorInfo, [UInt8])] {
         var out: [String: (TensorInfo, [UInt8])] = [:]
