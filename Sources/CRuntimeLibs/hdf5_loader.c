@@ -82,6 +82,13 @@ static int bind_library(void *handle, char *why, size_t why_n) {
     const char *missing = NULL;
     memset(&api, 0, sizeof(api));
 
+    /* Before anything initialises the library: no clean-up at exit. After a failed write (a full
+     * disk) libhdf5's own H5close at exit flushes the broken file again and crashes inside
+     * libhdf5; ckpt closes what it opened itself, and removes what it could not finish. */
+    herr_t (*dont_atexit)(void) = NULL;
+    *(void **)(&dont_atexit) = dlsym(handle, "H5dont_atexit");
+    if (dont_atexit != NULL) (void)dont_atexit();
+
     REQUIRED(H5open, "H5open");
     REQUIRED(H5get_libversion, "H5get_libversion");
     if (api.H5get_libversion(&api.version_major, &api.version_minor, &api.version_release) < 0) {

@@ -190,11 +190,13 @@ public struct Manifest: Sendable {
                     }
                 }
             }
-        } catch var e as CheckpointError where e.code == .invalidJSON {
+        } catch var e as CheckpointError where e.file == nil {
+            // The parser's errors (bad JSON, or a text that would build too much) name the byte
+            // within the manifest: made a byte of the file, with the file and member named.
             e.file = file
             e.member = ContainerSpec.manifestMember
-            e.offset = offset
-            e.reason = "the manifest is " + e.reason
+            if let base = offset { e.offset = e.offset.map { base + $0 } ?? base }
+            if e.code == .invalidJSON { e.reason = "the manifest is " + e.reason }
             throw e
         }
 

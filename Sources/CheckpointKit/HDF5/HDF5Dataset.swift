@@ -193,7 +193,9 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
             }
             if let count = api.H5Dget_num_chunks {
                 var n: hsize_t = 0
-                guard count(handle.id, HDF5Constants.defaultPlist, &n) >= 0 else {
+                let space = try location.handle(api.H5Dget_space(handle.id), .dataspace,
+                                                "libhdf5 could not read the dataset's shape", path: path)
+                guard count(handle.id, space.id, &n) >= 0 else {
                     throw location.failure("libhdf5 could not count the dataset's chunks", path: path)
                 }
                 stored = n < total ? "\(n) of its \(total) chunks" : nil

@@ -78,9 +78,9 @@ extension SafetensorsSource {
                     }
                 }
             }
-        } catch var e as CheckpointError where e.code == .invalidJSON {
-            e.file = file
-            e.reason = "the safetensors header is " + e.reason
+        } catch var e as CheckpointError where e.code == .invalidJSON || e.file == nil {
+            e.file = e.file ?? file
+            if e.code == .invalidJSON { e.reason = "the safetensors header is " + e.reason }
             throw e
         }
 
@@ -187,9 +187,9 @@ extension SafetensorsSource {
                     }
                 }
             }
-        } catch var e as CheckpointError where e.code == .invalidJSON {
-            e.file = file
-            if !e.reason.hasPrefix("the safetensors index") { e.reason = "the safetensors index is " + e.reason }
+        } catch var e as CheckpointError where e.code == .invalidJSON || e.file == nil {
+            e.file = e.file ?? file
+            if e.code == .invalidJSON, !e.reason.hasPrefix("the safetensors index") { e.reason = "the safetensors index is " + e.reason }
             throw e
         }
         guard sawWeightMap else {

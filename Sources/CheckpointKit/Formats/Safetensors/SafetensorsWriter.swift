@@ -106,8 +106,8 @@ public enum SafetensorsWriter {
             ("weight_map", .object(weightMap)),
         ])
         try indexOut.append(indexJSON.serializedBytes(.pretty))
-        for out in outputs { try out.commit() }
-        try indexOut.commit()
+        // The shards, then the index: the set appears whole or not at all.
+        try AtomicFileSet(outputs + [indexOut]).commit()
         return [path] + shardPaths
     }
 
