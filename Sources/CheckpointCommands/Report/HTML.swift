@@ -198,7 +198,8 @@ enum ReportOutput {
             console.write(html)
             return
         }
-        if let existing = try? ReadableFile(path: path) {
+        // Looking at the old page is not reading an input: it must not join the inputs the output may not replace.
+        if let existing = InputRegistry.$current.withValue(nil, operation: { try? ReadableFile(path: path) }) {
             let head = (try? existing.read(at: 0, count: Int(min(existing.size, 64)), what: "the existing report")) ?? []
             let text = String(decoding: head, as: UTF8.self).lowercased()
             if !(text.hasPrefix("<!doctype html") || text.hasPrefix("<html")) {

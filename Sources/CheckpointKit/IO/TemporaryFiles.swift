@@ -14,6 +14,9 @@ public enum TemporaryFiles {
     static let marker = ".ckpt-tmp-"
     private static let counter = Atomic<Int>(0)
 
+    /// How many files are registered for removal on interruption now (tests).
+    public static var registeredCount: Int { SystemProcess.registeredTemporaryCount }
+
     /// A fresh name for this process.
     static func nextName() -> String {
         let n = counter.add(1, ordering: .relaxed).newValue
