@@ -49,6 +49,7 @@ public enum FuzzTargets {
         FuzzTarget("gguf", maxLength: 65536, fuzzGGUF),
         FuzzTarget("pytorch", maxLength: 65536, fuzzPyTorch),
         FuzzTarget("tensorflow", maxLength: 65536, fuzzTensorFlow),
+        FuzzTarget("hdf5", maxLength: 65536, fuzzHDF5),
     ]
 
     public static func named(_ name: String) -> FuzzTarget? { all.first { $0.name == name } }

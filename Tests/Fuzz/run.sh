@@ -73,6 +73,8 @@ for f in $(small Tests/Fixtures/pytorch \( -name '*.pt' -o -name '*.bin' \)); do
 done
 # TensorFlow: the .index tables and protobuf messages of the fixtures.
 for f in $(small Tests/Fixtures/tensorflow \( -name '*.index' -o -name '*.pb' -o -name '*.meta' \)); do cp "$f" "$seeds/tensorflow/$(echo "${f#Tests/Fixtures/}" | tr / _)"; done
+# HDF5: the small fixtures (links, external storage) as images.
+for f in $(small Tests/Fixtures/hdf5 -name '*.h5'); do cp "$f" "$seeds/hdf5/$(echo "${f#Tests/Fixtures/}" | tr / _)"; done
 # Inputs that once crashed a reader stay in the seeds.
 if [ -d Tests/Fixtures/fuzz-regressions ]; then
     for f in Tests/Fixtures/fuzz-regressions/*; do
