@@ -33,7 +33,7 @@ struct HostileRoundTwoFaultTests {
             if hung { child.signal(SIGKILL) }
             let r = child.wait()
             #expect(!hung, "ckpt \(args) blocked on a FIFO")
-            #expect(r.status == 2 && r.output.contains(name) && r.output.contains("FIFO") || r.output.contains("not a regular file"), "\(r.output)")
+            #expect(r.status == 2 && r.output.contains(name) && (r.output.contains("FIFO") || r.output.contains("not a regular file")), "\(r.output)")
         }
     }
 
@@ -169,6 +169,16 @@ struct HostileRoundTwoFaultTests {
         let temps = try (0..<80).map { _ in try TemporaryFile(directory: dir, displayName: "x") }
         #expect(TemporaryFiles.registeredCount >= 80)
         for t in temps { t.remove() }
+    }
+
+    @Test("A dangling symbolic link as the output: refused without --force, with a sentence that says so")
+    func danglingSymlinkOutput() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(symlink(dir + "/nowhere.npz", dir + "/link.npz") == 0)
+        let r = CLI.run(["convert", CLI.path("Samples/mlp-weights.ckpt"), dir + "/link.npz"])
+        CLI.expectSentence(r, mentioning: ["link.npz", "symbolic link"])
+        #expect(!FileManager.default.fileExists(atPath: dir + "/nowhere.npz") && CLI.temporaries(in: dir).isEmpty)
     }
 
     @Test("Every scratch file follows the one temporary naming scheme, so the stale-file sweep knows it")
