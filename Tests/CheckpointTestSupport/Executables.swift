@@ -1,3 +1,4 @@
+#if canImport(Testing)  // test support only: a release build of the package (no Testing module) skips it
 import Foundation
 
 /// The built `ckpt` executable, for tests that need a real process (a pseudo-terminal, SIGKILL,
@@ -27,3 +28,4 @@ extension Requirement {
     public static let ckptBinary = Requirement(id: "binary", what: "the built ckpt executable", install: "swift build",
                                                requireVariable: "CKPT_REQUIRE_BINARY") { CkptExecutable.path != nil }
 }
+#endif

@@ -1,3 +1,4 @@
+#if canImport(Testing)  // test support only: a release build of the package (no Testing module) skips it
 import Foundation
 import Testing
 #if canImport(Glibc)
@@ -111,3 +112,4 @@ extension TestEnv {
         return out
     }
 }
+#endif

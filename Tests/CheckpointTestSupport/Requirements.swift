@@ -1,3 +1,4 @@
+#if canImport(Testing)  // test support only: a release build of the package (no Testing module) skips it
 import Foundation
 import Testing
 import CheckpointKit
@@ -180,3 +181,4 @@ extension Trait where Self == RequirementTrait {
     /// The test runs only where all of `requirements` are installed (see ``Requirement``).
     public static func requires(_ requirements: Requirement...) -> RequirementTrait { RequirementTrait(requirements: requirements) }
 }
+#endif

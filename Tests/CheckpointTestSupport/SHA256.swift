@@ -1,3 +1,4 @@
+#if canImport(Testing)  // test support only: a release build of the package (no Testing module) skips it
 /// SHA-256 (FIPS 180-4), to compare bytes with digests recorded by Python (`hashlib.sha256`).
 public enum SHA256 {
     public static func hex(_ data: [UInt8]) -> String {
@@ -49,3 +50,4 @@ public enum SHA256 {
         0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
     ]
 }
+#endif

@@ -1,3 +1,4 @@
+#if canImport(Testing)  // test support only: a release build of the package (no Testing module) skips it
 import Foundation
 import Testing
 
@@ -93,3 +94,4 @@ extension Trait where Self == SeedReportingTrait {
     /// Issues of the test name the seeds its `SeededRNG`s used.
     public static var reportsSeeds: SeedReportingTrait { SeedReportingTrait() }
 }
+#endif

@@ -1,3 +1,4 @@
+#if canImport(Testing)  // test support only: a release build of the package (no Testing module) skips it
 import Foundation
 
 /// Where the package and its fixtures are, scratch directories, and small file helpers, shared by
@@ -56,3 +57,4 @@ public enum TestEnv {
         return nil
     }
 }
+#endif

@@ -1,3 +1,4 @@
+#if canImport(Testing)  // test support only: a release build of the package (no Testing module) skips it
 import Foundation
 import Testing
 
@@ -307,3 +308,4 @@ public enum TestScanner {
         checks.contains(where: text.contains) || calls(text).contains { helpers.matches($0, from: type) }
     }
 }
+#endif
