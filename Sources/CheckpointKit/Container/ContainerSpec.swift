@@ -81,7 +81,7 @@ public struct Limits: Sendable {
 
     // Work done for people, not files.
     /// Values `inspect --values N` prints at most.
-    public var maxPrintedValues: Int = 100_000
+    public var maxPrintedValues: Int = 1 << 20
     /// Edit-distance cells a "did you mean" suggestion may compute (names × lengths).
     public var maxSuggestionWork: Int = 20_000_000
 
