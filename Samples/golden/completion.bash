@@ -186,9 +186,9 @@ _ckpt() {
 
 _ckpt_inspect() {
     repeating_flags=()
-    non_repeating_flags=(--json --stats --verify --force --lenient --allow-sparse --progress --no-progress --version -h --help)
+    non_repeating_flags=(--json --stats --force --config --verify --lenient --allow-sparse --progress --no-progress --wide --version -h --help)
     repeating_options=()
-    non_repeating_options=(--from --architecture --filter --tensor --values --report --color)
+    non_repeating_options=(--from --architecture --filter --tensor --values --format -o --output --layer --report --color)
     __ckpt_offer_flags_options 1
 
     # Offer option value completions
@@ -208,6 +208,16 @@ _ckpt_inspect() {
         return
         ;;
     '--values')
+        return
+        ;;
+    '--format')
+        return
+        ;;
+    '-o'|'--output')
+        __ckpt_add_completions -f
+        return
+        ;;
+    '--layer')
         return
         ;;
     '--report')
@@ -231,7 +241,7 @@ _ckpt_inspect() {
 
 _ckpt_diff() {
     repeating_flags=()
-    non_repeating_flags=(--exact --weights-only --include-optimizer --only-changed -q --quiet --json --no-bars --force --allow-sparse --progress --no-progress --version -h --help)
+    non_repeating_flags=(--exact --weights-only --include-optimizer --only-changed -q --quiet --json --no-bars --force --allow-sparse --progress --no-progress --wide --version -h --help)
     repeating_options=(--map --strip-prefix --tensor)
     non_repeating_options=(--atol --rtol --nan --filter --from-a --from-b --architecture --report --color)
     __ckpt_offer_flags_options 2
@@ -297,7 +307,7 @@ _ckpt_diff() {
 
 _ckpt_strip() {
     repeating_flags=()
-    non_repeating_flags=(--keep-architecture --force --verify --json --allow-sparse --progress --no-progress --version -h --help)
+    non_repeating_flags=(--keep-architecture --force --verify --json --allow-sparse --progress --no-progress --wide --version -h --help)
     repeating_options=()
     non_repeating_options=(--output -o --from --to --architecture --color)
     __ckpt_offer_flags_options 1
@@ -337,7 +347,7 @@ _ckpt_strip() {
 
 _ckpt_rebuild() {
     repeating_flags=()
-    non_repeating_flags=(--allow-unknown-layers --skip-mismatch --force --json --allow-sparse --progress --no-progress --version -h --help)
+    non_repeating_flags=(--allow-unknown-layers --skip-mismatch --force --json --allow-sparse --progress --no-progress --wide --version -h --help)
     repeating_options=(--set)
     non_repeating_options=(--architecture --optimizer --learning-rate --optimizer-config --output -o --from --backend --color)
     __ckpt_offer_flags_options 1
@@ -391,7 +401,7 @@ _ckpt_rebuild() {
 
 _ckpt_convert() {
     repeating_flags=()
-    non_repeating_flags=(--dequantize --force --allow-sparse --progress --no-progress --version -h --help)
+    non_repeating_flags=(--dequantize --force --allow-sparse --progress --no-progress --wide --version -h --help)
     repeating_options=(--meta)
     non_repeating_options=(--from --to --architecture --strip-prefix --max-shard-size --color)
     __ckpt_offer_flags_options 2

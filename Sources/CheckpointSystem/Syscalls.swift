@@ -188,6 +188,13 @@ public struct FileDescriptor: Sendable, Hashable {
 
     public var isTerminal: Bool { isatty(rawValue) == 1 }
 
+    /// The width of the terminal this descriptor is, in columns; nil when it is not a terminal.
+    public var terminalColumns: Int? {
+        var size = winsize()
+        guard ioctl(rawValue, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return nil }
+        return Int(size.ws_col)
+    }
+
     public static let standardOutput = FileDescriptor(rawValue: 1)
     public static let standardError = FileDescriptor(rawValue: 2)
 }

@@ -34,6 +34,21 @@ struct TFCommandTests {
     }
 
     @Test
+    func sizeOnDiskIsEveryFileRead() throws {
+        // However the checkpoint is named, its size is its .index and .data files'; strip says the same.
+        let total = UInt64(967 + 1_223_086)
+        for path in ["mlp/mlp_weights", "mlp/mlp_weights.index", "mlp/mlp_weights.data-00000-of-00001", "mlp", "mlp/checkpoint"] {
+            let r = CLI.run(["inspect", "--json", "\(Self.fixtures)/\(path)"])
+            let json = try JSONParser.parse(Array(r.out.utf8))
+            #expect(json["file_size"]?.int64Value.map(UInt64.init) == total, "\(path): \(json["file_size"] ?? .null)")
+        }
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let s = CLI.run(["strip", "\(Self.fixtures)/mlp/mlp_weights.index", "-o", dir + "/w.safetensors"])
+        #expect(s.status == 0 && s.out.contains("1.17 MB →"), "\(s.out)")
+    }
+
+    @Test
     func inspectJSONCarriesBothNames() throws {
         let r = CLI.run(["inspect", "--json", "\(Self.fixtures)/lstm/lstm_full"])
         #expect(r.status == 0)

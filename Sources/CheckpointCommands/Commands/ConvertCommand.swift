@@ -64,7 +64,7 @@ struct ConvertCommand: ParsableCommand {
         let result = try Convert.run(source, to: output, options: options)
         progress.finish()
         for note in result.notes { console.print("note: \(note)", to: .err) }
-        console.print("wrote \(escapeForDisplay(output)) (\(result.format.displayName), \(result.tensors) tensors)", to: .err)
+        console.print(wrapLine("wrote \(escapeForDisplay(output)) (\(result.format.displayName), \(result.tensors) tensors)", width: display.wide ? .max : console.width))
     }
 }
 

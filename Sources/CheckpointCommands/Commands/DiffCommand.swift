@@ -6,7 +6,7 @@ struct DiffCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "diff",
         abstract: "Compare two checkpoints tensor by tensor: what an epoch changed, whether two exports are the same.",
-        usage: "ckpt diff <a> <b> [--atol <x>] [--rtol <x>] [--exact] [--only-changed] [-q] [--json] [options]",
+        usage: "ckpt diff <a> <b> [--atol <x>] [--rtol <x>] [--exact] [--only-changed]\n                 [-q] [--json] [options]",
         discussion: """
         Structure: tensors only in A (-), only in B (+), dtype or shape changed (!), paired by \
         name after --map and --strip-prefix. Values, for tensors in both with the same data layout: \
@@ -161,7 +161,8 @@ struct DiffCommand: ParsableCommand {
         let result = try CheckpointDiff.compare(sa, sb, options: options)
         holder.withLock { $0 }?.finish()
 
-        let rendered = DiffReport(result: result, fileA: a, fileB: b, onlyChanged: onlyChanged, bars: !noBars)
+        var rendered = DiffReport(result: result, fileA: a, fileB: b, onlyChanged: onlyChanged, bars: !noBars)
+        if report != nil { rendered.graph = (sb.index.architecture ?? sa.index.architecture).flatMap { ModelGraph.read(architecture: $0) } }
         if let path = report {
             try ReportOutput.write(rendered.html(), to: path, inputs: [a, b], overwrite: force)
         }
@@ -171,7 +172,7 @@ struct DiffCommand: ParsableCommand {
             console.write(result.json().serialized(.pretty))
         } else if !quiet {
             let style = Style(enabled: display.useColor(console))
-            console.write(rendered.text(style: style, width: console.width))
+            console.write(wrapLines(rendered.text(style: style, width: display.wide ? .max : console.width), width: display.wide ? .max : console.width))
         }
         if result.exitCode != 0 { throw ExitCode(result.exitCode) }
     }

@@ -9,6 +9,8 @@ struct DiffReport {
     let fileB: String
     let onlyChanged: Bool
     let bars: Bool
+    /// The architecture (B's, else A's), for the graph in the HTML report.
+    var graph: ModelGraph? = nil
 
     func text(style: Style, width: Int) -> String {
         var out = ""
@@ -50,22 +52,17 @@ struct DiffReport {
         !onlyChanged || t.isDifference || t.values == .notCompared
     }
 
+    /// The table, fitted to `width`: the least telling metric columns go first (cosine, RMS,
+    /// relative, mean), then tensor names are shortened in the middle; a line says what was
+    /// hidden.
     func tensorTable(style: Style, width: Int) -> String {
-        let full = buildTable(style: style, compact: false)
-        guard let text = full else { return "" }
-        let widest = text.split(separator: "\n").map { displayWidth(String($0)) }.max() ?? 0
-        if widest > width, let compact = buildTable(style: style, compact: true) { return compact }
-        return text
+        buildTable(style: style, width: width) ?? ""
     }
 
     /// nil when no row is left to show.
-    func buildTable(style: Style, compact: Bool) -> String? {
-        var headers = ["", "Tensor", "dtype", "shape", "max |Δ|", "mean |Δ|", "RMS Δ", "max rel Δ", "cosine", "differ"]
-        var align: [TextTable.Align] = [.left, .left, .left, .left, .right, .right, .right, .right, .right, .right]
-        if compact {
-            headers.remove(at: 8); headers.remove(at: 6)
-            align.remove(at: 8); align.remove(at: 6)
-        }
+    func buildTable(style: Style, width: Int) -> String? {
+        let headers = ["", "Tensor", "dtype", "shape", "max |Δ|", "mean |Δ|", "RMS Δ", "max rel Δ", "cosine", "differ"]
+        let align: [TextTable.Align] = [.left, .left, .left, .left, .right, .right, .right, .right, .right, .right]
         var table = TextTable(headers, align: align)
         enum Kind { case layer, tensor(TensorDiff) }
         var kinds: [Kind] = []
@@ -77,13 +74,13 @@ struct DiffReport {
             for t in rows {
                 var row = [t.marker, "  " + escapeForDisplay(t.name), dtypeText(t), shapeText(t)]
                 row += metricCells(t)
-                if compact { row.remove(at: 8); row.remove(at: 6) }
                 table.add(row)
                 kinds.append(.tensor(t))
             }
         }
         guard !kinds.isEmpty else { return nil }
-        let valueColumns = compact ? 4..<8 : 4..<10
+        let hidden = table.fit(width: width, drop: ["cosine", "RMS Δ", "max rel Δ", "mean |Δ|"], shrink: 1)
+        let valueColumns = 4..<table.headers.count
         return table.render(style: { row, col, cell in
             switch kinds[row] {
             case .layer:
@@ -95,7 +92,7 @@ struct DiffReport {
                 if (col == 2 && t.dtypeChanged) || (col == 3 && t.shapeChanged) { return style.yellow(cell) }
                 return cell
             }
-        })
+        }) + TextTable.hiddenNote(hidden, width: width)
     }
 
     static func markerStyle(_ marker: String, _ cell: String, _ style: Style) -> String {

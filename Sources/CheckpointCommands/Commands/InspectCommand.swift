@@ -39,9 +39,23 @@ struct InspectCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Show one tensor.", valueName: "name"))
     var tensor: String?
 
-    // .unconditional: `--values -5` is a wrong count (said so below), not a missing one.
-    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("With --tensor: print the first N values (row-major).", valueName: "N"))
-    var values: Int?
+    @Option(name: .long, help: ArgumentHelp("With --tensor: print the first N values (row-major), or a numpy slice such as '[0:4, -3:]' laid out as numpy prints it.", valueName: "N|slice"))
+    var values: String?
+
+    @Option(name: .long, help: ArgumentHelp("With --tensor and -o: write the tensor (or the --values slice) as npy, raw (bytes, little-endian) or csv.", valueName: "npy|raw|csv"))
+    var format: String?
+
+    @Option(name: [.customShort("o"), .long], help: ArgumentHelp("With --format: the file to write.", valueName: "file"), completion: .file())
+    var output: String?
+
+    @Flag(name: .long, help: "With -o or --report: replace an existing output file.")
+    var force = false
+
+    @Flag(name: .long, help: "Print the architecture (model.to_json(), with the compile config) and the optimizer's configuration as formatted JSON.")
+    var config = false
+
+    @Option(name: .long, help: ArgumentHelp("Show one layer: its configuration (JSON) and its tensors.", valueName: "name"))
+    var layer: String?
 
     @Flag(name: .long, help: "Check every member's CRC-32, sizes and headers; exit 2 on any mismatch.")
     var verify = false
@@ -49,9 +63,6 @@ struct InspectCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Also write a self-contained HTML page (summary, charts, tables; histograms with --stats) to this file; - for stdout.", valueName: "file.html"),
             completion: .file(extensions: ["html"]))
     var report: String?
-
-    @Flag(name: .long, help: "With --report: replace the file if it exists.")
-    var force = false
 
     @Flag(name: .long, help: "PyTorch files: show objects the pickle names outside the tensor allow-list as placeholders instead of refusing the file (nothing is run either way).")
     var lenient = false
@@ -62,13 +73,24 @@ struct InspectCommand: ParsableCommand {
 
     func validate() throws {
         if report == "-" && json { throw ValidationError("--report - and --json both write to stdout; give --report a file name") }
-        if let values, values < 0 { throw ValidationError("--values must be 0 or more") }
+        if let n = valuesCount, n < 0 { throw ValidationError("--values must be 0 or more") }
         if values != nil && tensor == nil { throw ValidationError("--values needs --tensor NAME") }
+        if let format, !["npy", "raw", "csv"].contains(format) { throw ValidationError("--format must be npy, raw or csv") }
+        if (format == nil) != (output == nil) { throw ValidationError("--format and -o go together: --format npy -o FILE") }
+        if format != nil && tensor == nil { throw ValidationError("--format needs --tensor NAME") }
+        if layer != nil && tensor != nil { throw ValidationError("--layer and --tensor each choose what to show; give one") }
     }
+
+    /// `--values N`: a count (the first N values); anything else is a slice.
+    var valuesCount: Int? { values.flatMap { Int($0.trimmingSpaces()) } }
 
     func run() throws {
         let console = Console.current
         let source = try CheckpointFiles.open(file, from: from, architecture: architecture, lenient: lenient, reading: reading)
+        if config {
+            console.write(try InspectConfig.document(source, file: file).serialized(.pretty))
+            return
+        }
         let style = Style(enabled: display.useColor(console) && !json)
         let index = source.index
 
@@ -84,6 +106,18 @@ struct InspectCommand: ParsableCommand {
                                           ?? "`ckpt inspect \(file)` lists the tensors")
             }
             selected = [k]
+        }
+        var layerConfig: JSONValue? = nil
+        if let layer {
+            let found = try InspectConfig.layer(layer, in: source, file: file)
+            layerConfig = found.config
+            selected = found.tensors
+        }
+        if let format, let output, let k = selected.first, tensor != nil {
+            let slice = try values.flatMap { valuesCount == nil ? try TensorSlice($0) : nil }
+            try TensorValues.extract(source, tensor: k, slice: slice, format: format, to: output, overwrite: force)
+            console.print("wrote \(escapeForDisplay(output)) (\(format), \(escapeForDisplay(index.tensors[k].name)))")
+            return
         }
 
         if verify {
@@ -106,16 +140,21 @@ struct InspectCommand: ParsableCommand {
         }
 
         var valuesByTensor: [Int: [UInt8]] = [:]
+        var valuesShape: [Int: [Int]] = [:]
         // Values are read piece by piece and only as many as printed; what is printed is capped
         // (a billion values is no answer anyone reads, and would need gigabytes of text).
-        let printable = values.map { min($0, Limits.default.maxPrintedValues) }
-        if let k = selected.first, tensor != nil, let n = values, let shown = printable {
+        let printable = valuesCount.map { min($0, Limits.default.maxPrintedValues) }
+        if let k = selected.first, tensor != nil, let n = valuesCount, let shown = printable {
             if n > shown { console.print("note: --values prints at most \(shown) values", to: .err) }
             valuesByTensor[k] = try ValuePrinter.firstBytes(source, tensor: k, count: shown)
+        } else if let k = selected.first, tensor != nil, let text = values {
+            let (bytes, shape) = try TensorValues.gather(source, tensor: k, slice: try TensorSlice(text))
+            valuesByTensor[k] = bytes
+            valuesShape[k] = shape
         }
 
         let report = InspectReport(source: source, file: file, selected: selected, stats: statsByTensor, values: valuesByTensor,
-                                   verified: verify)
+                                   verified: verify, valuesShape: valuesShape, slice: valuesCount == nil ? values : nil, layerConfig: layerConfig)
         if let path = self.report {
             try ReportOutput.write(report.html(), to: path, inputs: [file], overwrite: force)
             if path == "-" { return }
@@ -123,7 +162,8 @@ struct InspectCommand: ParsableCommand {
         if json {
             console.write(report.json().serialized(.pretty))
         } else {
-            console.write(report.text(style: style, width: console.width, valuesLimit: printable))
+            let width = display.wide ? Int.max : console.width
+            console.write(wrapLines(report.text(style: style, width: width, valuesLimit: printable), width: width))
         }
     }
 }

@@ -7,13 +7,22 @@ struct InspectReport {
     let stats: [Int: TensorStats]
     let values: [Int: [UInt8]]
     let verified: Bool
+    /// `--values SLICE`: the selection's shape, and the slice as given.
+    var valuesShape: [Int: [Int]] = [:]
+    var slice: String? = nil
+    /// `--layer NAME`: the layer's entry in the architecture.
+    var layerConfig: JSONValue? = nil
     /// Taken once: the index (a struct of arrays) and the parsed architecture (a large model's
     /// JSON is hundreds of KB) are used by every part of the report.
     let index: CheckpointIndex
     let summary: CheckpointSummary
     var outline: KerasModelOutline? { summary.outline }
 
-    init(source: any TensorSource, file: String, selected: [Int], stats: [Int: TensorStats], values: [Int: [UInt8]], verified: Bool) {
+    init(source: any TensorSource, file: String, selected: [Int], stats: [Int: TensorStats], values: [Int: [UInt8]], verified: Bool,
+         valuesShape: [Int: [Int]] = [:], slice: String? = nil, layerConfig: JSONValue? = nil) {
+        self.valuesShape = valuesShape
+        self.slice = slice
+        self.layerConfig = layerConfig
         self.source = source
         self.file = file
         self.selected = selected
@@ -24,11 +33,13 @@ struct InspectReport {
         self.summary = CheckpointSummary(source)
     }
 
-    /// The file's size; for a checkpoint named by a prefix or a folder (TensorFlow), the size of
-    /// every file the reader uses.
+    /// The size of every file the reader uses (a TensorFlow checkpoint's `.index` and `.data`
+    /// shards, whichever of them, or the prefix, folder or state file, named it; a sharded set's
+    /// shards); the named file's when it is the only one.
     var fileSize: UInt64 {
-        if let f = try? ReadableFile(path: file) { return f.size }
-        return source.inputFiles.reduce(UInt64(0)) { $0 + $1.size }
+        let files = source.inputFiles
+        if files.count <= 1, let f = try? ReadableFile(path: file) { return f.size }
+        return files.reduce(UInt64(0)) { $0 + $1.size }
     }
 
     /// Whether tensors carry the key they are stored under (TensorFlow checkpoints).
@@ -116,25 +127,18 @@ struct InspectReport {
                 ? "every entry's CRC-32C and size, and the index's block checksums, match" : "every member's CRC-32, size and header match"
             out += "  verified    " + style.green(what) + "\n"
         }
+        // The header's lines wrapped to the width, continuations under the values.
+        out = out.split(separator: "\n").map { wrapLine(String($0), width: width, indent: "            ") }.joined(separator: "\n") + "\n"
         out += "\n"
+
+        if let layerConfig {
+            out += "Layer configuration:\n" + layerConfig.serialized(.pretty) + "\n"
+        }
 
         // Layer table (Keras model.summary() spirit).
         let rows = selected.count == index.tensors.count ? layerRows() : []
         if !rows.isEmpty {
-            var table = TextTable(["Layer (type)", "Params", "Trainable", "Bytes"], align: [.left, .right, .left, .right])
-            for r in rows {
-                let tr = r.params == 0 ? "-" : r.nonTrainableParams == 0 ? "yes" : r.trainableParams == 0 ? "no" : "partly"
-                let label = r.className == "?" ? escapeForDisplay(r.name) : "\(escapeForDisplay(r.name)) (\(r.className))"
-                table.add([label, Fmt.count(r.params), tr, Fmt.bytes(r.bytes)])
-            }
-            out += table.render()
-            out += " Total params: \(Fmt.count(t.params)) (\(Fmt.bytes(t.paramBytes)))\n"
-            out += " Trainable params: \(Fmt.count(t.trainable)) (\(Fmt.bytes(t.trainableBytes)))\n"
-            out += " Non-trainable params: \(Fmt.count(t.nonTrainable)) (\(Fmt.bytes(t.nonTrainableBytes)))\n"
-            if t.optimizer > 0 || index.optimizer != nil {
-                out += " Optimizer params: \(Fmt.count(t.optimizer)) (\(Fmt.bytes(t.optimizerBytes)))\n"
-            }
-            out += "\n"
+            out += layerTable(rows, totals: t, width: width) + "\n"
         }
 
         // Tensor table.
@@ -172,11 +176,17 @@ struct InspectReport {
             if keyColumn { row.append(escapeForDisplay(info.sourceKey ?? "")) }
             table.add(row)
         }
+        let hidden = table.fit(width: width, drop: ["ratio", "stored", "key", "elements", "inf", "nan", "zeros", "histogram", "std", "mean"])
+        let columns = table.headers
         out += table.render(style: { row, col, cell in
-            guard col >= 11, col <= 13, !stats.isEmpty else { return cell }
-            if col == 13 { return style.cyan(cell) }
-            return cell.trimmingSpaces() == "0" ? cell : style.yellow(cell)
+            guard !stats.isEmpty, col < columns.count else { return cell }
+            switch columns[col] {
+            case "histogram": return style.cyan(cell)
+            case "zeros", "nan", "inf": return cell.trimmingSpaces() == "0" ? cell : style.yellow(cell)
+            default: return cell
+            }
         })
+        out += TextTable.hiddenNote(hidden, width: width)
         out += "\(selected.count) of \(index.tensors.count) tensors\n"
 
         // One tensor asked for by name: its histogram, large.
@@ -186,7 +196,46 @@ struct InspectReport {
 
         for (i, bytes) in values {
             let info = index.tensors[i]
-            out += "\n" + ValuePrinter.render(info: info, bytes: bytes, limit: valuesLimit ?? 0)
+            if let shape = valuesShape[i] {
+                out += "\n\(escapeForDisplay(info.name))\(escapeForDisplay(slice ?? ""))  \(info.dtype.rawValue) \(Fmt.shape(shape)) of \(Fmt.shape(info.shape)):\n"
+                out += TensorValues.render(info.dtype, bytes, shape: shape, width: min(width, 80)) + "\n"
+            } else {
+                out += "\n" + ValuePrinter.render(info: info, bytes: bytes, limit: valuesLimit ?? 0)
+            }
+        }
+        return out
+    }
+
+    /// The layer table as Keras's `model.summary()` prints it (Output Shape, Param #, Connected to
+    /// for a Functional model that is not a chain; nested models' layers under them, as
+    /// `expand_nested` shows them), with ckpt's Trainable and Bytes columns, and Keras's totals.
+    func layerTable(_ rows: [LayerSummary], totals t: ParameterTotals, width: Int = .max) -> String {
+        let shapes = summary.graph != nil
+        let connections = summary.showsConnections
+        var headers = ["Layer (type)"], align: [TextTable.Align] = [.left]
+        if shapes { headers.append("Output Shape"); align.append(.left) }
+        headers += ["Param #", "Trainable", "Bytes"]
+        align += [.right, .left, .right]
+        if connections { headers.append("Connected to"); align.append(.left) }
+        var table = TextTable(headers, align: align)
+        for r in rows {
+            let tr = r.params == 0 ? "-" : r.nonTrainableParams == 0 ? "yes" : r.trainableParams == 0 ? "no" : "partly"
+            var label = r.className == "?" ? escapeForDisplay(r.name) : "\(escapeForDisplay(r.name)) (\(escapeForDisplay(r.className)))"
+            if r.parent != nil { label = "   └ " + label }
+            var row = [label]
+            if shapes { row.append(r.outputShape ?? "?") }
+            row += [Fmt.count(r.params), tr, Fmt.bytes(r.bytes)]
+            if connections { row.append(r.connectedTo.map { $0.isEmpty ? "-" : $0.map(escapeForDisplay).joined(separator: ", ") } ?? "") }
+            table.add(row)
+        }
+        let hidden = table.fit(width: width, drop: ["Bytes", "Trainable", "Connected to"])
+        var out = table.render() + TextTable.hiddenNote(hidden, width: width)
+        let optimizer = t.optimizer > 0 || index.optimizer != nil
+        out += " Total params: \(Fmt.count(optimizer ? t.total : t.params)) (\(Fmt.bytes(optimizer ? t.totalBytes : t.paramBytes)))\n"
+        out += " Trainable params: \(Fmt.count(t.trainable)) (\(Fmt.bytes(t.trainableBytes)))\n"
+        out += " Non-trainable params: \(Fmt.count(t.nonTrainable)) (\(Fmt.bytes(t.nonTrainableBytes)))\n"
+        if optimizer {
+            out += " Optimizer params: \(Fmt.count(t.optimizer)) (\(Fmt.bytes(t.optimizerBytes)))\n"
         }
         return out
     }
@@ -204,7 +253,21 @@ struct InspectReport {
     // MARK: JSON (schema ckpt.inspect/1)
 
     func json() -> JSONValue {
-        summary.json(file: file, fileSize: fileSize, selected: selected, stats: stats, values: values, verified: verified)
+        var doc = summary.json(file: file, fileSize: fileSize, selected: selected, stats: stats, values: values, verified: verified)
+        guard case .object(var root) = doc else { return doc }
+        if let layerConfig { root.append(("layer_config", layerConfig)) }
+        if let slice, let (i, shape) = valuesShape.first, case .array(var tensors) = root.first(where: { $0.0 == "tensors" })?.1 {
+            for k in tensors.indices where tensors[k]["name"]?.stringValue == index.tensors[i].name {
+                if case .object(var e) = tensors[k] {
+                    e.append(("values_slice", .string(slice)))
+                    e.append(("values_shape", .array(shape.map { .number($0) })))
+                    tensors[k] = .object(e)
+                }
+            }
+            root = root.map { $0.0 == "tensors" ? ("tensors", .array(tensors)) : $0 }
+        }
+        doc = .object(root)
+        return doc
     }
 }
 

@@ -151,11 +151,11 @@ struct RebuildCommand: ParsableCommand {
             return
         }
         let opt = report.optimizer.map { "\($0.className)" } ?? "?"
-        console.print("architecture: \(report.dialect.displayName) JSON, \(report.modelClass) \"\(escapeForDisplay(report.modelName))\", \(report.layerCount) layers")
-        console.print("\(style.green("rebuilt")) \(escapeForDisplay(output)): \(report.matched.count) weights from \(escapeForDisplay(input))"
+        console.print(wrapLine("architecture: \(report.dialect.displayName) JSON, \(report.modelClass) \"\(escapeForDisplay(report.modelName))\", \(report.layerCount) layers", width: display.wide ? .max : console.width))
+        console.print(wrapLine("\(style.green("rebuilt")) \(escapeForDisplay(output)): \(report.matched.count) weights from \(escapeForDisplay(input))"
             + (report.takenAsIs.isEmpty ? "" : " (+\(report.takenAsIs.count) of unknown layers, as they are)")
             + ", fresh \(opt) state: \(report.optimizerVariables.count) variables (step 0"
-            + (report.optimizer?.learningRate.map { ", learning rate \(Fmt.g($0))" } ?? "") + ")")
+            + (report.optimizer?.learningRate.map { ", learning rate \(Fmt.g($0))" } ?? "") + ")", width: display.wide ? .max : console.width))
     }
 
     /// The three lists, each line saying which side is the file and which the architecture.

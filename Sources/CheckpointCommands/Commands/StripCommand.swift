@@ -66,7 +66,7 @@ struct StripCommand: ParsableCommand {
             if json {
                 console.write(summary.json(input: input, output: output, verified: false).serialized(.pretty))
             } else {
-                console.print(message)
+                console.print(wrapLine(message, width: display.wide ? .max : console.width))
             }
             return
         }
@@ -89,10 +89,10 @@ struct StripCommand: ParsableCommand {
         parts.append("removed \(summary.removedTensors) optimizer tensor\(summary.removedTensors == 1 ? "" : "s") (\(Fmt.count(summary.removedParams)) values)")
         if summary.removedOptimizerConfig { parts.append("the optimizer configuration") }
         if summary.removedArchitecture { parts.append("the architecture") }
-        console.print("\(style.green("stripped")) \(escapeForDisplay(input)) → \(escapeForDisplay(output)): " + parts.joined(separator: ", "))
+        console.print(wrapLine("\(style.green("stripped")) \(escapeForDisplay(input)) → \(escapeForDisplay(output)): " + parts.joined(separator: ", "), width: display.wide ? .max : console.width))
         let saved = Int64(summary.inputBytes) - Int64(summary.outputBytes)
         let pct = summary.inputBytes == 0 ? 0 : Double(saved) / Double(summary.inputBytes) * 100
-        console.print("kept \(summary.keptTensors) weight\(summary.keptTensors == 1 ? "" : "s") (\(Fmt.count(summary.keptParams)) params); \(Fmt.bytes(summary.inputBytes)) → \(Fmt.bytes(summary.outputBytes)), saved \(Fmt.bytes(UInt64(max(0, saved)))) (\(Fmt.fixed(pct, 1))%)")
+        console.print(wrapLine("kept \(summary.keptTensors) weight\(summary.keptTensors == 1 ? "" : "s") (\(Fmt.count(summary.keptParams)) params); \(Fmt.bytes(summary.inputBytes)) → \(Fmt.bytes(summary.outputBytes)), saved \(Fmt.bytes(UInt64(max(0, saved)))) (\(Fmt.fixed(pct, 1))%)", width: display.wide ? .max : console.width))
         if verified { console.print(style.green("verified") + ": every weight in the output is bit-identical to the input") }
     }
 }

@@ -63,6 +63,19 @@ extension DiffReport {
             body += SVG.bars(bars, id: "layer-change", ticks: ticks)
         }
 
+        var script: String? = nil
+        if let graph {
+            var change: [String: Double] = [:]
+            for l in result.layers {
+                guard let r = l.relativeChange else { continue }
+                let top = l.tensors.lazy.compactMap { graph.variables.variable(named: self.result.tensors[$0].name)?.layer }.first ?? l.name
+                change[top] = max(change[top] ?? 0, r)
+                change[l.name] = max(change[l.name] ?? 0, r)
+            }
+            body += "<h2>Architecture, coloured by change</h2>\n" + ArchitectureSVG.render(graph, params: [:], change: change)
+            script = ArchitectureSVG.script
+        }
+
         // Tensor table.
         var rows: [(cells: [String], cls: String?)] = []
         for l in result.layers {
@@ -88,7 +101,7 @@ extension DiffReport {
             for line in structure.split(separator: "\n") { body += "<li>\(e(String(line).trimmingSpaces()))</li>\n" }
             body += "</ul>\n"
         }
-        return HTML.page(title: "ckpt diff: \(fileA) vs \(fileB)", body: body)
+        return HTML.page(title: "ckpt diff: \(fileA) vs \(fileB)", body: body, script: script)
     }
 
     static let floor = DiffReport.barFloor

@@ -24,13 +24,16 @@ enum HTML {
     }
 
     /// A whole page: `title` (escaped here), `body` (already HTML).
-    static func page(title: String, body: String) -> String {
-        """
+    static func page(title: String, body: String, script: String? = nil) -> String {
+        let policy = script == nil ? "default-src 'none'; style-src 'unsafe-inline'" : "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
+        let scriptTag = script.map { "<script>\n\($0)\n</script>\n" } ?? ""
+        let footer = script == nil ? "no scripts, nothing loaded from the network" : "one inline script (pan and zoom), nothing loaded from the network"
+        return """
         <!DOCTYPE html>
         <html lang="en">
         <head>
         <meta charset="utf-8">
-        <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+        <meta http-equiv="Content-Security-Policy" content="\(policy)">
         <meta name="viewport" content="width=device-width, initial-scale=1">
         <meta name="color-scheme" content="light dark">
         <meta name="generator" content="ckpt \(CheckpointKitVersion.string)">
@@ -42,9 +45,9 @@ enum HTML {
         <body>
         <main>
         \(body)
-        <footer>Written by ckpt \(CheckpointKitVersion.string). This page is self-contained: no scripts, nothing loaded from the network.</footer>
+        <footer>Written by ckpt \(CheckpointKitVersion.string). This page is self-contained: \(footer).</footer>
         </main>
-        </body>
+        \(scriptTag)</body>
         </html>
 
         """

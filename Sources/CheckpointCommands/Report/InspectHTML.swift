@@ -109,6 +109,15 @@ extension InspectReport {
             }
             body += "</div>\n"
         }
-        return HTML.page(title: "ckpt inspect: " + file, body: body)
+        // The architecture as a graph.
+        var script: String? = nil
+        if let graph = summary.graph, selected.count == index.tensors.count {
+            var params: [String: Int] = [:]
+            for r in layerRows() where r.parent == nil { params[r.name] = r.params }
+            body += "<h2>Architecture</h2>\n" + ArchitectureSVG.render(graph, params: params)
+            script = ArchitectureSVG.script
+        }
+
+        return HTML.page(title: "ckpt inspect: " + file, body: body, script: script)
     }
 }

@@ -57,6 +57,12 @@ public final class Console: Sendable {
     public var capturedOutput: String { capture?.text.withLock { $0.out } ?? "" }
     public var capturedError: String { capture?.text.withLock { $0.err } ?? "" }
 
-    /// Terminal width for tables (COLUMNS, else 100).
-    public var width: Int { environment["COLUMNS"].flatMap(Int.init) ?? 100 }
+    /// The width tables and lines are fitted to: COLUMNS when set; else the terminal's width when
+    /// stdout is one (100 when unknown); else unlimited (a pipe or a file gets every column, for
+    /// grep and scripts).
+    public var width: Int {
+        if let c = environment["COLUMNS"].flatMap(Int.init), c > 0 { return c }
+        guard stdoutIsTTY else { return .max }
+        return (capture == nil ? FileDescriptor.standardOutput.terminalColumns : nil) ?? 100
+    }
 }

@@ -139,3 +139,81 @@ struct Style: Sendable {
     func yellow(_ s: String) -> String { wrap(s, "33") }
     func cyan(_ s: String) -> String { wrap(s, "36") }
 }
+
+extension TextTable {
+    /// The widest rendered line.
+    var renderedWidth: Int {
+        var widths = headers.map(displayWidth)
+        for r in rows { for (i, c) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], displayWidth(c)) } }
+        return widths.reduce(0, +) + 2 * max(0, widths.count - 1)
+    }
+
+    /// Fits the table into `width` cells: drops the columns headed `drop`, in that order, while
+    /// it is wider; then shortens the cells of column `shrink` in the middle (`dense/ke…/kernel`).
+    /// Returns the headers of the dropped columns (for a "--wide shows them" note).
+    mutating func fit(width: Int, drop: [String], shrink: Int = 0) -> [String] {
+        var hidden: [String] = []
+        for name in drop where renderedWidth > width {
+            guard let i = headers.firstIndex(of: name) else { continue }
+            headers.remove(at: i)
+            align.remove(at: i)
+            for k in rows.indices where i < rows[k].count { rows[k].remove(at: i) }
+            hidden.append(name)
+        }
+        let total = renderedWidth
+        if total > width, shrink < headers.count {
+            var column = displayWidth(headers[shrink])
+            for r in rows where shrink < r.count { column = max(column, displayWidth(r[shrink])) }
+            let target = max(16, column - (total - width))
+            for k in rows.indices where shrink < rows[k].count && displayWidth(rows[k][shrink]) > target {
+                rows[k][shrink] = abbreviateMiddle(rows[k][shrink], to: target)
+            }
+        }
+        return hidden
+    }
+
+    /// "(RMS Δ, cosine hidden to fit 80 columns; --wide shows them)", or "" when none was dropped.
+    static func hiddenNote(_ hidden: [String], width: Int) -> String {
+        hidden.isEmpty ? "" : "(\(hidden.joined(separator: ", ")) hidden to fit \(width) columns; --wide shows \(hidden.count == 1 ? "it" : "them"))\n"
+    }
+}
+
+/// `s` cut to `width` cells with "…" in the middle; leading spaces (indentation) kept.
+func abbreviateMiddle(_ s: String, to width: Int) -> String {
+    let chars = Array(s)
+    guard chars.count > width, width >= 3 else { return s }
+    let lead = chars.prefix { $0 == " " }.count
+    let keep = width - 1 - lead
+    guard keep >= 2 else { return String(chars.prefix(width)) }
+    let head = (keep + 1) / 2, tail = keep - head
+    return String(chars.prefix(lead + head)) + "…" + String(chars.suffix(tail))
+}
+
+/// A line of prose wrapped at spaces to `width` cells, continuation lines indented; its own
+/// indentation is kept.
+func wrapLine(_ line: String, width: Int, indent: String = "    ") -> String {
+    guard displayWidth(line) > width, width > indent.count + 10 else { return line }
+    let lead = String(line.prefix { $0 == " " })
+    var lines: [String] = []
+    var current = lead
+    var started = false
+    for word in line.dropFirst(lead.count).split(separator: " ", omittingEmptySubsequences: false) {
+        let w = String(word)
+        if !started { current += w; started = true; continue }
+        if !w.isEmpty, displayWidth(current) + 1 + displayWidth(w) > width, displayWidth(current) > displayWidth(indent) {
+            lines.append(current)
+            current = lead + indent + w
+        } else {
+            current += " " + w
+        }
+    }
+    lines.append(current)
+    return lines.joined(separator: "\n")
+}
+
+/// Every line of `text` wrapped to `width` (tables are fitted before; this keeps prose lines,
+/// paths and notes inside the terminal too).
+func wrapLines(_ text: String, width: Int) -> String {
+    guard width < Int.max else { return text }
+    return text.split(separator: "\n", omittingEmptySubsequences: false).map { wrapLine(String($0), width: width) }.joined(separator: "\n")
+}

@@ -10,6 +10,9 @@ public struct DisplayOptions: ParsableArguments {
     @Flag(inversion: .prefixedNo, help: "Show a progress bar on stderr (default: only when stderr is a terminal).")
     public var progress: Bool? = nil
 
+    @Flag(name: .long, help: "Print tables at full width; by default they fit the terminal (COLUMNS), dropping or shortening the least important columns.")
+    public var wide = false
+
     public init() {}
 
     /// Whether to colour stdout.

@@ -7,12 +7,34 @@ public struct LayerSummary: Sendable, Equatable {
     public var trainableParams = 0
     public var nonTrainableParams = 0
     public var bytes: UInt64 = 0
+    /// Keras's Output Shape cell (`(None, 26, 26, 8)`, `?` when unknown); nil without an architecture.
+    public var outputShape: String? = nil
+    /// The inputs of the layer's calls (`bn[0][0]`), for a Functional model; nil otherwise.
+    public var connectedTo: [String]? = nil
+    /// The nested model this row's layer belongs to; nil for a top-level layer.
+    public var parent: String? = nil
+
+    public init(name: String, className: String, params: Int = 0, trainableParams: Int = 0, nonTrainableParams: Int = 0,
+                bytes: UInt64 = 0, outputShape: String? = nil, connectedTo: [String]? = nil, parent: String? = nil) {
+        self.name = name
+        self.className = className
+        self.params = params
+        self.trainableParams = trainableParams
+        self.nonTrainableParams = nonTrainableParams
+        self.bytes = bytes
+        self.outputShape = outputShape
+        self.connectedTo = connectedTo
+        self.parent = parent
+    }
 }
 
 /// Parameter counts split as Keras splits them.
 public struct ParameterTotals: Sendable, Equatable {
     public var params = 0, trainable = 0, nonTrainable = 0, optimizer = 0
     public var paramBytes: UInt64 = 0, trainableBytes: UInt64 = 0, nonTrainableBytes: UInt64 = 0, optimizerBytes: UInt64 = 0
+    /// Keras 3's "Total params": the model's and the optimizer's.
+    public var total: Int { params &+ optimizer }
+    public var totalBytes: UInt64 { paramBytes &+ optimizerBytes }
 }
 
 /// What `inspect` reports about a checkpoint, from its index alone: totals, the layer table, the
@@ -24,6 +46,11 @@ public struct CheckpointSummary: Sendable {
     public let outline: KerasModelOutline?
     public let totals: ParameterTotals
     public let layers: [LayerSummary]
+    /// The architecture as a graph of layers (output shapes, connections), when it can be built.
+    public let graph: ModelGraph?
+    /// Whether the layer table needs Keras's "Connected to" column (a Functional model that is
+    /// not a single chain).
+    public var showsConnections: Bool { graph.map { !$0.sequentialLike } ?? false }
 
     public init(_ source: any TensorSource) {
         self.source = source
@@ -41,25 +68,48 @@ public struct CheckpointSummary: Sendable {
             }
         }
         totals = t
+        graph = index.architecture.flatMap { ModelGraph.read(architecture: $0) }
+        layers = Self.rows(index: index, outline: outline, graph: graph)
+    }
+
+    static func rows(index: CheckpointIndex, outline: KerasModelOutline?, graph: ModelGraph?) -> [LayerSummary] {
         var rows: [LayerSummary] = []
-        var position: [ByteName: Int] = [:]
-        for layer in outline?.layers ?? [] where position[ByteName(layer.name)] == nil {
-            position[ByteName(layer.name)] = rows.count
-            rows.append(LayerSummary(name: layer.name, className: layer.className))
+        var position: [String: Int] = [:]
+        var childPosition: [String: [String: Int]] = [:]
+        if let graph {
+            for layer in graph.layers where position[layer.name] == nil {
+                position[layer.name] = rows.count
+                rows.append(LayerSummary(name: layer.name, className: layer.className, outputShape: layer.outputShapeText,
+                                         connectedTo: graph.sequentialLike ? nil : layer.inbound.map(\.text)))
+                for child in layer.children where childPosition[layer.name]?[child.name] == nil {
+                    childPosition[layer.name, default: [:]][child.name] = rows.count
+                    rows.append(LayerSummary(name: child.name, className: child.className, outputShape: child.outputShapeText,
+                                             parent: layer.name))
+                }
+            }
+        } else {
+            for layer in outline?.layers ?? [] where position[layer.name] == nil {
+                position[layer.name] = rows.count
+                rows.append(LayerSummary(name: layer.name, className: layer.className))
+            }
         }
         for info in index.tensors where info.role == .weight {
-            let layer = info.layer
-            if position[ByteName(layer)] == nil {
-                position[ByteName(layer)] = rows.count
+            let layer = graph?.variables.variable(named: info.name)?.layer ?? info.layer
+            if position[layer] == nil {
+                position[layer] = rows.count
                 rows.append(LayerSummary(name: layer, className: "?"))
             }
-            guard let k = position[ByteName(layer)] else { continue }
+            guard let k = position[layer] else { continue }
+            var targets = [k]
+            if let c = childPosition[layer]?[info.layer] { targets.append(c) }
             let n = info.elementCount ?? 0
-            rows[k].params += n
-            rows[k].bytes += UInt64(info.byteCount ?? 0)
-            if info.trainable { rows[k].trainableParams += n } else { rows[k].nonTrainableParams += n }
+            for t in targets {
+                rows[t].params += n
+                rows[t].bytes += UInt64(info.byteCount ?? 0)
+                if info.trainable { rows[t].trainableParams += n } else { rows[t].nonTrainableParams += n }
+            }
         }
-        layers = rows
+        return rows
     }
 
     /// Compressed bytes of tensor `i` in a `.ckpt`; nil for other formats.
@@ -71,16 +121,16 @@ public struct CheckpointSummary: Sendable {
     /// (depth 1), then the optimizer's other state.
     public func orderedTensors(_ selected: [Int]) -> [(Int, depth: Int)] {
         let chosen = Set(selected)
-        var slotsOf: [ByteName: [Int]] = [:]
+        var slotsOf: [String: [Int]] = [:]
         var scalars: [Int] = []
         for i in index.tensors.indices where index.tensors[i].role == .optimizer {
-            if let w = index.tensors[i].weight { slotsOf[ByteName(w), default: []].append(i) } else { scalars.append(i) }
+            if let w = index.tensors[i].weight { slotsOf[w, default: []].append(i) } else { scalars.append(i) }
         }
         var out: [(Int, Int)] = []
         var placed = Set<Int>()
         for i in index.tensors.indices where index.tensors[i].role == .weight {
             if chosen.contains(i) { out.append((i, 0)); placed.insert(i) }
-            for s in slotsOf[ByteName(index.tensors[i].name)] ?? [] where chosen.contains(s) {
+            for s in slotsOf[index.tensors[i].name] ?? [] where chosen.contains(s) {
                 out.append((s, chosen.contains(i) ? 1 : 0)); placed.insert(s)
             }
         }
@@ -137,14 +187,17 @@ public struct CheckpointSummary: Sendable {
             })))
         }
         root.append(("totals", .object([
-            ("params", .number(t.params)), ("trainable_params", .number(t.trainable)),
+            ("params", .number(t.params)), ("total_params", .number(t.total)), ("trainable_params", .number(t.trainable)),
             ("non_trainable_params", .number(t.nonTrainable)), ("optimizer_params", .number(t.optimizer)),
             ("param_bytes", .number(t.paramBytes)), ("optimizer_bytes", .number(t.optimizerBytes)),
         ])))
         root.append(("layers", .array(layers.map { r in
             .object([("name", .string(r.name)), ("class_name", r.className == "?" ? .null : .string(r.className)), ("params", .number(r.params)),
                      ("trainable_params", .number(r.trainableParams)), ("non_trainable_params", .number(r.nonTrainableParams)),
-                     ("bytes", .number(r.bytes))])
+                     ("bytes", .number(r.bytes)),
+                     ("output_shape", r.outputShape.map { .string($0) } ?? .null),
+                     ("connected_to", r.connectedTo.map { .array($0.map { .string($0) }) } ?? .null),
+                     ("parent", r.parent.map { .string($0) } ?? .null)])
         })))
         var tensors: [JSONValue] = []
         for (i, _) in orderedTensors(selected) {

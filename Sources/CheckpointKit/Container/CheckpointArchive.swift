@@ -128,9 +128,19 @@ public final class CheckpointArchive: TensorSource {
         return Self.uniformPieces(count: n, size: manifest.chunkSize)
     }
 
-    /// Members with a `stored_crc32` can be copied compressed: the copy checks it first.
-    public func storedMember(of i: Int) -> StoredMemberRef? {
-        manifest.tensors[i].storage.storedCRC32 == nil ? nil : StoredMemberRef(archive: self, tensor: i)
+    /// Every member can be copied compressed; the writer checks it first (``checkBeforeCopy(_:)``).
+    public func storedMember(of i: Int) -> StoredMemberRef? { StoredMemberRef(archive: self, tensor: i) }
+
+    /// What a copy of member `i`'s compressed bytes checks first, so damage in the input never
+    /// travels into the output: the CRC-32 of the compressed bytes where the manifest records one
+    /// (`stored_crc32`, reads only those bytes), else the member inflated and checked like a read
+    /// (CRC-32 of the data, sizes, npy header).
+    public func checkBeforeCopy(_ i: Int) throws {
+        if manifest.tensors[i].storage.storedCRC32 != nil {
+            try checkStoredBytes(i)
+        } else {
+            try readTensor(i) { _ in }
+        }
     }
 
     public func fingerprint(of i: Int) -> TensorFingerprint? {

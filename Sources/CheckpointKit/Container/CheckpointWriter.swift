@@ -57,6 +57,12 @@ public enum CheckpointWriter {
                 throw CheckpointError(.limitExceeded, "tensor \"\(escapeForDisplay(t.name))\" has a shape whose size overflows", file: path)
             }
         }
+        // Members copied compressed are checked first, on every core (damage in the input must not
+        // travel silently into the output).
+        let copies = index.tensors.indices.compactMap { source.storedMember(of: $0) }
+        try ParallelWork.forEach(count: copies.count, weight: { Int(copies[$0].archive.manifest.tensors[copies[$0].tensor].storage.size) }) { k in
+            try copies[k].archive.checkBeforeCopy(copies[k].tensor)
+        }
         let out = try AtomicOutputFile(destination: path, overwrite: options.overwrite, inputs: options.inputs)
         let writer = ZipWriter(output: out, limits: options.limits)
         let total = index.tensors.reduce(UInt64(0)) { $0 + UInt64($1.byteCount ?? 0) }
@@ -73,8 +79,6 @@ public enum CheckpointWriter {
                 guard st.info.dtype == t.dtype, st.info.shape == t.shape else {
                     throw CheckpointError(.invalidArgument, "cannot copy member \"\(escapeForDisplay(st.member))\" as tensor \"\(escapeForDisplay(t.name))\": the dtype or shape differ", file: path)
                 }
-                // Damage in the input must not travel silently into the output.
-                try ref.archive.checkStoredBytes(ref.tensor)
                 try writer.copyMember(name: member, from: ref.archive.zip, entry: ref.archive.entries[ref.tensor], storage: st.storage)
             } else if let pattern = source.uniformElement(of: i) {
                 guard pattern.count == t.dtype.itemSize else {

@@ -30,6 +30,9 @@ struct BuiltObject: Sendable {
     /// Sub-objects in Keras's `_layers` tracking order (= `model.weights` order), each with the
     /// attribute path the saver reaches it through (`cell`, `forward_layer`, `layers/dense_1`).
     var children: [(attribute: String, object: BuiltObject)] = []
+    /// Output shapes of the object's (first) call inside its model, when known (the layer table's
+    /// Output Shape column).
+    var outputShapes: [KerasShape]? = nil
 
     /// `_trainable_variables + _non_trainable_variables`: the order of `weights` and of `vars/<i>`.
     var ownInSaveOrder: [BuiltVariable] { own.filter(\.createdTrainable) + own.filter { !$0.createdTrainable } }
@@ -237,7 +240,9 @@ struct KerasModelEngine {
                                                      }
                                                      return "Sequential model \"\(CheckpointError.printable(model.name))\" records no input shape (no InputLayer, build_input_shape or batch_input_shape)"
                                                  })
-            children.append((attribute, r.object))
+            var child = r.object
+            child.outputShapes = r.outputs
+            children.append((attribute, child))
             current = r.outputs?.first
             previous = layer.name
         }
@@ -382,7 +387,9 @@ struct KerasModelEngine {
                 throw CheckpointError(.invalidArchitecture,
                                       "\(modelPlace): layer \"\(CheckpointError.printable(layers[li].name))\" is part of the graph but is never called")
             }
-            children.append((attribute, r.object))
+            var child = r.object
+            child.outputShapes = r.outputs
+            children.append((attribute, child))
         }
         var outs: [KerasShape] = []
         for (ref, key) in outputKeys {

@@ -39,6 +39,14 @@ public enum Strip {
     /// inflate, no deflate) and their CRC-32s carried over (checked against the directory when the
     /// input was opened). A format laid out by the architecture (Keras) uses the input's even when
     /// the output does not keep it.
+    /// The bytes of every file the source reads (a TensorFlow checkpoint is named by a prefix or a
+    /// folder, and its files are its `.index` and `.data` shards).
+    static func inputBytes(_ source: any TensorSource) -> UInt64 {
+        let files = source.inputFiles
+        if files.count <= 1, let f = try? ReadableFile(path: source.path) { return f.size }
+        return files.reduce(UInt64(0)) { $0 + $1.size }
+    }
+
     @discardableResult
     public static func run(_ source: any TensorSource, to path: String, format: CheckpointFormat? = nil, keepArchitecture: Bool = false,
                            options: WriteOptions = WriteOptions()) throws -> Summary {
@@ -46,7 +54,7 @@ public enum Strip {
         var summary = Summary(keptTensors: 0, keptParams: 0, removedTensors: 0, removedParams: 0, removedStoredBytes: 0,
                               removedOptimizerConfig: index.optimizer != nil,
                               removedArchitecture: !keepArchitecture && index.architecture != nil,
-                              inputBytes: (try? ReadableFile(path: source.path).size) ?? 0, outputBytes: 0, nothingToStrip: false)
+                              inputBytes: inputBytes(source), outputBytes: 0, nothingToStrip: false)
         let destination = try Convert.outputFormat(for: path, explicit: format, default: .ckpt)
         if index.kind == .weights {
             summary.nothingToStrip = true

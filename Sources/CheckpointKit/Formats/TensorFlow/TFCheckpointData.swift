@@ -16,6 +16,8 @@ extension TFCheckpointSource {
                 at += Int(s.entry.size)
             }
             return out
+        case .assembled(let a):
+            return [0..<a.byteCount]
         }
     }
 
@@ -45,6 +47,16 @@ extension TFCheckpointSource {
         case .slices(let list):
             let s = list[p]
             try stream(s.entry, key: s.key, body)
+            return 0
+        case .assembled(let a):
+            var out = [UInt8](repeating: 0, count: a.byteCount)
+            for part in a.parts {
+                var bytes: [UInt8] = []
+                bytes.reserveCapacity(Int(part.entry.size))
+                try stream(part.entry, key: part.key) { bytes.append(contentsOf: $0) }
+                a.scatter(bytes, part, into: &out)
+            }
+            try out.withUnsafeBytes(body)
             return 0
         }
     }

@@ -33,6 +33,9 @@ public final class TFCheckpointSource: TensorSource {
     enum Layout: Sendable {
         case entry(TFBundleEntry, key: String)
         case slices([(entry: TFBundleEntry, key: String)])
+        /// Slices along other dimensions (TensorFlow's MaxShardSizePolicy): scattered into one
+        /// in-memory piece (bounded by ``Limits/maxInMemoryTensorBytes``).
+        case assembled(TFSliceAssembly)
     }
     let layouts: [Layout]
 
@@ -149,7 +152,11 @@ public final class TFCheckpointSource: TensorSource {
                 layout = .entry(key.entry, key: key.key)
             } else {
                 do {
-                    layout = .slices(try Self.sliceLayout(key, bundle: bundle))
+                    if let rows = try? Self.sliceLayout(key, bundle: bundle) {
+                        layout = .slices(rows)
+                    } else {
+                        layout = .assembled(try TFSliceAssembly(key, bundle: bundle, limits: limits))
+                    }
                 } catch let e as CheckpointError {
                     notes.append("the partitioned variable \"\(escapeForDisplay(key.key))\" is left out: \(e.reason)")
                     continue

@@ -112,8 +112,11 @@ enum TFNaming {
                 switch c.localName {
                 case "_iterations", "iter", "iterations": stepNode = c.nodeID
                 default:
-                    if hyper[c.nodeID] == nil && c.localName != "_variables" {
-                        hyper[c.nodeID] = c.localName.hasPrefix("_") ? String(c.localName.dropFirst()) : c.localName
+                    // Hyperparameters are configuration; other direct variables (Nadam's
+                    // `_u_product`, a legacy Nadam's `momentum_cache`) are optimizer state.
+                    let name = c.localName.hasPrefix("_") ? String(c.localName.dropFirst()) : c.localName
+                    if hyper[c.nodeID] == nil && c.localName != "_variables" && hyperparameterNames.contains(name) {
+                        hyper[c.nodeID] = name
                     }
                 }
             }
@@ -130,13 +133,16 @@ enum TFNaming {
             weightNodes.append(n)
             if let f = fullNameOfNode[n], nodeOfFullName[f] == nil { nodeOfFullName[f] = n }
         }
-        // tf.keras >= 2.11 slots: `<optimizer>/<slot>/<weight full name>`.
+        // tf.keras >= 2.11 slots: `<optimizer>/<slot>/<weight full name>`; inside a
+        // LossScaleOptimizer (mixed precision) `<slot>/<weight full name>`.
         for n in underOptimizer where slotOf[n] == nil && n != stepNode && hyper[n] == nil {
             guard let f = fullNameOfNode[n] else { continue }
             let parts = f.split(separator: "/", maxSplits: 2, omittingEmptySubsequences: false)
             if parts.count == 3, let owner = nodeOfFullName[String(parts[2])] {
                 slotOf[n] = (String(parts[1]), owner)
                 if result.optimizerName == nil { result.optimizerName = String(parts[0]) }
+            } else if parts.count >= 2, let slash = f.firstIndex(of: "/"), let owner = nodeOfFullName[String(f[f.index(after: slash)...])] {
+                slotOf[n] = (String(f[..<slash]), owner)
             }
         }
         if result.optimizerName == nil, let s = stepNode, let f = fullNameOfNode[s], let slash = f.firstIndex(of: "/") {
@@ -154,13 +160,18 @@ enum TFNaming {
         var weightName: [Int: String] = [:]
         var weightKey: [Int: String] = [:]
         var trainableOf: [Int: Bool] = [:]
+        var fullNameCount: [String: Int] = [:]
+        for n in weightNodes { fullNameCount[fullNameOfNode[n] ?? "", default: 0] += 1 }
         for n in weightNodes {
             let full = fullNameOfNode[n] ?? ""
             if let model, let v = model.variable(named: full + ":0") ?? model.variable(named: full) {
                 weightName[n] = v.path
                 trainableOf[n] = v.trainable
             } else {
-                weightName[n] = full
+                // Variables made without a name (`tf.Variable(0)`) are all "Variable" in eager
+                // TensorFlow: their object path (`step`, `v0`) is what tells them apart.
+                let key = graph.nodes[n].attributes.first { $0.name == "VARIABLE_VALUE" }?.checkpointKey
+                weightName[n] = (fullNameCount[full, default: 0] > 1 || isDefaultVariableName(full)) && key != nil ? objectPath(key ?? full) : full
                 trainableOf[n] = hasSlots ? ownersWithSlots.contains(n) : !isNonTrainableByName(full)
             }
         }
@@ -243,6 +254,21 @@ enum TFNaming {
             for c in graph.nodes[n].children { seen.insert(c.nodeID) }
         }
         return out
+    }
+
+    /// The optimizer variables that are hyperparameters (read into its configuration), as
+    /// tf.keras's optimizers name them.
+    static let hyperparameterNames: Set<String> = [
+        "learning_rate", "lr", "decay", "beta_1", "beta_2", "epsilon", "rho", "momentum", "initial_accumulator_value",
+        "learning_rate_power", "l1_regularization_strength", "l2_regularization_strength", "l2_shrinkage_regularization_strength",
+        "beta", "weight_decay", "clipnorm", "clipvalue", "global_clipnorm",
+    ]
+
+    /// TensorFlow's name for a variable made without one: `Variable`, `Variable_3`.
+    static func isDefaultVariableName(_ name: String) -> Bool {
+        guard name.hasPrefix("Variable") else { return false }
+        let rest = name.dropFirst("Variable".count)
+        return rest.isEmpty || rest.first == "_" && rest.count > 1 && rest.dropFirst().allSatisfy { $0.isASCII && $0.isNumber }
     }
 
     static func isNonTrainableByName(_ name: String) -> Bool {

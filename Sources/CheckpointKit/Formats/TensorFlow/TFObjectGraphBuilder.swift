@@ -48,6 +48,30 @@ enum TFObjectGraphBuilder {
         var weightKey: [String: String] = [:]
         var weightNode: [String: Int] = [:]
         var keras2Name: [String: String] = [:]
+        // Inside a nested model (a Sequential used as a layer), tf.keras tracks the inner layers
+        // that have weights as `layer_with_weights-<n>` of that model, in its layers' order.
+        var nestedSlots: [String: [String: Int]] = [:]
+        func tfPath(_ comps: [String]) -> [String] {
+            var out: [String] = []
+            var prefix = ""
+            var k = 0
+            while k < comps.count {
+                if comps[k] == "layers" && k + 1 < comps.count {
+                    let key = prefix + "/" + comps[k + 1]
+                    let slots = nestedSlots[prefix, default: [:]]
+                    let n = slots[comps[k + 1]] ?? slots.count
+                    nestedSlots[prefix, default: [:]][comps[k + 1]] = n
+                    out.append("layer_with_weights-\(n)")
+                    prefix = key
+                    k += 2
+                } else {
+                    out.append(comps[k])
+                    prefix += "/" + comps[k]
+                    k += 1
+                }
+            }
+            return out
+        }
 
         // Weights.
         for (i, t) in index.tensors.enumerated() where t.role == .weight {
@@ -57,7 +81,7 @@ enum TFObjectGraphBuilder {
             if let v = model?.variable(named: t.name) {
                 layer = v.layer
                 let comps = v.h5Path.split(separator: "/").map(String.init)
-                if comps.count >= 4 && comps[0] == "layers" { path = Array(comps[2..<(comps.count - 2)]) }
+                if comps.count >= 4 && comps[0] == "layers" { path = tfPath(Array(comps[2..<(comps.count - 2)])) }
                 full = KerasNames.stripTensorSuffix(v.keras2Name)
                 path.append(String(full.split(separator: "/").last ?? Substring(v.name)))
             } else {
@@ -113,11 +137,13 @@ enum TFObjectGraphBuilder {
                 } else {
                     // Other optimizer state keeps its name under the optimizer.
                     let rest = t.name.hasPrefix(ContainerSpec.optimizerPrefix) ? String(t.name.dropFirst(ContainerSpec.optimizerPrefix.count)) : t.name
-                    let path = ["optimizer"] + rest.split(separator: "/").map(String.init)
+                    var path = ["optimizer"] + rest.split(separator: "/").map(String.init)
+                    // tf.keras keeps Nadam's running product as the attribute `_u_product`.
+                    if path.count == 2 && path[1] == "u_product" && kind == .nadam { path[1] = "_u_product" }
                     let key = path.joined(separator: "/") + TFNaming.valueSuffix
                     _ = b.variable(at: path, fullName: t.name, key: key)
                     items.append(.init(tensor: i, key: key, fullName: t.name))
-                    left.append(t.name)
+                    if path[1] != "_u_product" { left.append(t.name) }
                 }
             }
             for (attr, slots) in slotLists.sorted(by: { $0.key < $1.key }) {
