@@ -186,7 +186,7 @@ _ckpt() {
 
 _ckpt_inspect() {
     repeating_flags=()
-    non_repeating_flags=(--json --stats --force --config --verify --lenient --allow-sparse --progress --no-progress --wide --version -h --help)
+    non_repeating_flags=(--json --stats --force --config --verify --lenient --progress --no-progress --wide --version -h --help)
     repeating_options=()
     non_repeating_options=(--from --architecture --filter --tensor --values --format -o --output --layer --report --color)
     __ckpt_offer_flags_options 1
@@ -194,7 +194,7 @@ _ckpt_inspect() {
     # Offer option value completions
     case "${prev}" in
     '--from')
-        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'$'\n''gguf'$'\n''pytorch'$'\n''tf-checkpoint'$'\n''saved-model'
+        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'$'\n''weights.json'$'\n''gguf'$'\n''pytorch'$'\n''tf-checkpoint'$'\n''saved-model'
         return
         ;;
     '--architecture')
@@ -241,7 +241,7 @@ _ckpt_inspect() {
 
 _ckpt_diff() {
     repeating_flags=()
-    non_repeating_flags=(--exact --weights-only --include-optimizer --only-changed -q --quiet --json --no-bars --force --allow-sparse --progress --no-progress --wide --version -h --help)
+    non_repeating_flags=(--exact --weights-only --include-optimizer --only-changed -q --quiet --json --no-bars --progress --no-progress --wide --version -h --help)
     repeating_options=(--map --strip-prefix --tensor)
     non_repeating_options=(--atol --rtol --nan --filter --from-a --from-b --architecture --report --color)
     __ckpt_offer_flags_options 2
@@ -271,11 +271,11 @@ _ckpt_diff() {
         return
         ;;
     '--from-a')
-        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'$'\n''gguf'$'\n''pytorch'$'\n''tf-checkpoint'$'\n''saved-model'
+        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'$'\n''weights.json'$'\n''gguf'$'\n''pytorch'$'\n''tf-checkpoint'$'\n''saved-model'
         return
         ;;
     '--from-b')
-        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'$'\n''gguf'$'\n''pytorch'$'\n''tf-checkpoint'$'\n''saved-model'
+        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'$'\n''weights.json'$'\n''gguf'$'\n''pytorch'$'\n''tf-checkpoint'$'\n''saved-model'
         return
         ;;
     '--architecture')
@@ -307,7 +307,7 @@ _ckpt_diff() {
 
 _ckpt_strip() {
     repeating_flags=()
-    non_repeating_flags=(--keep-architecture --force --verify --json --allow-sparse --progress --no-progress --wide --version -h --help)
+    non_repeating_flags=(--keep-architecture --force --verify --json --progress --no-progress --wide --version -h --help)
     repeating_options=()
     non_repeating_options=(--output -o --from --to --architecture --color)
     __ckpt_offer_flags_options 1
@@ -319,11 +319,11 @@ _ckpt_strip() {
         return
         ;;
     '--from')
-        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'$'\n''gguf'$'\n''pytorch'$'\n''tf-checkpoint'$'\n''saved-model'
+        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'$'\n''weights.json'$'\n''gguf'$'\n''pytorch'$'\n''tf-checkpoint'$'\n''saved-model'
         return
         ;;
     '--to')
-        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'$'\n''gguf'$'\n''pytorch'$'\n''tf-checkpoint'$'\n''saved-model'
+        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'$'\n''weights.json'$'\n''gguf'$'\n''pytorch'$'\n''tf-checkpoint'$'\n''saved-model'
         return
         ;;
     '--architecture')
@@ -347,9 +347,9 @@ _ckpt_strip() {
 
 _ckpt_rebuild() {
     repeating_flags=()
-    non_repeating_flags=(--allow-unknown-layers --skip-mismatch --force --json --allow-sparse --progress --no-progress --wide --version -h --help)
-    repeating_options=(--set)
-    non_repeating_options=(--architecture --optimizer --learning-rate --optimizer-config --output -o --from --backend --color)
+    non_repeating_flags=(--allow-unknown-layers --skip-mismatch --force --json --progress --no-progress --wide --version -h --help)
+    repeating_options=(--set --non-trainable)
+    non_repeating_options=(--architecture --optimizer --learning-rate --optimizer-config --output -o --from --backend --loss-scale --color)
     __ckpt_offer_flags_options 1
 
     # Offer option value completions
@@ -359,7 +359,7 @@ _ckpt_rebuild() {
         return
         ;;
     '--optimizer')
-        __ckpt_add_completions -W 'sgd'$'\n''adam'$'\n''adamw'$'\n''rmsprop'$'\n''adagrad'$'\n''adadelta'$'\n''adamax'$'\n''nadam'$'\n''ftrl'$'\n''lion'$'\n''adafactor'$'\n''lamb'
+        __ckpt_add_completions -W 'sgd'$'\n''adam'$'\n''adamw'$'\n''rmsprop'$'\n''adagrad'$'\n''adadelta'$'\n''adamax'$'\n''nadam'$'\n''ftrl'$'\n''lion'$'\n''adafactor'$'\n''lamb'$'\n''schedulefreeadamw'$'\n''muon'$'\n''lossscaleoptimizer'
         return
         ;;
     '--learning-rate')
@@ -377,11 +377,18 @@ _ckpt_rebuild() {
         return
         ;;
     '--from')
-        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'$'\n''gguf'$'\n''pytorch'$'\n''tf-checkpoint'$'\n''saved-model'
+        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'$'\n''weights.json'$'\n''gguf'$'\n''pytorch'$'\n''tf-checkpoint'$'\n''saved-model'
         return
         ;;
     '--backend')
         __ckpt_add_completions -W 'tensorflow'$'\n''jax'$'\n''torch'
+        return
+        ;;
+    '--loss-scale')
+        __ckpt_add_completions -W 'auto'$'\n''yes'$'\n''no'
+        return
+        ;;
+    '--non-trainable')
         return
         ;;
     '--color')
@@ -401,7 +408,7 @@ _ckpt_rebuild() {
 
 _ckpt_convert() {
     repeating_flags=()
-    non_repeating_flags=(--dequantize --force --allow-sparse --progress --no-progress --wide --version -h --help)
+    non_repeating_flags=(--dequantize --force --progress --no-progress --wide --version -h --help)
     repeating_options=(--meta)
     non_repeating_options=(--from --to --architecture --strip-prefix --max-shard-size --color)
     __ckpt_offer_flags_options 2
@@ -409,11 +416,11 @@ _ckpt_convert() {
     # Offer option value completions
     case "${prev}" in
     '--from')
-        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'$'\n''gguf'$'\n''pytorch'$'\n''tf-checkpoint'$'\n''saved-model'
+        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'$'\n''weights.json'$'\n''gguf'$'\n''pytorch'$'\n''tf-checkpoint'$'\n''saved-model'
         return
         ;;
     '--to')
-        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'$'\n''gguf'$'\n''pytorch'$'\n''tf-checkpoint'$'\n''saved-model'
+        __ckpt_add_completions -W 'ckpt'$'\n''npz'$'\n''safetensors'$'\n''keras'$'\n''weights.h5'$'\n''h5'$'\n''weights.json'$'\n''gguf'$'\n''pytorch'$'\n''tf-checkpoint'$'\n''saved-model'
         return
         ;;
     '--architecture')

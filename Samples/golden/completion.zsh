@@ -73,7 +73,7 @@ _ckpt() {
 
 _ckpt_inspect() {
     local -i ret=1
-    local -ar ___from=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5' 'gguf' 'pytorch' 'tf-checkpoint' 'saved-model')
+    local -ar ___from=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5' 'weights.json' 'gguf' 'pytorch' 'tf-checkpoint' 'saved-model')
     local -ar ___color=('auto' 'always' 'never')
     local -ar arg_specs=(
         ':file:_files -g '\''*.ckpt *.npz *.safetensors *.json *.keras *.h5 *.hdf5 *.gguf *.pt *.pth *.index'\'''
@@ -108,8 +108,8 @@ _ckpt_inspect() {
 _ckpt_diff() {
     local -i ret=1
     local -ar ___nan=('equal' 'differ')
-    local -ar ___from_a=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5' 'gguf' 'pytorch' 'tf-checkpoint' 'saved-model')
-    local -ar ___from_b=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5' 'gguf' 'pytorch' 'tf-checkpoint' 'saved-model')
+    local -ar ___from_a=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5' 'weights.json' 'gguf' 'pytorch' 'tf-checkpoint' 'saved-model')
+    local -ar ___from_b=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5' 'weights.json' 'gguf' 'pytorch' 'tf-checkpoint' 'saved-model')
     local -ar ___color=('auto' 'always' 'never')
     local -ar arg_specs=(
         ':a:_files -g '\''*.ckpt *.npz *.safetensors *.json *.keras *.h5 *.hdf5 *.gguf *.pt *.pth *.index'\'''
@@ -148,8 +148,8 @@ _ckpt_diff() {
 
 _ckpt_strip() {
     local -i ret=1
-    local -ar ___from=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5' 'gguf' 'pytorch' 'tf-checkpoint' 'saved-model')
-    local -ar ___to=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5' 'gguf' 'pytorch' 'tf-checkpoint' 'saved-model')
+    local -ar ___from=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5' 'weights.json' 'gguf' 'pytorch' 'tf-checkpoint' 'saved-model')
+    local -ar ___to=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5' 'weights.json' 'gguf' 'pytorch' 'tf-checkpoint' 'saved-model')
     local -ar ___color=('auto' 'always' 'never')
     local -ar arg_specs=(
         ':full:_files -g '\''*.ckpt *.npz *.safetensors *.json *.keras *.h5 *.hdf5 *.gguf *.pt *.pth *.index'\'''
@@ -176,9 +176,10 @@ _ckpt_strip() {
 
 _ckpt_rebuild() {
     local -i ret=1
-    local -ar ___optimizer=('sgd' 'adam' 'adamw' 'rmsprop' 'adagrad' 'adadelta' 'adamax' 'nadam' 'ftrl' 'lion' 'adafactor' 'lamb')
-    local -ar ___from=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5' 'gguf' 'pytorch' 'tf-checkpoint' 'saved-model')
+    local -ar ___optimizer=('sgd' 'adam' 'adamw' 'rmsprop' 'adagrad' 'adadelta' 'adamax' 'nadam' 'ftrl' 'lion' 'adafactor' 'lamb' 'schedulefreeadamw' 'muon' 'lossscaleoptimizer')
+    local -ar ___from=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5' 'weights.json' 'gguf' 'pytorch' 'tf-checkpoint' 'saved-model')
     local -ar ___backend=('tensorflow' 'jax' 'torch')
+    local -ar ___loss_scale=('auto' 'yes' 'no')
     local -ar ___color=('auto' 'always' 'never')
     local -ar arg_specs=(
         ':weights:_files -g '\''*.ckpt *.npz *.safetensors *.json *.keras *.h5 *.hdf5 *.gguf *.pt *.pth *.index'\'''
@@ -186,11 +187,13 @@ _ckpt_rebuild() {
         '--optimizer[Keras optimizer class, case-insensitive (adam, sgd, rmsprop, adamw, ...).]:name:{__ckpt_complete "${___optimizer[@]}"}'
         '--learning-rate[The optimizer'\''s learning rate.]:rate:'
         '*--set[Another optimizer hyperparameter, KEY=VALUE (repeatable), e.g. --set momentum=0.9.]:key=value:'
-        '--optimizer-config[Keras optimizer.get_config() JSON (or a serialized optimizer with class_name).]:opt.json:_files -g '\''*.json'\'''
+        '--optimizer-config[Keras optimizer.get_config() JSON, or keras.optimizers.serialize() JSON (with class_name).]:opt.json:_files -g '\''*.json'\'''
         '(--output -o)'{--output,-o}'[Where to write the full checkpoint (.ckpt, .keras, .weights.h5).]:full:_files -g '\''*.ckpt *.npz *.safetensors *.json *.keras *.h5 *.hdf5 *.gguf *.pt *.pth *.index'\'''
         '--from[Read the weights as this format.]:format:{__ckpt_complete "${___from[@]}"}'
         '--backend[The Keras backend the checkpoint is for\: tensorflow (int64 step counter), jax or torch (int32).]:backend:{__ckpt_complete "${___backend[@]}"}'
-        '--allow-unknown-layers[Take the tensors of layers whose class is unknown from the weights as they are.]'
+        '--loss-scale[Wrap the optimizer in a LossScaleOptimizer as compile does under mixed_float16\: auto (when the layers compute in mixed_float16), yes or no.]:when:{__ckpt_complete "${___loss_scale[@]}"}'
+        '--allow-unknown-layers[Take the tensors of layers whose class is unknown from the weights as they are, where the layer sits in the model.]'
+        '*--non-trainable[With --allow-unknown-layers\: tensors of unknown layers that are not trainable (glob, repeatable), e.g. '\''scaled/vars/1'\''.]:pattern:'
         '--skip-mismatch[Leave out mismatched and unexpected tensors (listed) instead of failing.]'
         '--force[Replace the output if it exists (never the input).]'
         '--json[Print a JSON report (schema ckpt.rebuild/1).]'
@@ -209,18 +212,18 @@ _ckpt_rebuild() {
 
 _ckpt_convert() {
     local -i ret=1
-    local -ar ___from=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5' 'gguf' 'pytorch' 'tf-checkpoint' 'saved-model')
-    local -ar ___to=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5' 'gguf' 'pytorch' 'tf-checkpoint' 'saved-model')
+    local -ar ___from=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5' 'weights.json' 'gguf' 'pytorch' 'tf-checkpoint' 'saved-model')
+    local -ar ___to=('ckpt' 'npz' 'safetensors' 'keras' 'weights.h5' 'h5' 'weights.json' 'gguf' 'pytorch' 'tf-checkpoint' 'saved-model')
     local -ar ___color=('auto' 'always' 'never')
     local -ar arg_specs=(
         ':input:_files -g '\''*.ckpt *.npz *.safetensors *.json *.keras *.h5 *.hdf5 *.gguf *.pt *.pth *.index'\'''
         ':output:_files -g '\''*.ckpt *.npz *.safetensors *.json *.keras *.h5 *.hdf5 *.gguf *.pt *.pth *.index'\'''
-        '--from[Input format\: ckpt, npz, safetensors, keras, weights.h5, h5.]:format:{__ckpt_complete "${___from[@]}"}'
-        '--to[Output format\: ckpt, npz, safetensors, keras, weights.h5.]:format:{__ckpt_complete "${___to[@]}"}'
+        '--from[Input format\: ckpt, npz, safetensors, keras, weights.h5, h5, weights.json, gguf, pytorch, tf-checkpoint, saved-model.]:format:{__ckpt_complete "${___from[@]}"}'
+        '--to[Output format\: ckpt, npz, safetensors, keras, weights.h5, weights.json, tf-checkpoint.]:format:{__ckpt_complete "${___to[@]}"}'
         '--architecture[Architecture JSON (model.to_json()) to pair with weights that lack one.]:model.json:_files -g '\''*.json'\'''
         '--strip-prefix[Remove this prefix from tensor names (e.g. sequential/).]:prefix:'
         '*--meta[Add user metadata KEY=VALUE (repeatable; VALUE is JSON if it parses, else a string).]:key=value:'
-        '--max-shard-size[safetensors output\: split into shards of at most this size (e.g. 500MB, 2GB).]:size:'
+        '--max-shard-size[safetensors (.index.json) and Keras .weights.json output\: split into shards of at most this size (e.g. 500MB, 2GB).]:size:'
         '--dequantize[Write block-quantized tensors (GGUF Q4_K, Q8_0, …) as the float32 they decode to; without it they are refused.]'
         '--force[Replace the output if it exists.]'
         '--allow-sparse[Read HDF5 datasets whose data the file does not store (never-written chunks, made up from the fill value); refused without it.]'

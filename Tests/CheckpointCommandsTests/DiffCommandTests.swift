@@ -38,18 +38,23 @@ struct DiffCommandTests {
         #expect(layerRows.prefix(5) == ["norm", "frozen", "bn", "dense", "head"])
     }
 
-    @Test("a file against itself: exit 0; a .ckpt against itself reads nothing")
+    @Test("a file against itself: exit 0; a .ckpt against itself reads nothing and says it proved identity by checksum; --full compares bytes")
     func identical() throws {
         let r = CLI.run(["diff", Self.e1, Self.e1])
         #expect(r.status == 0)
-        #expect(r.out.hasSuffix("identical: 13 tensors compared, every one bit-identical\n"))
+        #expect(r.out.hasSuffix("identical: 13 tensors compared, every one bit-identical (bytes compared)\n"))
         let dir = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let (c1, _) = try Self.containers(dir)
         let s = CLI.run(["diff", c1, c1])
         #expect(s.status == 0)
-        #expect(s.out.contains("(13 from the index alone)"))
-        #expect(s.out.contains("identical (index)"))
+        #expect(s.out.hasSuffix("identical: 13 tensors compared, every one identical by checksum (equal CRC-32 and size in both indexes; --full compares bytes)\n"))
+        #expect(s.out.contains("identical by checksum") && !s.out.contains("bit-identical"))
+        let full = CLI.run(["diff", c1, c1, "--full", "--json"])
+        #expect(full.status == 0)
+        let json = try JSONParser.parse(full.out)
+        #expect(json["summary"]?["proven_from_index"]?.intValue == 0 && json["options"]?["full"] == .bool(true))
+        #expect(CLI.run(["diff", c1, c1, "--full"]).out.hasSuffix("every one bit-identical (bytes compared)\n"))
     }
 
     @Test("-q prints nothing; exit status 0, 1")
@@ -135,7 +140,7 @@ struct DiffCommandTests {
         let one = CLI.run(["diff", Self.e1, Self.e2, "--tensor", "sequential/frozen/kernel", "--no-bars"])
         #expect(one.status == 0)
         #expect(!one.out.contains("Change by layer"))
-        #expect(one.out.hasSuffix("identical: 1 tensor compared, every one bit-identical\n"))
+        #expect(one.out.hasSuffix("identical: 1 tensor compared, every one bit-identical (bytes compared)\n"))
         let f = CLI.run(["diff", Self.e1, Self.e2, "--filter", "*/bn/*", "--json"])
         #expect(try JSONParser.parse(f.out)["summary"]?["tensors"]?.intValue == 4)
         // A tolerance wide enough makes the epochs equal within tolerance.

@@ -76,7 +76,7 @@ struct ShellIntegrationTests {
         #expect(try complete("ckpt diff model.ckpt ") == ["model.ckpt", "sub", "t.safetensors", "w.npz"])
         #expect(try complete("ckpt diff model.ckpt w.npz --report ") == ["page.html", "sub"])
         #expect(try complete("ckpt in").contains("inspect"))
-        #expect(try complete("ckpt convert w.npz --to ") == ["ckpt", "gguf", "h5", "keras", "npz", "pytorch", "safetensors", "saved-model", "tf-checkpoint", "weights.h5"])
+        #expect(try complete("ckpt convert w.npz --to ") == ["ckpt", "gguf", "h5", "keras", "npz", "pytorch", "safetensors", "saved-model", "tf-checkpoint", "weights.h5", "weights.json"])
         #expect(try complete("ckpt rebuild w.npz --architecture ") == ["sub"])
     }
 

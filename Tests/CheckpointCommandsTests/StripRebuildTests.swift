@@ -175,9 +175,17 @@ struct StripRebuildTests {
         let dir = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let sample = CLI.path("Samples/mlp-weights.ckpt")
+        // Already weights-only: a copy is written (in the format asked), saying there was nothing to strip.
         var r = CLI.run(["strip", sample, "-o", dir + "/x.ckpt"])
         #expect(r.status == 0)
-        #expect(r.out.contains("nothing to strip") && !FileManager.default.fileExists(atPath: dir + "/x.ckpt"))
+        #expect(r.out.contains("nothing to strip") && r.out.contains("wrote a copy to"), "\(r.out)")
+        let copy = try CheckpointArchive(path: dir + "/x.ckpt")
+        #expect(copy.index.tensors.map(\.name) == (try CheckpointArchive(path: sample)).index.tensors.map(\.name))
+        r = CLI.run(["strip", sample, "-o", dir + "/x.npz", "--verify", "--json"])
+        #expect(r.status == 0, "\(r.err)")
+        let summary = try JSONParser.parse(r.out)
+        #expect(summary["nothing_to_strip"] == .bool(true) && summary["output"]?.stringValue == dir + "/x.npz" && summary["bit_identical"]?.intValue == 4)
+        try FileManager.default.removeItem(atPath: dir + "/x.ckpt")
         let full = dir + "/full.ckpt"
         #expect(CLI.run(["rebuild", sample, "--architecture", Self.fixture("mlp", "architecture.json"), "-o", full]).status == 0)
         let before = try Data(contentsOf: URL(fileURLWithPath: full))
@@ -229,7 +237,12 @@ struct StripRebuildTests {
         var r = CLI.run(["rebuild", dir + "/w.npz", "--architecture", arch, "--optimizer", "adam", "-o", dir + "/full.ckpt"])
         #expect(r.status == 2)
         #expect(r.err.contains("\"scale\"") && r.err.contains("Scale") && r.err.contains("--allow-unknown-layers"), "\(r.err)")
+        // An .npz does not say which of the layer's variables are trainable: refused until said.
         r = CLI.run(["rebuild", dir + "/w.npz", "--architecture", arch, "--optimizer", "adam", "-o", dir + "/full.ckpt", "--allow-unknown-layers"])
+        #expect(r.status == 2 && r.err.contains("--non-trainable"), "\(r.err)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/full.ckpt"))
+        r = CLI.run(["rebuild", dir + "/w.npz", "--architecture", arch, "--optimizer", "adam", "-o", dir + "/full.ckpt", "--allow-unknown-layers",
+                     "--non-trainable", "none"])
         #expect(r.status == 0, "\(r.err)")
         #expect(r.err.contains("optimizer tensors of") && r.err.contains("replaced by a fresh Adam state"))
         let full = try CheckpointArchive(path: dir + "/full.ckpt")

@@ -88,7 +88,7 @@ struct TFCommandTests {
         #expect(i.status == 2 && i.err.contains("variables.index"), "\(i.err)")
     }
 
-    @Test
+    @Test(.requires(.hdf5))
     func diffAgainstTheMigratedKerasFile() throws {
         let dir = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -130,7 +130,7 @@ struct SafetensorsTests {
         #expect(try TestEnv.read(dir + "/y.safetensors") == TestEnv.read(dir + "/x.safetensors"))
     }
 
-    @Test("Metadata: strings go into __metadata__ and come back; other JSON values as their text")
+    @Test("Metadata: strings go into __metadata__ and come back; other JSON values as their text for other readers, typed through the ckpt index")
     func metadataMapping() throws {
         let dir = try TestEnv.temporaryDirectory()
         defer { TestEnv.cleanup(dir) }
@@ -140,9 +140,15 @@ struct SafetensorsTests {
         let bytes = try TestEnv.read(dir + "/m.safetensors")
         let n = Int(try SafetensorsSource.parseHeader(bytes, fileSize: UInt64(bytes.count)).headerLength)
         let text = String(decoding: bytes[8..<(8 + n)], as: UTF8.self)
-        #expect(text.hasPrefix(#"{"__metadata__":{"format":"pt","epoch":"3","cfg":"{\"a\":[true,null]}"},"w":"#))
+        #expect(text.hasPrefix(#"{"__metadata__":{"format":"pt","epoch":"3","cfg":"{\"a\":[true,null]}","ckpt.index":"#))
         let back = try SafetensorsSource(path: dir + "/m.safetensors")
-        #expect(back.index.metadata == .object([("format", .string("pt")), ("epoch", .string("3")), ("cfg", .string(#"{"a":[true,null]}"#))]))
+        #expect(back.index.metadata == index.metadata)
+        // Strings only: nothing but the strings, as safetensors writes them.
+        let strings = CheckpointIndex(tensors: [info], metadata: .object([("format", .string("pt"))]))
+        try SafetensorsWriter.write(MemorySource(strings, [[0, 0, 128, 63]]), to: dir + "/s.safetensors")
+        let plain = try TestEnv.read(dir + "/s.safetensors")
+        #expect(String(decoding: plain, as: UTF8.self).contains(#"{"__metadata__":{"format":"pt"},"w":"#))
+        #expect(try SafetensorsSource(path: dir + "/s.safetensors").index.metadata == strings.metadata)
         // No metadata: no __metadata__ key at all (as save_file(metadata=None)).
         try SafetensorsWriter.write(MemorySource(CheckpointIndex(tensors: [info]), [[0, 0, 128, 63]]), to: dir + "/n.safetensors")
         #expect(!String(decoding: try TestEnv.read(dir + "/n.safetensors"), as: UTF8.self).contains("__metadata__"))

@@ -9,7 +9,7 @@ import CheckpointTestSupport
 /// lands where tf.keras's does.
 @Suite("TensorFlow checkpoints: migration to Keras 3")
 struct TFMigrationTests {
-    @Test(arguments: TFFixtures.models)
+    @Test(.requires(.hdf5), arguments: TFFixtures.models)
     func keras3FilesFromTensorFlow(_ name: String) throws {
         let dir = try TestEnv.temporaryDirectory("ckpt-tf-mig")
         defer { TestEnv.cleanup(dir) }
@@ -61,7 +61,7 @@ struct TFMigrationTests {
         #expect(KerasMigration.keras3Slot("rms", optimizer: .rmsprop) == "velocity")
     }
 
-    @Test(.timeLimit(.minutes(8)), .requires(.tfKeras, .keras, .numpy))
+    @Test(.timeLimit(.minutes(8)), .requires(.hdf5, .tfKeras, .keras, .numpy))
     func keras3LoadsAndTrainsLikeTFKeras() throws {
         let dir = try TestEnv.temporaryDirectory("ckpt-tf-mig-py")
         defer { TestEnv.cleanup(dir) }

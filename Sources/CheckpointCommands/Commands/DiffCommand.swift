@@ -34,9 +34,16 @@ struct DiffCommand: ParsableCommand {
         a = b, inf where b = 0 ≠ a); cosine is over finite pairs. Per-layer bars show \
         ‖A − B‖/‖B‖ on a log scale.
 
+        When only one file carries an architecture (a .keras against its .weights.h5), the \
+        other is read with it, so both name their tensors alike (a note says so). What one \
+        side's format cannot hold (a .weights.h5 has no architecture and no optimizer \
+        configuration) is reported when it differs, but counts as a difference only with \
+        --strict.
+
         Exit status: 0 no differences beyond tolerance, 1 differences, 2 trouble (unreadable \
         file, bad arguments). A tensor with the same CRC-32 and size in two .ckpt indexes is \
-        identical without being read.
+        "identical by checksum" without being read; --full reads and compares its bytes \
+        ("bit-identical").
         """
     )
 
@@ -70,6 +77,12 @@ struct DiffCommand: ParsableCommand {
 
     @Flag(name: .long, help: "Also compare the optimizer's tensors (slots, iteration, learning rate) value by value.")
     var includeOptimizer = false
+
+    @Flag(name: .long, help: "Read and compare every tensor's bytes, even those whose CRC-32 and size are equal in both indexes.")
+    var full = false
+
+    @Flag(name: .long, help: "Count differences in what one side's format cannot hold (architecture, optimizer configuration) as differences.")
+    var strict = false
 
     @Option(name: .long, help: ArgumentHelp("Only tensors whose name (after --map/--strip-prefix) matches this glob (*, ?, [...]).", valueName: "glob"))
     var filter: String?
@@ -128,8 +141,24 @@ struct DiffCommand: ParsableCommand {
 
     func run() throws {
         let console = Console.current
-        let sa = try CheckpointFiles.open(a, from: fromA, architecture: architecture, fromFlag: "--from-a", quiet: quiet, reading: reading)
-        let sb = try CheckpointFiles.open(b, from: fromB, architecture: architecture, fromFlag: "--from-b", quiet: quiet, reading: reading)
+        var sa = try CheckpointFiles.open(a, from: fromA, architecture: architecture, fromFlag: "--from-a", quiet: true, reading: reading)
+        var sb = try CheckpointFiles.open(b, from: fromB, architecture: architecture, fromFlag: "--from-b", quiet: true, reading: reading)
+        if architecture == nil {
+            // One side carries an architecture, the other none: read the other with it, so both
+            // name their tensors the same way.
+            if let arch = sa.index.architecture, sb.index.architecture == nil,
+               let named = lend(arch, to: b, from: fromB, fromFlag: "--from-b", lender: a, console: console) {
+                sb = named
+            } else if let arch = sb.index.architecture, sa.index.architecture == nil,
+                      let named = lend(arch, to: a, from: fromA, fromFlag: "--from-a", lender: b, console: console) {
+                sa = named
+            }
+        }
+        if !quiet {
+            for (path, source) in [(a, sa), (b, sb)] {
+                for note in source.notes { console.print("note: \(escapeForDisplay(path)): \(note)", to: .err) }
+            }
+        }
 
         var options = DiffOptions()
         options.atol = exact ? 0 : atol
@@ -138,6 +167,8 @@ struct DiffCommand: ParsableCommand {
         options.weightsOnly = weightsOnly
         options.includeOptimizer = includeOptimizer
         options.stopAtFirstDifference = quiet
+        options.useIndexFingerprints = !full
+        options.strict = strict
         options.names = DiffNameMapping(renames: maps.map { m in
             let eq = m.firstIndex(of: "=") ?? m.endIndex
             return DiffNameMapping.Rename(old: String(m[..<eq]), new: eq < m.endIndex ? String(m[m.index(after: eq)...]) : "")
@@ -175,6 +206,28 @@ struct DiffCommand: ParsableCommand {
             console.write(wrapLines(rendered.text(style: style, width: display.wide ? .max : console.width), width: display.wide ? .max : console.width))
         }
         if result.exitCode != 0 { throw ExitCode(result.exitCode) }
+    }
+
+    /// `path` reopened with the architecture of `lender` (nil, with a note, when that fails).
+    private func lend(_ arch: [UInt8], to path: String, from: String?, fromFlag: String, lender: String, console: Console) -> (any TensorSource)? {
+        do {
+            var options = Checkpoints.OpenOptions()
+            options.architecture = arch
+            options.limits.hdf5.allowSparse = reading.allowSparse
+            let source = try Checkpoints.open(path, format: CheckpointFiles.format(from), options: options)
+            guard source.index.architecture != nil else { return nil }
+            if !quiet {
+                console.print("note: \(escapeForDisplay(path)) has no architecture of its own: read with the architecture of \(escapeForDisplay(lender))", to: .err)
+            }
+            return source
+        } catch let e as CheckpointError {
+            if !quiet {
+                console.print("note: \(escapeForDisplay(path)) does not fit the architecture of \(escapeForDisplay(lender)) (\(e.reason)); compared as it is", to: .err)
+            }
+            return nil
+        } catch {
+            return nil
+        }
     }
 
     /// `--map OLD=...` that matches nothing in A, and `--tensor NAME` that names nothing, are

@@ -124,7 +124,7 @@ struct DiffReport {
             return [t.note.map { Self.shortNote($0) } ?? "not compared"] + blank.dropLast()
         }
         if t.values == .identical {
-            return [t.provenFromIndex ? "identical (index)" : "identical"] + blank.dropLast()
+            return [t.provenFromIndex ? "identical by checksum" : "bit-identical"] + blank.dropLast()
         }
         return [
             m.maxAbsolute.map { Fmt.g($0, 3) } ?? "-",
@@ -219,7 +219,8 @@ struct DiffReport {
                 if !d.changed.isEmpty { parts.append("\(d.changed.count) changed") }
                 if d.reordered { parts.append("layers reordered") }
                 if !d.modelChanges.isEmpty { parts.append("model settings changed") }
-                out += "Architecture  " + style.red("differs") + ": " + parts.joined(separator: ", ") + "\n"
+                let word = d.countsAsDifference ? style.red("differs") : style.yellow("differs") + " (not counted: \(d.notHeldBy ?? "") holds no architecture; --strict counts it)"
+                out += "Architecture  " + word + ": " + parts.joined(separator: ", ") + "\n"
                 for l in d.added { out += "  " + style.green("+") + " \(escapeForDisplay(l.name)) (\(l.className))\n" }
                 for l in d.removed { out += "  " + style.red("-") + " \(escapeForDisplay(l.name)) (\(l.className))\n" }
                 for c in d.changed {
@@ -249,7 +250,9 @@ struct DiffReport {
                 }
                 if !o.slotTensorsOnlyInA.isEmpty { parts.append("\(o.slotTensorsOnlyInA.count) slot tensors only in A") }
                 if !o.slotTensorsOnlyInB.isEmpty { parts.append("\(o.slotTensorsOnlyInB.count) slot tensors only in B") }
-                out += "Optimizer     " + style.red("differs") + ": " + parts.joined(separator: "; ") + "\n"
+                let word = o.countsAsDifference ? style.red("differs")
+                    : style.yellow("differs") + " (not counted: \(o.configNotHeldBy ?? "") holds no optimizer configuration; --strict counts it)"
+                out += "Optimizer     " + word + ": " + parts.joined(separator: "; ") + "\n"
             }
         }
         return out
@@ -258,15 +261,25 @@ struct DiffReport {
     static func changesText(_ keys: [DiffKeyChange], limit: Int = 6) -> String {
         var parts: [String] = []
         for k in keys.prefix(limit) {
-            let a = k.a.map { valueText($0) } ?? "(absent)"
-            let b = k.b.map { valueText($0) } ?? "(absent)"
+            // A number that is a float32 value (Keras writes a float32 learning rate as
+            // 0.0010000000474974513) prints at float32 precision, unless both sides would then look equal.
+            var a = k.a.map { valueText($0, float32: true) } ?? "(absent)"
+            var b = k.b.map { valueText($0, float32: true) } ?? "(absent)"
+            if a == b {
+                a = k.a.map { valueText($0) } ?? "(absent)"
+                b = k.b.map { valueText($0) } ?? "(absent)"
+            }
             parts.append("\(escapeForDisplay(k.path)) \(a) → \(b)")
         }
         if keys.count > limit { parts.append("… \(keys.count - limit) more (--json lists all)") }
         return parts.joined(separator: "; ")
     }
 
-    static func valueText(_ v: JSONValue) -> String {
+    static func valueText(_ v: JSONValue, float32: Bool = false) -> String {
+        if float32, case .number(let text) = v, let d = Double(text), d.isFinite, Double(Float(d)) == d {
+            let short = "\(Float(d))"
+            if short.count < text.count { return short }
+        }
         let s = escapeForDisplay(v.serialized(.compact))
         return s.count > 40 ? String(s.prefix(37)) + "…" : s
     }
@@ -347,9 +360,13 @@ struct DiffReport {
         let n = s.compared
         switch result.verdict {
         case .identical:
-            var t = "\(Fmt.count(n)) tensor\(n == 1 ? "" : "s") compared, every one bit-identical"
-            if s.provenFromIndex > 0 { t += " (\(Fmt.count(s.provenFromIndex)) from the index alone)" }
-            details.append(t)
+            if s.provenFromIndex == 0 {
+                details.append("\(Fmt.count(n)) tensor\(n == 1 ? "" : "s") compared, every one bit-identical (bytes compared)")
+            } else if s.provenFromIndex == n {
+                details.append("\(Fmt.count(n)) tensor\(n == 1 ? "" : "s") compared, every one identical by checksum (equal CRC-32 and size in both indexes; --full compares bytes)")
+            } else {
+                details.append("\(Fmt.count(n)) tensors compared: \(Fmt.count(n - s.provenFromIndex)) bit-identical (bytes compared), \(Fmt.count(s.provenFromIndex)) identical by checksum (equal CRC-32 and size; --full compares bytes)")
+            }
         case .equal:
             details.append("\(Fmt.count(n)) tensors compared: \(Fmt.count(s.identical)) identical, \(Fmt.count(s.withinTolerance)) within tolerance")
         case .different:
@@ -367,8 +384,14 @@ struct DiffReport {
         if s.dtypeChanged > 0 { details.append("\(Fmt.count(s.dtypeChanged)) dtype changed") }
         if s.shapeChanged > 0 { details.append("\(Fmt.count(s.shapeChanged)) shape changed") }
         if s.notCompared > 0 { details.append("\(Fmt.count(s.notCompared)) not compared") }
-        if result.architecture?.isDifferent == true { details.append("architecture differs") }
-        if result.optimizer?.isDifferent == true { details.append("optimizer differs") }
+        if result.architecture?.countsAsDifference == true { details.append("architecture differs") }
+        if result.optimizer?.countsAsDifference == true { details.append("optimizer differs") }
+        if let side = result.architecture?.notHeldBy, result.architecture?.isDifferent == true {
+            details.append("the architecture differs, not counted: \(side) holds none (--strict counts it)")
+        }
+        if let o = result.optimizer, let side = o.configNotHeldBy, !o.configChanges.isEmpty {
+            details.append("the optimizer configuration differs, not counted: \(side) holds none (--strict counts it)")
+        }
         let word: String
         switch result.verdict {
         case .identical: word = style.bold(style.green("identical"))

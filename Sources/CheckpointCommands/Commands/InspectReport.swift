@@ -6,7 +6,8 @@ struct InspectReport {
     let selected: [Int]
     let stats: [Int: TensorStats]
     let values: [Int: [UInt8]]
-    let verified: Bool
+    let verification: Verification?
+    var verified: Bool { verification != nil }
     /// `--values SLICE`: the selection's shape, and the slice as given.
     var valuesShape: [Int: [Int]] = [:]
     var slice: String? = nil
@@ -18,7 +19,7 @@ struct InspectReport {
     let summary: CheckpointSummary
     var outline: KerasModelOutline? { summary.outline }
 
-    init(source: any TensorSource, file: String, selected: [Int], stats: [Int: TensorStats], values: [Int: [UInt8]], verified: Bool,
+    init(source: any TensorSource, file: String, selected: [Int], stats: [Int: TensorStats], values: [Int: [UInt8]], verification: Verification?,
          valuesShape: [Int: [Int]] = [:], slice: String? = nil, layerConfig: JSONValue? = nil) {
         self.valuesShape = valuesShape
         self.slice = slice
@@ -28,7 +29,7 @@ struct InspectReport {
         self.selected = selected
         self.stats = stats
         self.values = values
-        self.verified = verified
+        self.verification = verification
         self.index = source.index
         self.summary = CheckpointSummary(source)
     }
@@ -122,11 +123,7 @@ struct InspectReport {
                 out += "  signature   \(escapeForDisplay(sig.name)): \(list(sig.inputs)) → \(list(sig.outputs))\n"
             }
         }
-        if verified {
-            let what = source.format == .tfCheckpoint || source.format == .savedModel
-                ? "every entry's CRC-32C and size, and the index's block checksums, match" : "every member's CRC-32, size and header match"
-            out += "  verified    " + style.green(what) + "\n"
-        }
+        if let v = verification { out += "  verified    " + (v.unchecked > 0 ? v.summary : style.green(v.summary)) + "\n" }
         // The header's lines wrapped to the width, continuations under the values.
         out = out.split(separator: "\n").map { wrapLine(String($0), width: width, indent: "            ") }.joined(separator: "\n") + "\n"
         out += "\n"
@@ -188,6 +185,13 @@ struct InspectReport {
         })
         out += TextTable.hiddenNote(hidden, width: width)
         out += "\(selected.count) of \(index.tensors.count) tensors\n"
+        if !index.unsupported.isEmpty {
+            let n = index.unsupported.count
+            out += "\n\(style.yellow("\(n) unsupported entr\(n == 1 ? "y" : "ies")")), not tensors (convert refuses them unless --skip-unsupported):\n"
+            var table = TextTable(["Entry", "what", "why"], align: [.left, .left, .left])
+            for u in index.unsupported { table.add([escapeForDisplay(u.name), escapeForDisplay(u.what), escapeForDisplay(u.reason)]) }
+            out += table.render()
+        }
 
         // One tensor asked for by name: its histogram, large.
         if selected.count == 1, let i = selected.first, let s = stats[i], let h = s.histogram() {
@@ -219,7 +223,7 @@ struct InspectReport {
         if connections { headers.append("Connected to"); align.append(.left) }
         var table = TextTable(headers, align: align)
         for r in rows {
-            let tr = r.params == 0 ? "-" : r.nonTrainableParams == 0 ? "yes" : r.trainableParams == 0 ? "no" : "partly"
+            let tr = r.params == 0 ? "-" : !t.trainabilityKnown ? "?" : r.nonTrainableParams == 0 ? "yes" : r.trainableParams == 0 ? "no" : "partly"
             var label = r.className == "?" ? escapeForDisplay(r.name) : "\(escapeForDisplay(r.name)) (\(escapeForDisplay(r.className)))"
             if r.parent != nil { label = "   └ " + label }
             var row = [label]
@@ -232,8 +236,12 @@ struct InspectReport {
         var out = table.render() + TextTable.hiddenNote(hidden, width: width)
         let optimizer = t.optimizer > 0 || index.optimizer != nil
         out += " Total params: \(Fmt.count(optimizer ? t.total : t.params)) (\(Fmt.bytes(optimizer ? t.totalBytes : t.paramBytes)))\n"
-        out += " Trainable params: \(Fmt.count(t.trainable)) (\(Fmt.bytes(t.trainableBytes)))\n"
-        out += " Non-trainable params: \(Fmt.count(t.nonTrainable)) (\(Fmt.bytes(t.nonTrainableBytes)))\n"
+        if t.trainabilityKnown {
+            out += " Trainable params: \(Fmt.count(t.trainable)) (\(Fmt.bytes(t.trainableBytes)))\n"
+            out += " Non-trainable params: \(Fmt.count(t.nonTrainable)) (\(Fmt.bytes(t.nonTrainableBytes)))\n"
+        } else {
+            out += " Trainable / non-trainable: unknown (\(source.format.displayName) does not record it; --architecture model.json tells)\n"
+        }
         if optimizer {
             out += " Optimizer params: \(Fmt.count(t.optimizer)) (\(Fmt.bytes(t.optimizerBytes)))\n"
         }
@@ -253,7 +261,7 @@ struct InspectReport {
     // MARK: JSON (schema ckpt.inspect/1)
 
     func json() -> JSONValue {
-        var doc = summary.json(file: file, fileSize: fileSize, selected: selected, stats: stats, values: values, verified: verified)
+        var doc = summary.json(file: file, fileSize: fileSize, selected: selected, stats: stats, values: values, verified: verified, verification: verification)
         guard case .object(var root) = doc else { return doc }
         if let layerConfig { root.append(("layer_config", layerConfig)) }
         if let slice, let (i, shape) = valuesShape.first, case .array(var tensors) = root.first(where: { $0.0 == "tensors" })?.1 {

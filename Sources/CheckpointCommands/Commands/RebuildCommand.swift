@@ -11,9 +11,12 @@ struct RebuildCommand: ParsableCommand {
         (with or without a leading model name) and shape. The optimizer state is what Keras 3's \
         optimizer.build(model.trainable_variables) creates: its slots, a zero step counter and \
         the learning rate. The optimizer comes from --optimizer (with --learning-rate and \
-        --set key=value), from --optimizer-config (Keras get_config() JSON), or from the \
-        architecture's compile_config. Optimizers: SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, \
-        Adamax, Nadam, Ftrl, Lion, Adafactor, Lamb.
+        --set key=value), from --optimizer-config (Keras get_config() JSON, with the class from \
+        --optimizer or its name; or keras.optimizers.serialize() JSON), or from the \
+        architecture's compile_config; its configuration is kept as given, changed only by \
+        --learning-rate and --set. When the architecture's layers compute in mixed_float16, the \
+        state is that of the LossScaleOptimizer Keras wraps the optimizer in (--loss-scale). \
+        Optimizers: \(KerasOptimizerKind.helpList).
         """
     )
 
@@ -33,7 +36,7 @@ struct RebuildCommand: ParsableCommand {
     @Option(name: .customLong("set"), help: ArgumentHelp("Another optimizer hyperparameter, KEY=VALUE (repeatable), e.g. --set momentum=0.9.", valueName: "key=value"))
     var settings: [String] = []
 
-    @Option(name: .long, help: ArgumentHelp("Keras optimizer.get_config() JSON (or a serialized optimizer with class_name).", valueName: "opt.json"),
+    @Option(name: .long, help: ArgumentHelp("Keras optimizer.get_config() JSON, or keras.optimizers.serialize() JSON (with class_name).", valueName: "opt.json"),
             completion: .file(extensions: ["json"]))
     var optimizerConfig: String?
 
@@ -47,8 +50,15 @@ struct RebuildCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The Keras backend the checkpoint is for: tensorflow (int64 step counter), jax or torch (int32).", valueName: "backend"), completion: .list(["tensorflow", "jax", "torch"]))
     var backend: String = "tensorflow"
 
-    @Flag(name: .long, help: "Take the tensors of layers whose class is unknown from the weights as they are.")
+    @Option(name: .long, help: ArgumentHelp("Wrap the optimizer in a LossScaleOptimizer as compile does under mixed_float16: auto (when the layers compute in mixed_float16), yes or no.", valueName: "when"),
+            completion: .list(Rebuild.LossScale.allCases.map(\.rawValue)))
+    var lossScale: String = "auto"
+
+    @Flag(name: .long, help: "Take the tensors of layers whose class is unknown from the weights as they are, where the layer sits in the model.")
     var allowUnknownLayers = false
+
+    @Option(name: .customLong("non-trainable"), help: ArgumentHelp("With --allow-unknown-layers: tensors of unknown layers that are not trainable (glob, repeatable), e.g. 'scaled/vars/1'.", valueName: "pattern"))
+    var nonTrainable: [String] = []
 
     @Flag(name: .long, help: "Leave out mismatched and unexpected tensors (listed) instead of failing.")
     var skipMismatch = false
@@ -64,11 +74,11 @@ struct RebuildCommand: ParsableCommand {
     @OptionGroup var display: DisplayOptions
 
     func validate() throws {
-        if optimizer != nil && optimizerConfig != nil {
-            throw ValidationError("give --optimizer or --optimizer-config, not both (use --optimizer NAME --set key=value to adjust defaults)")
-        }
         if optimizer == nil && optimizerConfig == nil && (learningRate != nil || !settings.isEmpty) {
-            throw ValidationError("--learning-rate and --set need --optimizer NAME")
+            throw ValidationError("--learning-rate and --set need --optimizer NAME or --optimizer-config FILE")
+        }
+        if Rebuild.LossScale(rawValue: lossScale.lowercased()) == nil {
+            throw ValidationError("--loss-scale takes auto, yes or no")
         }
     }
 
@@ -84,31 +94,35 @@ struct RebuildCommand: ParsableCommand {
             throw CheckpointError(.invalidArgument, "unknown backend \"\(escapeForDisplay(backend))\"", hint: "use tensorflow, jax or torch")
         }
 
-        let optimizerSource: Rebuild.OptimizerSource
-        if let name = optimizer {
-            var overrides: [(String, String)] = []
-            if let learningRate { overrides.append(("learning_rate", learningRate)) }
-            for s in settings {
-                guard let eq = s.firstIndex(of: "="), eq != s.startIndex else {
-                    throw CheckpointError(.invalidArgument, "--set needs KEY=VALUE, got \"\(escapeForDisplay(s))\"")
-                }
-                overrides.append((String(s[..<eq]), String(s[s.index(after: eq)...])))
+        var overrides: [(String, String)] = []
+        if let learningRate { overrides.append(("learning_rate", learningRate)) }
+        for s in settings {
+            guard let eq = s.firstIndex(of: "="), eq != s.startIndex else {
+                throw CheckpointError(.invalidArgument, "--set needs KEY=VALUE, got \"\(escapeForDisplay(s))\"")
             }
-            optimizerSource = .named(name, overrides: overrides)
-        } else if let path = optimizerConfig {
+            overrides.append((String(s[..<eq]), String(s[s.index(after: eq)...])))
+        }
+        let optimizerSource: Rebuild.OptimizerSource
+        if let path = optimizerConfig {
             guard let bytes = try CheckpointFiles.readArchitecture(path) else { return }
             let v: JSONValue
             do { v = try JSONParser.parse(bytes) } catch let e as CheckpointError { throw e.located(file: path) }
-            if v["class_name"] != nil {
-                optimizerSource = .config(className: nil, v)     // {"class_name": ..., "config": {...}}
-            } else {
-                // A bare get_config(): its "name" is the class's default name (adam, rm_sprop, adam_w).
-                guard let name = v["name"]?.stringValue else {
-                    throw CheckpointError(.invalidOptimizer, "the optimizer config has neither \"class_name\" nor \"name\"", file: path,
-                                          hint: "add --optimizer NAME, or use {\"class_name\": \"Adam\", \"config\": {...}}")
+            if let cls = v["class_name"]?.stringValue {
+                // keras.optimizers.serialize(): {"module", "class_name", "config", "registered_name"}.
+                if let name = optimizer, KerasOptimizerKind(className: name) != KerasOptimizerKind(className: cls.split(separator: ">").last.map(String.init) ?? cls) {
+                    throw CheckpointError(.invalidOptimizer, "--optimizer \(escapeForDisplay(name)) and the \(escapeForDisplay(cls)) in --optimizer-config disagree", file: path)
                 }
-                optimizerSource = .config(className: name, v)
+                optimizerSource = .config(className: nil, v)
+            } else if let name = optimizer {
+                optimizerSource = .config(className: name, v)     // get_config() of the class --optimizer names
+            } else if let name = v["name"]?.stringValue, let kind = KerasOptimizerKind(instanceName: name) {
+                optimizerSource = .config(className: kind.className, v) // get_config() named by Keras (adam, adam_4, rm_sprop)
+            } else {
+                throw CheckpointError(.invalidOptimizer, "the optimizer config says neither its class (\"class_name\") nor a name Keras gives that class (\"name\": \"\(escapeForDisplay(v["name"]?.stringValue ?? ""))\")", file: path,
+                                      hint: "add --optimizer CLASS, or use keras.optimizers.serialize(optimizer)")
             }
+        } else if let name = optimizer {
+            optimizerSource = .named(name, overrides: [])
         } else {
             optimizerSource = .fromArchitecture
         }
@@ -117,12 +131,15 @@ struct RebuildCommand: ParsableCommand {
         options.allowUnknownLayers = allowUnknownLayers
         options.skipMismatch = skipMismatch
         options.backend = kerasBackend
+        options.optimizerOverrides = overrides
+        options.nonTrainable = nonTrainable
+        options.lossScale = Rebuild.LossScale(rawValue: lossScale.lowercased()) ?? .auto
         let (rebuilt, report): (ComposedSource, Rebuild.Report)
         do {
             (rebuilt, report) = try Rebuild.plan(weights: source, architecture: archBytes, optimizer: optimizerSource, options: options)
         } catch let e as CheckpointError where e.code == .unknownLayer && !allowUnknownLayers {
             var e = e
-            e.hint = "pass --allow-unknown-layers to take its tensors from the weights file as they are"
+            e.hint = "--allow-unknown-layers takes its tensors from the weights file as they are (names, shapes, order) and places them where the layer sits in the model, trainable unless the input's optimizer state or --non-trainable says otherwise"
             throw e
         }
         if !report.ignoredOptimizerState.isEmpty && !json {
@@ -144,7 +161,7 @@ struct RebuildCommand: ParsableCommand {
         write.progress = { done, _ in progress.update(done: done) }
         let written = try Convert.write(rebuilt, as: outFormat, to: output, options: write)
         progress.finish()
-        if !json { for note in written.notes { console.print("note: \(note)", to: .err) } }
+        if !json { for note in report.notes + written.notes { console.print("note: \(note)", to: .err) } }
 
         if json {
             console.write(report.json(input: input, output: output).serialized(.pretty))

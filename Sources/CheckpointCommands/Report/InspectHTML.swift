@@ -12,8 +12,8 @@ extension InspectReport {
         // Key numbers.
         var cards: [(String, String, String)] = [
             ("total-params", Fmt.count(t.params), "parameters"),
-            ("trainable-params", Fmt.count(t.trainable), "trainable"),
-            ("non-trainable-params", Fmt.count(t.nonTrainable), "non-trainable"),
+            ("trainable-params", t.trainabilityKnown ? Fmt.count(t.trainable) : "?", "trainable"),
+            ("non-trainable-params", t.trainabilityKnown ? Fmt.count(t.nonTrainable) : "?", "non-trainable"),
         ]
         if t.optimizer > 0 || index.optimizer != nil { cards.append(("optimizer-params", Fmt.count(t.optimizer), "optimizer values")) }
         cards.append(("tensor-count", Fmt.count(index.tensors.count), "tensors"))
@@ -53,7 +53,7 @@ extension InspectReport {
             body += "<h2>Parameters by layer</h2>\n" + SVG.bars(bars, id: "layer-chart")
             var table: [(cells: [String], cls: String?)] = []
             for r in rows {
-                let tr = r.params == 0 ? "-" : r.nonTrainableParams == 0 ? "yes" : r.trainableParams == 0 ? "no" : "partly"
+                let tr = r.params == 0 ? "-" : !t.trainabilityKnown ? "?" : r.nonTrainableParams == 0 ? "yes" : r.trainableParams == 0 ? "no" : "partly"
                 table.append(([e(r.name), e(r.className == "?" ? "" : r.className), Fmt.count(r.params), tr, e(Fmt.bytes(r.bytes))], nil))
             }
             table.append((["<b>total</b>", "", "<b>\(Fmt.count(t.params))</b>", "", "<b>\(e(Fmt.bytes(t.paramBytes)))</b>"], nil))

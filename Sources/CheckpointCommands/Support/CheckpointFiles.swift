@@ -6,7 +6,7 @@ enum CheckpointFiles {
     /// `--from`/`--to` values (for shell completion).
     static let formatNames = FormatRegistry.formatNames
     /// `rebuild --optimizer` values (for shell completion; the option is case-insensitive).
-    static let optimizerNames = ["sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "ftrl", "lion", "adafactor", "lamb"]
+    static var optimizerNames: [String] { KerasOptimizerKind.completionNames }
 
     static func format(_ name: String?) throws -> CheckpointFormat? {
         guard let name else { return nil }

@@ -35,6 +35,9 @@ public struct ParameterTotals: Sendable, Equatable {
     /// Keras 3's "Total params": the model's and the optimizer's.
     public var total: Int { params &+ optimizer }
     public var totalBytes: UInt64 { paramBytes &+ optimizerBytes }
+    /// Whether the file says which weights are trainable (``CheckpointIndex/trainabilityKnown``);
+    /// when not, the trainable / non-trainable split is unknown, not "everything trainable".
+    public var trainabilityKnown = true
 }
 
 /// What `inspect` reports about a checkpoint, from its index alone: totals, the layer table, the
@@ -57,6 +60,7 @@ public struct CheckpointSummary: Sendable {
         index = source.index
         outline = index.architecture.flatMap { KerasModelOutline.read($0) }
         var t = ParameterTotals()
+        t.trainabilityKnown = index.trainabilityKnown
         for info in index.tensors {
             let n = info.elementCount ?? 0
             let b = UInt64(info.byteCount ?? 0)
@@ -93,8 +97,9 @@ public struct CheckpointSummary: Sendable {
                 rows.append(LayerSummary(name: layer.name, className: layer.className))
             }
         }
+        let known = Set(outline?.layers.map(\.name) ?? [])
         for info in index.tensors where info.role == .weight {
-            let layer = graph?.variables.variable(named: info.name)?.layer ?? info.layer
+            let layer = graph?.variables.variable(named: info.name)?.layer ?? Self.layer(of: info.name, known: known, model: outline?.name)
             if position[layer] == nil {
                 position[layer] = rows.count
                 rows.append(LayerSummary(name: layer, className: "?"))
@@ -110,6 +115,16 @@ public struct CheckpointSummary: Sendable {
             }
         }
         return rows
+    }
+
+    /// The top-level layer a weight named `name` belongs to: the first component of its path that
+    /// the architecture names as a layer (`sequential/dense/kernel` → `dense`), else the first.
+    static func layer(of name: String, known: Set<String>, model: String?) -> String {
+        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count > 1 else { return name }
+        if !known.isEmpty, let p = parts.dropLast().first(where: { known.contains(String($0)) }) { return String(p) }
+        if parts.count >= 3, let model, !model.isEmpty, parts[0] == model { return String(parts[1]) }
+        return String(parts[0])
     }
 
     /// Compressed bytes of tensor `i` in a `.ckpt`; nil for other formats.
@@ -143,8 +158,10 @@ public struct CheckpointSummary: Sendable {
 
     /// The `ckpt.inspect/1` document.
     public func json(file: String, fileSize: UInt64, selected: [Int], stats: [Int: TensorStats] = [:], values: [Int: [UInt8]] = [:],
-                     verified: Bool = false) -> JSONValue {
+                     verified: Bool = false, verification: Verification? = nil) -> JSONValue {
         let t = totals
+        let known = t.trainabilityKnown
+        func split(_ n: Int) -> JSONValue { known ? .number(n) : .null }
         var root: [(String, JSONValue)] = [
             ("schema", .string("ckpt.inspect/1")),
             ("file", .string(file)),
@@ -166,6 +183,7 @@ public struct CheckpointSummary: Sendable {
         if let o = index.optimizer {
             root.append(("optimizer", .object([
                 ("class_name", .string(o.className)),
+            ] + (o.innerClassName.map { [("inner_class_name", JSONValue.string($0))] } ?? []) + [
                 ("iterations", .number(o.iterations)),
                 ("learning_rate", o.learningRate.map { .number($0) } ?? .null),
                 ("config", o.config),
@@ -175,6 +193,7 @@ public struct CheckpointSummary: Sendable {
         }
         root.append(("metadata", index.metadata))
         root.append(("verified", .bool(verified)))
+        if let verification { root.append(("verification", verification.json)) }
         if let tf = source as? TFCheckpointSource, !tf.signatures.isEmpty {
             func tensors(_ ts: [TFSignatureTensor]) -> JSONValue {
                 .object(ts.map { t in
@@ -187,13 +206,13 @@ public struct CheckpointSummary: Sendable {
             })))
         }
         root.append(("totals", .object([
-            ("params", .number(t.params)), ("total_params", .number(t.total)), ("trainable_params", .number(t.trainable)),
-            ("non_trainable_params", .number(t.nonTrainable)), ("optimizer_params", .number(t.optimizer)),
+            ("params", .number(t.params)), ("total_params", .number(t.total)), ("trainable_params", split(t.trainable)),
+            ("non_trainable_params", split(t.nonTrainable)), ("optimizer_params", .number(t.optimizer)),
             ("param_bytes", .number(t.paramBytes)), ("optimizer_bytes", .number(t.optimizerBytes)),
         ])))
         root.append(("layers", .array(layers.map { r in
             .object([("name", .string(r.name)), ("class_name", r.className == "?" ? .null : .string(r.className)), ("params", .number(r.params)),
-                     ("trainable_params", .number(r.trainableParams)), ("non_trainable_params", .number(r.nonTrainableParams)),
+                     ("trainable_params", split(r.trainableParams)), ("non_trainable_params", split(r.nonTrainableParams)),
                      ("bytes", .number(r.bytes)),
                      ("output_shape", r.outputShape.map { .string($0) } ?? .null),
                      ("connected_to", r.connectedTo.map { .array($0.map { .string($0) }) } ?? .null),
@@ -207,12 +226,13 @@ public struct CheckpointSummary: Sendable {
                 ("shape", .array(info.shape.map { .number($0) })), ("elements", .number(info.elementCount ?? 0)),
                 ("bytes", .number(info.byteCount ?? 0)),
                 ("stored_bytes", storedBytes(i).map { .number($0) } ?? .null),
-                ("role", .string(info.role.rawValue)), ("trainable", .bool(info.trainable)),
+                ("role", .string(info.role.rawValue)), ("trainable", known || info.role == .optimizer ? .bool(info.trainable) : .null),
                 ("layer", .string(info.layer)),
                 ("slot", info.slot.map { .string($0) } ?? .null),
                 ("weight", info.weight.map { .string($0) } ?? .null),
             ]
             if let q = info.quantization { e.append(("quantization", .string(q))) }
+            if let h = verification?.sha256[i] { e.append(("sha256", .string(h))) }
             if let key = info.sourceKey { e.append(("source_key", .string(key))) }
             if let s = stats[i] {
                 e.append(("stats", .object([
@@ -231,6 +251,10 @@ public struct CheckpointSummary: Sendable {
             tensors.append(.object(e))
         }
         root.append(("tensors", .array(tensors)))
+        root.append(("unsupported", .array(index.unsupported.map { u in
+            .object([("name", .string(u.name)), ("what", .string(u.what)), ("reason", .string(u.reason)),
+                     ("offset", u.offset.map { .number($0) } ?? .null)])
+        })))
         return .object(root)
     }
 

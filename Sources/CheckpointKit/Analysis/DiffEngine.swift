@@ -17,9 +17,13 @@ public struct DiffOptions: Sendable {
     /// Stop reading as soon as the answer is known to be "different" (`-q`).
     public var stopAtFirstDifference = false
     public var parallel = true
-    /// Trust equal index fingerprints (same dtype, shape, CRC-32 and size) as bit-identical
-    /// without reading the data.
+    /// Trust equal index fingerprints (same dtype, shape, CRC-32 and size) as identical without
+    /// reading the data ("identical by checksum"); false (`--full`) compares every byte.
     public var useIndexFingerprints = true
+    /// Count differences in what one side's format cannot hold (the architecture of a
+    /// `.weights.h5`, an optimizer configuration it does not store) as differences; by default
+    /// they are reported but do not make the checkpoints different.
+    public var strict = false
     public var limits = Limits.default
     /// Called once, before any tensor data is read, with the number of bytes (A and B) to read.
     public var onPlan: (@Sendable (UInt64) -> Void)?
@@ -213,7 +217,7 @@ public struct CheckpointDiff: Sendable {
     }
 
     public var hasDifferences: Bool {
-        tensors.contains { $0.isDifference } || (architecture?.isDifferent ?? false) || (optimizer?.isDifferent ?? false)
+        tensors.contains { $0.isDifference } || (architecture?.countsAsDifference ?? false) || (optimizer?.countsAsDifference ?? false)
     }
 
     public var verdict: Verdict {
@@ -295,8 +299,17 @@ extension CheckpointDiff {
         }
         diffs = order.map { diffs[$0] }
 
-        let architecture = options.weightsOnly ? nil : ArchitectureDiff.compare(ia.architecture, ib.architecture, parsedA: archA, parsedB: archB)
-        let optimizer = options.weightsOnly ? nil : OptimizerDiff.compare(ia, ib, mapping: mapping)
+        var architecture = options.weightsOnly ? nil : ArchitectureDiff.compare(ia.architecture, ib.architecture, parsedA: archA, parsedB: archB)
+        var optimizer = options.weightsOnly ? nil : OptimizerDiff.compare(ia, ib, mapping: mapping)
+        // What a side's format cannot hold is reported, not counted, unless `strict`.
+        let heldA = a.format.handler?.parts ?? .all, heldB = b.format.handler?.parts ?? .all
+        func lacking(_ part: FormatParts) -> String? {
+            if !heldB.contains(part) { return "B (\(b.format.displayName))" }
+            if !heldA.contains(part) { return "A (\(a.format.displayName))" }
+            return nil
+        }
+        if !options.strict, let side = lacking(.architecture) { architecture?.notHeldBy = side }
+        if !options.strict, let side = lacking(.optimizerConfig) { optimizer?.configNotHeldBy = side }
 
         // Decide how each pair is compared.
         var jobs: [DiffJob] = []

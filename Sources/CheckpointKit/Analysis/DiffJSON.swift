@@ -21,6 +21,8 @@ extension CheckpointDiff {
             ("map", .array(options.names.renames.map { .object([("old", .string($0.old)), ("new", .string($0.new))]) })),
             ("strip_prefix", .array(options.names.stripPrefixes.map { .string($0) })),
             ("stop_at_first_difference", .bool(options.stopAtFirstDifference)),
+            ("full", .bool(!options.useIndexFingerprints)),
+            ("strict", .bool(options.strict)),
         ])))
         root.append(("stopped_early", .bool(stoppedEarly)))
         root.append(("summary", .object([
@@ -156,6 +158,8 @@ extension CheckpointDiff {
         .object([
             ("status", .string(d.status.rawValue)),
             ("different", .bool(d.isDifferent)),
+            ("counted", .bool(d.countsAsDifference)),
+            ("not_held_by", d.notHeldBy.map { .string($0) } ?? .null),
             ("model_a", layerRef(d.modelA)),
             ("model_b", layerRef(d.modelB)),
             ("layers_added", .array(d.added.map { layerRef($0) })),
@@ -176,6 +180,8 @@ extension CheckpointDiff {
     static func optimizerJSON(_ d: OptimizerDiff) -> JSONValue {
         .object([
             ("status", .string(d.status.rawValue)),
+            ("counted", .bool(d.countsAsDifference)),
+            ("config_not_held_by", d.configNotHeldBy.map { .string($0) } ?? .null),
             ("class_a", d.classA.map { .string($0) } ?? .null),
             ("class_b", d.classB.map { .string($0) } ?? .null),
             ("iterations_a", d.iterationsA.map { .number($0) } ?? .null),

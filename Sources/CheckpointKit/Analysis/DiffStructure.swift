@@ -154,6 +154,11 @@ public struct ArchitectureDiff: Sendable {
 
     public var isDifferent: Bool { status == .different || (status == .unparseable && bytesDiffer) }
     var bytesDiffer = false
+    /// The side whose format cannot hold an architecture (`B (Keras 3 .weights.h5)`), when one
+    /// cannot: its architecture was given, not read, so a difference is reported, not counted.
+    public var notHeldBy: String?
+    /// Whether the architectures make the checkpoints different (exit status 1).
+    public var countsAsDifference: Bool { isDifferent && notHeldBy == nil }
 
     /// The layers a model JSON lists: (name, class, the layer's JSON). Either Keras dialect.
     static func outline(_ v: JSONValue) -> (model: Layer, layers: [(String, String, JSONValue)])? {
@@ -256,6 +261,15 @@ public struct OptimizerDiff: Sendable {
     public var slotTensorsOnlyInB: [String] = []
 
     public var isDifferent: Bool { status == .different }
+    /// The side whose format cannot hold an optimizer configuration, when one cannot: a
+    /// difference of configuration alone is reported, not counted.
+    public var configNotHeldBy: String?
+    /// Whether the optimizers make the checkpoints different (exit status 1).
+    public var countsAsDifference: Bool {
+        guard isDifferent else { return false }
+        guard configNotHeldBy != nil else { return true }
+        return classA != classB || iterationsA != iterationsB || slotsA != slotsB || !slotTensorsOnlyInA.isEmpty || !slotTensorsOnlyInB.isEmpty
+    }
 
     static func compare(_ a: CheckpointIndex, _ b: CheckpointIndex, mapping: DiffNameMapping) -> OptimizerDiff? {
         let hasA = a.optimizer != nil || !a.optimizerTensors.isEmpty

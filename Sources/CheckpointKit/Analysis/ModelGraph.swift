@@ -64,12 +64,15 @@ public struct ModelGraph: Sendable {
         let top = try engine.buildTopModel(arch.model)
         var vars: [KerasVariable] = []
         var groups: [KerasH5Group] = []
-        KerasModelEngine.flatten(top.object, objectPath: "", layer: nil, variables: &vars, groups: &groups)
+        var positions: [String: Int] = [:]
+        KerasModelEngine.flatten(top.object, objectPath: "", layer: nil, variables: &vars, groups: &groups, unknownPositions: &positions)
         for i in vars.indices { vars[i].index = i }
+        var unknown = top.unknown
+        for i in unknown.indices { unknown[i].variablesBefore = positions[unknown[i].h5Group] ?? vars.count }
         let model = arch.model
         variables = KerasModelVariables(dialect: arch.dialect, modelName: model.name,
                                         modelClass: model.kind == .sequential ? "Sequential" : "Functional",
-                                        variables: vars, unknownLayers: top.unknown, h5Groups: groups)
+                                        variables: vars, unknownLayers: unknown, h5Groups: groups)
         modelName = model.name
         modelClass = model.kind == .sequential ? "Sequential" : "Functional"
         layers = Self.layers(of: top.object, model: model)

@@ -143,6 +143,9 @@ public final class CheckpointArchive: TensorSource {
         }
     }
 
+    /// Every tensor member carries a CRC-32, checked whenever it is read in full.
+    public func integrity(of i: Int) -> TensorIntegrity { .memberCRC32 }
+
     public func fingerprint(of i: Int) -> TensorFingerprint? {
         let t = manifest.tensors[i]
         return TensorFingerprint(dtype: t.info.dtype, shape: t.info.shape, crc32: t.storage.crc32, size: t.storage.size)
@@ -359,6 +362,12 @@ public final class CheckpointArchive: TensorSource {
             try self.readTensor(i) { _ in }
             progress?(self.manifest.tensors[i].storage.size)
         }
+        try checkIterationCount()
+    }
+
+    /// Checks that `optimizer.json`'s iteration count is the one the `optimizer/iteration`
+    /// tensor holds (reads that scalar).
+    public func checkIterationCount() throws {
         if let opt = index.optimizer, let k = tensorIndex(named: ContainerSpec.iterationTensor) {
             let bytes = try readTensorBytes(k, limits: limits)
             let t = manifest.tensors[k]

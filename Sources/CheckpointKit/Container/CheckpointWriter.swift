@@ -18,6 +18,9 @@ public struct WriteOptions: Sendable {
     public var dequantize = false
     /// What the format's reader accepts: a writer refuses, by name, anything beyond (see ``Limits``).
     public var limits: Limits = .default
+    /// Leave out the source's unsupported entries (``CheckpointIndex/unsupported``) with a note;
+    /// without it, ``Convert`` refuses the first by name.
+    public var skipUnsupported = false
 
     public init(overwrite: Bool = false, inputs: [ReadableFile] = []) {
         self.overwrite = overwrite

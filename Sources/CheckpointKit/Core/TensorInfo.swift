@@ -103,8 +103,56 @@ public struct OptimizerInfo: Sendable, Equatable {
         self.iterations = iterations
     }
 
-    /// Keras's `learning_rate`, or torch's `lr`.
-    public var learningRate: Double? { (config["learning_rate"] ?? config["lr"])?.doubleValue }
+    /// The learning rate: Keras's `learning_rate` (a wrapper's is its inner optimizer's), or
+    /// torch's `lr`; nil for a schedule.
+    public var learningRate: Double? {
+        (config["learning_rate"] ?? config["lr"])?.doubleValue ?? config["inner_optimizer"]?["config"]?["learning_rate"]?.doubleValue
+    }
+
+    /// For a wrapper (Keras's LossScaleOptimizer): the class of the optimizer it wraps, whose
+    /// step counter ``iterations`` is.
+    public var innerClassName: String? { config["inner_optimizer"]?["class_name"]?.stringValue }
+
+    /// `gradient_accumulation_steps` (of the wrapped optimizer for a wrapper), nil when not set.
+    public var gradientAccumulationSteps: Int? {
+        let c = config["inner_optimizer"]?["config"] ?? config
+        guard let n = c["gradient_accumulation_steps"]?.intValue, n >= 2 else { return nil }
+        return n
+    }
+
+    /// What Keras's `optimizer.iterations` reports: the updates applied (with gradient
+    /// accumulation, ``iterations`` counts batches and Keras divides it).
+    public var appliedSteps: Int64 { gradientAccumulationSteps.map { iterations / Int64($0) } ?? iterations }
+
+    /// `step 4 (8 batches, gradient_accumulation_steps=2)`, or `step 8`.
+    public var stepDescription: String {
+        guard let n = gradientAccumulationSteps else { return "step \(iterations)" }
+        return "step \(appliedSteps) (\(iterations) batches, gradient_accumulation_steps=\(n))"
+    }
+
+    /// `LossScaleOptimizer(Adam)` for a wrapper, else the class name.
+    public var displayName: String { innerClassName.map { "\(className)(\($0))" } ?? className }
+}
+
+/// Something a file holds that is not a tensor this toolkit can serve (a complex or string `.npy`
+/// member, a safetensors dtype it does not know, a ZIP member that is not an array): listed by
+/// `inspect`, refused by name by `convert` unless it is asked to skip such entries.
+public struct UnsupportedEntry: Sendable, Hashable {
+    /// The name the file gives it (a tensor name, or a member name when it is not an array).
+    public var name: String
+    /// What it is, in the format's own words (`complex64 (2, 5)`, `'<U5' (3,)`, `a ZIP member`).
+    public var what: String
+    /// Why it is not a tensor here, one clause.
+    public var reason: String
+    /// Where it starts in the file, when known.
+    public var offset: UInt64?
+
+    public init(name: String, what: String, reason: String, offset: UInt64? = nil) {
+        self.name = name
+        self.what = what
+        self.reason = reason
+        self.offset = offset
+    }
 }
 
 /// Everything about a checkpoint except tensor data: what it is, what it holds, where it came from.
@@ -126,6 +174,13 @@ public struct CheckpointIndex: Sendable {
     public var metadata: JSONValue
     /// Who wrote the file (`ckpt 0.1.0`, `keras 3.15.1`, ...).
     public var producer: String?
+    /// Entries of the file that are not tensors this toolkit serves, in file order. They are not
+    /// in ``tensors``; one of them never stops the others from being listed.
+    public var unsupported: [UnsupportedEntry] = []
+    /// Whether ``TensorInfo/trainable`` says something: false for a file that does not record it
+    /// (a plain `.npz` or `.safetensors` read without an architecture), where every weight is
+    /// listed as trainable only for want of knowing.
+    public var trainabilityKnown = true
 
     public init(tensors: [TensorInfo], architecture: [UInt8]? = nil, optimizer: OptimizerInfo? = nil,
                 metadata: JSONValue = .object([]), producer: String? = nil) {

@@ -68,6 +68,10 @@ public enum KerasFiles {
         if isZip || (format == .keras && !head.starts(with: [0x89, 0x48, 0x44, 0x46])) {
             return try openArchive(file, options: options)
         }
+        if let index = indexNaming(shard: path) {
+            throw CheckpointError(.unsupported, "the file is one shard of the Keras sharded set \(index); alone it holds only part of the model and its optimizer",
+                                  file: path, hint: "open the index: ckpt inspect \(index)")
+        }
         let h5 = try HDF5File.open(path: path, limits: hdf5Limits(options.limits))
         return try KerasFileSource(file: h5, path: path, archive: nil, options: options)
     }
@@ -278,17 +282,34 @@ public final class KerasFileSource: TensorSource {
 
     private let storage: [Storage]
     private let h5: HDF5File
+    private let shards: [HDF5File]
+    private let setPaths: [String]
+
+    /// Every file read: a sharded set's index and shards, else the file.
+    public var inputFiles: [ReadableFile] {
+        (setPaths.isEmpty ? [path] : setPaths).compactMap { try? ReadableFile(path: $0) }
+    }
     private let check: StoredMemberCheck?
     private let keepAlive: (any AnyObject & Sendable)?
+    /// Whether the HDF5 file is a `.keras` archive's member (whose ZIP CRC-32 is checked).
+    private let isArchive: Bool
 
-    init(file: HDF5File, path: String, archive: KerasFiles.ArchiveParts?, options: Checkpoints.OpenOptions) throws {
+    convenience init(file: HDF5File, path: String, archive: KerasFiles.ArchiveParts?, options: Checkpoints.OpenOptions) throws {
+        try self.init(tree: KerasH5Tree(file: file), path: path, archive: archive, options: options, setPaths: [])
+    }
+
+    /// `setPaths`: every file of a sharded set (index first); empty for a single file.
+    init(tree: KerasH5Tree, path: String, archive: KerasFiles.ArchiveParts? = nil, options: Checkpoints.OpenOptions,
+         setPaths: [String]) throws {
         self.path = path
-        self.h5 = file
+        self.h5 = tree.file
+        self.shards = tree.files
+        self.setPaths = setPaths
         self.check = archive?.check
         self.keepAlive = archive?.keepAlive
-        let tree = try KerasH5Tree(file: file)
+        self.isArchive = archive != nil
         let result: KerasReadResult
-        if archive == nil, try tree.isLegacyLayout() {
+        if archive == nil, setPaths.isEmpty, try tree.isLegacyLayout() {
             result = try KerasLegacyReader(tree: tree, explicitArchitecture: options.architecture).read()
             format = .kerasLegacyH5
         } else {
@@ -299,7 +320,7 @@ public final class KerasFileSource: TensorSource {
                 reader.architecture = (a, explicit: true, label: "--architecture")
             }
             result = try reader.read()
-            format = archive == nil ? .kerasWeightsH5 : .keras
+            format = archive != nil ? .keras : setPaths.isEmpty ? .kerasWeightsH5 : .kerasShardedWeights
         }
         var metadata = result.metadata
         var producer = result.producer
@@ -316,6 +337,14 @@ public final class KerasFileSource: TensorSource {
         for t in index.tensors where !seen.insert(ByteName(t.name)).inserted {
             throw CheckpointError(.duplicateName, "two tensors would be named \"\(escapeForDisplay(t.name))\"", file: path)
         }
+    }
+
+    /// A dataset written with fletcher32 is checked by libhdf5; otherwise a `.keras` file's
+    /// `model.weights.h5` member has a CRC-32 (checked once, on the first read); a bare HDF5 file
+    /// has nothing.
+    public func integrity(of i: Int) -> TensorIntegrity {
+        if case .dataset(let d, _, _) = storage[i], let info = try? d.info(), info.filters.contains(where: { $0.id == 3 }) { return .fletcher32 }
+        return isArchive ? .memberCRC32 : .none
     }
 
     public func pieces(of i: Int) -> [Range<Int>] {

@@ -1,6 +1,5 @@
-// The HDF5 side of Keras files: the tree of a file, Keras 3 layout names, and the Keras 3 reader
-// (`layers/<group>/vars/<i>`, `optimizer/vars/<i>`). The mapping rules are described at the top of
-// KerasFiles.swift.
+// The Keras 3 reader (`layers/<group>/vars/<i>`, `optimizer/vars/<i>`) and layout names. The
+// mapping rules are described at the top of KerasFiles.swift.
 
 /// One tensor found in a Keras file.
 struct KerasReadTensor: Sendable {
@@ -17,127 +16,6 @@ struct KerasReadResult: Sendable {
     var metadata: JSONValue = .object([])
     var producer: String?
     var notes: [String] = []
-}
-
-/// Every object of an HDF5 file, walked once.
-struct KerasH5Tree {
-    let file: HDF5File
-    let nodes: [HDF5Node]
-    // HDF5 paths compared as bytes (ByteName), as libhdf5 compares link names.
-    private let kinds: [ByteName: HDF5LinkKind]
-    private let children: [ByteName: [String]]
-
-    init(file: HDF5File) throws {
-        self.file = file
-        nodes = try file.walk()
-        var kinds: [ByteName: HDF5LinkKind] = [:]
-        var children: [ByteName: [String]] = [:]
-        for node in nodes where node.path != "/" {
-            kinds[ByteName(node.path)] = node.kind
-            let (parent, name) = Self.split(node.path)
-            children[ByteName(parent), default: []].append(name)
-        }
-        self.kinds = kinds
-        self.children = children
-    }
-
-    /// `a/b/c` → (`a/b`, `c`); `a` → (``, `a`).
-    static func split(_ path: String) -> (String, String) {
-        guard let slash = path.lastIndex(of: "/") else { return ("", path) }
-        return (String(path[..<slash]), String(path[path.index(after: slash)...]))
-    }
-
-    static func join(_ a: String, _ b: String) -> String { a.isEmpty ? b : a + "/" + b }
-
-    func isGroup(_ path: String) -> Bool { path.isEmpty || kinds[ByteName(path)] == .group }
-    func isDataset(_ path: String) -> Bool { kinds[ByteName(path)] == .dataset }
-    func exists(_ path: String) -> Bool { path.isEmpty || kinds[ByteName(path)] != nil }
-    func childNames(_ path: String) -> [String] { children[ByteName(path)] ?? [] }
-
-    /// The path as it is in the file: as given, or with `layers` spelled
-    /// `_layer_checkpoint_dependencies` (`.keras` files of Keras 2.13). nil when neither exists.
-    func resolve(_ path: String) -> String? {
-        if exists(path) { return path }
-        if path.hasPrefix("layers/") || path == "layers" {
-            let alt = path.split(separator: "/", omittingEmptySubsequences: false)
-                .map { $0 == "layers" ? "_layer_checkpoint_dependencies" : String($0) }.joined(separator: "/")
-            if exists(alt) { return alt }
-        }
-        return nil
-    }
-
-    /// The member an error names: `model.weights.h5/layers/dense/vars/0` inside a `.keras`.
-    func member(_ path: String) -> String { file.location.member("/" + path) }
-
-    func error(_ code: CheckpointError.Code, _ reason: String, at path: String?, hint: String? = nil) -> CheckpointError {
-        CheckpointError(code, reason, file: file.fileName, member: path.map(member), hint: hint)
-    }
-
-    func dataset(_ path: String) throws -> (HDF5Dataset, HDF5DatasetInfo) {
-        let d = try file.dataset(path)
-        return (d, try d.info())
-    }
-
-    /// Where a dataset's bytes lie in the file, when they lie there as they are (contiguous, no filters).
-    static func address(_ info: HDF5DatasetInfo) -> UInt64? {
-        info.layout == .contiguous && info.filters.isEmpty ? info.offset : nil
-    }
-
-    func stringAttribute(_ name: String, at path: String) throws -> String? {
-        guard let object = try file.object(path.isEmpty ? "/" : path) else { return nil }
-        return try object.stringAttribute(name)
-    }
-
-    /// Keras 2 files carry `layer_names` at the root (weights only) or a `model_weights` group.
-    func isLegacyLayout() throws -> Bool {
-        if isGroup("model_weights") && kinds[ByteName("model_weights")] != nil { return true }
-        return try file.root().hasAttribute("layer_names")
-    }
-
-    /// The canonical decimal names (`0`, `1`, ... `10`) among a group's datasets, in numeric order,
-    /// and every other child name.
-    func numberedDatasets(in group: String) -> (numbers: [Int], others: [String]) {
-        var numbers: [Int] = []
-        var others: [String] = []
-        for name in childNames(group) {
-            if isDataset(Self.join(group, name)), let n = Self.decimal(name) { numbers.append(n) } else { others.append(name) }
-        }
-        return (numbers.sorted(), others)
-    }
-
-    static func decimal(_ s: String) -> Int? {
-        guard !s.isEmpty, s.utf8.count <= 9, s.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), s == "0" || !s.hasPrefix("0") else { return nil }
-        return Int(s)
-    }
-
-    /// The datasets of a `vars` group in Keras's order: numbered ones numerically, then the others by name.
-    func varsDatasets(_ group: String) -> [String] {
-        let (numbers, others) = numberedDatasets(in: group)
-        return numbers.map(String.init) + others.filter { isDataset(Self.join(group, $0)) }.sorted()
-    }
-
-    /// Every `vars` group at or below `base`, in the order Keras's saver visits objects: an object's
-    /// own `vars` first, then its attributes (public names before `_`-prefixed ones, each sorted).
-    func varsGroups(under base: String) -> [String] {
-        let prefix = base.isEmpty ? "" : base + "/"
-        var groups: [String] = []
-        for node in nodes where node.kind == .group && node.path != "/" && node.path.hasPrefix(prefix) {
-            if node.path.hasSuffix("/vars") || node.path == "vars" { groups.append(node.path) }
-        }
-        return groups.sorted { a, b in
-            let ka = Self.visitKey(String(a.dropFirst(prefix.count)))
-            let kb = Self.visitKey(String(b.dropFirst(prefix.count)))
-            return ka.lexicographicallyPrecedes(kb)
-        }
-    }
-
-    static func visitKey(_ relative: String) -> [String] {
-        let parts = relative.split(separator: "/").map(String.init)
-        return parts.enumerated().map { i, p in
-            if i == parts.count - 1 && p == "vars" { return "" }
-            return p.hasPrefix("_") ? "~" + p : p
-        }
-    }
 }
 
 /// Names for tensors that the architecture does not name: taken from the Keras 3 HDF5 layout.
@@ -353,24 +231,38 @@ struct Keras3Reader {
         var iterations = contiguous ? try KerasOptimizerState.integerScalar(items[0].dataset, items[0].info) : nil
 
         // The class and configuration: compile_config first, else the optimizer's name attribute.
+        // Under the mixed_float16 policy `compile` wraps the optimizer it is given in a
+        // LossScaleOptimizer, so a plain optimizer in compile_config may have a wrapper's state.
         var config: KerasOptimizerConfig?
         var className: String?
+        var unmodelled: JSONValue?   // a compile_config optimizer kept as it is
         var candidates: [KerasOptimizerConfig] = []
         var guessed = false
         if let cc = arch?.compileConfig, let serialized = cc["optimizer"], !serialized.isNull {
             className = serialized["class_name"]?.stringValue ?? serialized.stringValue
             do {
-                let c = try KerasOptimizerState.config(serialized: serialized)
+                let c = try KerasOptimizerConfig(serialized: serialized)
                 config = c
-                candidates = [c]
+                candidates = c.kind.isWrapper ? [c] : [c, c.wrappedForMixedPrecision()]
             } catch let e as CheckpointError {
-                notes.append("the optimizer in compile_config is not one whose state the toolkit models (\(e.reason)); its variables keep their HDF5 names optimizer/vars/<i>")
+                unmodelled = serialized
+                notes.append("the optimizer in compile_config is not one whose state the toolkit models (\(e.reason)); its variables keep their HDF5 names optimizer/vars/<i> and its configuration is kept as it is")
             }
         } else if let attr = nameAttribute, let kind = KerasOptimizerState.kind(fromName: attr) {
             className = kind.className
             guessed = true
-            let lr = contiguous && items.count > 1 ? try KerasOptimizerState.floatScalar(items[1].dataset, items[1].info) : nil
-            candidates = KerasOptimizerState.guesses(kind: kind, name: attr, learningRate: lr)
+            if kind.isWrapper {
+                // The wrapped optimizer's class from the name Keras writes on its own group.
+                if let innerName = try tree.stringAttribute("name", at: "optimizer/inner_optimizer/vars"),
+                   let innerKind = KerasOptimizerState.kind(fromName: innerName) {
+                    let lr = contiguous && items.count > 5 ? try KerasOptimizerState.floatScalar(items[5].dataset, items[5].info) : nil
+                    candidates = KerasOptimizerState.guesses(kind: innerKind, name: innerName, learningRate: lr)
+                        .map { $0.wrappedForMixedPrecision(name: attr) }
+                }
+            } else {
+                let lr = contiguous && items.count > 1 ? try KerasOptimizerState.floatScalar(items[1].dataset, items[1].info) : nil
+                candidates = KerasOptimizerState.guesses(kind: kind, name: attr, learningRate: lr)
+            }
             config = candidates.first
         }
 
@@ -389,24 +281,19 @@ struct Keras3Reader {
                 masks = masks.flatMap { m in (0...members.count).map { k in m.union(members.suffix(k)) } }
             }
             masks.sort { $0.count < $1.count }
-            // Mixed precision wraps the optimizer in a LossScaleOptimizer, whose own four scalars
-            // (iteration, learning rate, step counter, dynamic scale) come first.
-            let isInt: (DType) -> Bool = { $0 == .int32 || $0 == .int64 }
-            let lossScaled = items.count > 4 && items.prefix(4).allSatisfy { $0.info.shape.isEmpty }
-                && isInt(items[0].info.dtype) && items[1].info.dtype == .float32 && isInt(items[2].info.dtype) && items[3].info.dtype == .float32
             search: for mask in masks {
                 let trainable = weights.indices.filter { weights[$0].info.trainable && !mask.contains($0) }.map { weights[$0].info }
                 for c in candidates {
                     guard let expected = try? c.stateVariables(trainableTensors: trainable, backend: backend) else { continue }
-                    for prefix in lossScaled ? [0, 4] : [0] {
-                        let rest = items.dropFirst(prefix)
-                        if expected.count == rest.count && zip(expected, rest).allSatisfy({ $0.shape == $1.info.shape }) {
-                            layout = (prefix == 4 ? KerasOptimizerState.lossScaleVariables : []) + expected.map { ($0.name, $0.slot, $0.weight) }
-                            config = c
-                            nonTrainable = mask
-                            if prefix == 4 { iterations = try KerasOptimizerState.integerScalar(items[4].dataset, items[4].info) }
-                            break search
+                    if expected.count == items.count && zip(expected, items).allSatisfy({ $0.shape == $1.info.shape }) {
+                        layout = expected.map { ($0.name, $0.slot, $0.weight) }
+                        config = c
+                        nonTrainable = mask
+                        // The true step: a wrapper's own counter stays 0, its inner optimizer's counts.
+                        if let k = expected.firstIndex(where: { $0.role == .iteration }) {
+                            iterations = try KerasOptimizerState.integerScalar(items[k].dataset, items[k].info)
                         }
+                        break search
                     }
                 }
             }
@@ -437,76 +324,9 @@ struct Keras3Reader {
             tensors.append(KerasReadTensor(info: info, datasetPath: item.path, storage: .dataset(item.dataset, item.info.dtype, address: KerasH5Tree.address(item.info))))
         }
         let info = OptimizerInfo(className: config?.className ?? className ?? nameAttribute ?? "unknown",
-                                 module: config?.module ?? "keras.optimizers",
-                                 config: config?.config ?? .object(nameAttribute.map { [("name", JSONValue.string($0))] } ?? []),
+                                 module: config?.module ?? unmodelled?["module"]?.stringValue ?? "keras.optimizers",
+                                 config: config?.config ?? unmodelled?["config"] ?? .object(nameAttribute.map { [("name", JSONValue.string($0))] } ?? []),
                                  iterations: iterations ?? 0)
         return (tensors, info)
-    }
-}
-
-/// Helpers shared by the readers and the writer for optimizer state.
-enum KerasOptimizerState {
-    /// A serialized optimizer whose class name may carry a registration prefix (`Custom>Adam`,
-    /// `keras.optimizers>Adam`) or a module path.
-    static func config(serialized: JSONValue) throws -> KerasOptimizerConfig {
-        guard let cls = serialized["class_name"]?.stringValue else { return try KerasOptimizerConfig(serialized: serialized) }
-        var bare = cls
-        if let gt = bare.lastIndex(of: ">") { bare = String(bare[bare.index(after: gt)...]) }
-        if let dot = bare.lastIndex(of: ".") { bare = String(bare[bare.index(after: dot)...]) }
-        return try KerasOptimizerConfig(serialized: serialized.setting("class_name", to: .string(bare)))
-    }
-
-    /// The variables a LossScaleOptimizer (mixed precision) keeps before its inner optimizer's.
-    static let lossScaleVariables: [(name: String, slot: String?, weight: String?)] = [
-        ("optimizer/loss_scale/iteration", nil, nil), ("optimizer/loss_scale/learning_rate", nil, nil),
-        ("optimizer/loss_scale/step_counter", nil, nil), ("optimizer/loss_scale/dynamic_scale", nil, nil),
-    ]
-
-    /// `adam`, `adam_1`, `rm_sprop`, `Adam` → the class; nil for names Keras did not generate.
-    static func kind(fromName name: String) -> KerasOptimizerKind? {
-        var base = Substring(name)
-        if let underscore = base.lastIndex(of: "_"), !base[base.index(after: underscore)...].isEmpty,
-           base[base.index(after: underscore)...].allSatisfy(\.isNumber) {
-            base = base[..<underscore]
-        }
-        return KerasOptimizerKind(className: String(base))
-    }
-
-    /// Configurations to try for a class known only by name: Keras's defaults, and the variants
-    /// that change which variables exist.
-    static func guesses(kind: KerasOptimizerKind, name: String, learningRate: Float?) -> [KerasOptimizerConfig] {
-        var variants: [[(String, String)]] = [[]]
-        switch kind {
-        case .sgd: variants.append([("momentum", "0.9")])
-        case .adam, .adamW: variants.append([("amsgrad", "true")])
-        case .rmsprop:
-            variants += [[("momentum", "0.9")], [("centered", "true")], [("momentum", "0.9"), ("centered", "true")]]
-        default: break
-        }
-        var common: [(String, String)] = [("name", name)]
-        if let lr = learningRate, lr.isFinite { common.append(("learning_rate", "\(Double(lr))")) }
-        return variants.compactMap { try? KerasOptimizerConfig(className: kind.className, overrides: common + $0) }
-    }
-
-    /// The value of an integer scalar dataset (the step counter).
-    static func integerScalar(_ d: HDF5Dataset, _ info: HDF5DatasetInfo) throws -> Int64? {
-        guard info.shape.isEmpty, [.int32, .int64, .uint32, .uint64, .int16, .uint16, .int8, .uint8].contains(info.dtype) else { return nil }
-        let bytes = try d.read()
-        var v: UInt64 = 0
-        for (k, b) in bytes.enumerated() { v |= UInt64(b) << (8 * UInt64(k)) }
-        switch info.dtype {
-        case .int32: return Int64(Int32(truncatingIfNeeded: v))
-        case .int16: return Int64(Int16(truncatingIfNeeded: v))
-        case .int8: return Int64(Int8(truncatingIfNeeded: v))
-        case .int64: return Int64(bitPattern: v)
-        default: return v > UInt64(Int64.max) ? nil : Int64(v)
-        }
-    }
-
-    static func floatScalar(_ d: HDF5Dataset, _ info: HDF5DatasetInfo) throws -> Float? {
-        guard info.shape.isEmpty, info.dtype == .float32 else { return nil }
-        let bytes = try d.read()
-        guard bytes.count == 4 else { return nil }
-        return Float(bitPattern: UInt32(bytes[0]) | UInt32(bytes[1]) << 8 | UInt32(bytes[2]) << 16 | UInt32(bytes[3]) << 24)
     }
 }

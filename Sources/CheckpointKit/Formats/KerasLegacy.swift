@@ -28,6 +28,10 @@ struct KerasLegacyReader {
             let value = try root.stringAttribute(key) ?? (weightsRoot.isEmpty ? nil : try tree.stringAttribute(key, at: weightsRoot))
             if let value { metadata.append((key, .string(value))) }
         }
+        if let text = trainingConfig, let tc = try? JSONParser.parse(Array(text.utf8)), tc.objectValue != nil {
+            // Loss and metrics, for a .keras made from this file (the optimizer travels on its own).
+            metadata.append((KerasFiles.trainingConfigKey, tc.removing("optimizer_config")))
+        }
         result.metadata = .object(metadata)
         result.producer = (metadata.first { $0.0 == "keras_version" }?.1.stringValue).map { "keras " + $0 }
         let architecture = explicitArchitecture ?? modelConfig.map { Array($0.utf8) }
@@ -67,8 +71,9 @@ struct KerasLegacyReader {
         }
 
         var weights: [KerasReadTensor]
+        var renames: [ByteName: String] = [:]
         if let model {
-            weights = try map(legacy, layerNames: layerNames, model: model, weightsRoot: weightsRoot, notes: &result.notes)
+            weights = try map(legacy, layerNames: layerNames, model: model, weightsRoot: weightsRoot, notes: &result.notes, renames: &renames)
         } else {
             weights = legacy.map { w in
                 KerasReadTensor(info: TensorInfo(name: w.bareName, dtype: w.info.dtype, shape: w.info.shape), datasetPath: w.path,
@@ -76,7 +81,8 @@ struct KerasLegacyReader {
             }
         }
         result.tensors = weights
-        let (optimizerTensors, optimizer) = try readOptimizer(trainingConfig: trainingConfig, model: model, weights: weights, notes: &result.notes)
+        let (optimizerTensors, optimizer) = try readOptimizer(trainingConfig: trainingConfig, model: model, weights: weights, renames: renames,
+                                                              notes: &result.notes)
         result.tensors += optimizerTensors
         result.optimizer = optimizer
         return result
@@ -99,12 +105,45 @@ struct KerasLegacyReader {
     // MARK: Weights through the architecture
 
     private func map(_ legacy: [LegacyWeight], layerNames: [String], model mv: KerasModelVariables, weightsRoot: String,
-                     notes: inout [String]) throws -> [KerasReadTensor] {
+                     notes: inout [String], renames: inout [ByteName: String]) throws -> [KerasReadTensor] {
         let hint = explicitArchitecture != nil ? "check that --architecture describes the model these weights were saved from"
             : "the file's model_config and its weights disagree"
         var assigned: [Int: LegacyWeight] = [:]
         var unknownTensors: [ByteName: [KerasReadTensor]] = [:]
         let unknownNames = Set(mv.unknownLayers.map { ByteName($0.name) })
+        // tf.keras names layers from a per-process counter (dense_6 in one process, dense in
+        // another); its load_weights then matches layers with weights by their order. So does this.
+        let archLayers = mv.variables.reduce(into: [String]()) { l, v in if !l.contains(where: { $0.sameBytes(v.layer) }) { l.append(v.layer) } }
+        let fileLayers = layerNames.filter { l in legacy.contains { $0.layer.sameBytes(l) } }
+        if let missing = fileLayers.first(where: { f in !archLayers.contains(where: { $0.sameBytes(f) }) && !unknownNames.contains(ByteName(f)) }), mv.unknownLayers.isEmpty {
+            guard fileLayers.count == archLayers.count else {
+                throw tree.error(.weightsMismatch,
+                                 "the architecture has no layer \(escapeForDisplay(missing)), and the layers cannot be matched by their order either: the file has \(fileLayers.count) layers with weights (\(fileLayers.map(escapeForDisplay).joined(separator: ", "))), the architecture \(archLayers.count) (\(archLayers.joined(separator: ", ")))",
+                                 at: KerasH5Tree.join(weightsRoot, missing), hint: hint)
+            }
+            for (fileLayer, archLayer) in zip(fileLayers, archLayers) {
+                let entries = legacy.filter { $0.layer.sameBytes(fileLayer) }
+                let candidates = mv.variables.filter { $0.layer.sameBytes(archLayer) }
+                guard entries.count == candidates.count, zip(candidates, entries).allSatisfy({ $0.shape == $1.info.shape }) else {
+                    let have = entries.map { "\($0.name) \(Keras3Reader.describe($0.info.dtype, $0.info.shape))" }.joined(separator: ", ")
+                    let want = candidates.map { "\($0.path) \(Keras3Reader.describe($0.dtype, $0.shape))" }.joined(separator: ", ")
+                    throw tree.error(.weightsMismatch,
+                                     "the architecture has no layer \(escapeForDisplay(missing)); matched by order, the file's layer \(escapeForDisplay(fileLayer)) [\(have)] does not fit the architecture's \(archLayer) [\(want)]",
+                                     at: KerasH5Tree.join(weightsRoot, fileLayer), hint: hint)
+                }
+                for (v, w) in zip(candidates, entries) { assigned[v.index] = w }
+            }
+            for (a, b) in zip(fileLayers, archLayers) { renames[ByteName(a)] = b }
+            let renamed = zip(fileLayers, archLayers).filter { !$0.sameBytes($1) }.map { "\(escapeForDisplay($0)) → \($1)" }
+            notes.append("the file's layer names differ from the architecture's; its layers with weights were matched by their order, as tf.keras load_weights does: " + renamed.joined(separator: ", "))
+            return try mv.variables.map { v in
+                guard let w = assigned[v.index] else {
+                    throw tree.error(.weightsMismatch, "the architecture's weight \"\(v.path)\" has no dataset in the file", at: weightsRoot, hint: hint)
+                }
+                return KerasReadTensor(info: TensorInfo(name: v.path, dtype: w.info.dtype, shape: w.info.shape, role: .weight, trainable: v.trainable),
+                                       datasetPath: w.path, storage: .dataset(w.dataset, w.info.dtype, address: KerasH5Tree.address(w.info)))
+            }
+        }
         for layer in layerNames {
             let entries = legacy.filter { $0.layer.sameBytes(layer) }
             let group = KerasH5Tree.join(weightsRoot, layer)
@@ -162,7 +201,7 @@ struct KerasLegacyReader {
 
     // MARK: Optimizer
 
-    private func readOptimizer(trainingConfig: String?, model: KerasModelVariables?, weights: [KerasReadTensor],
+    private func readOptimizer(trainingConfig: String?, model: KerasModelVariables?, weights: [KerasReadTensor], renames: [ByteName: String],
                                notes: inout [String]) throws -> ([KerasReadTensor], OptimizerInfo?) {
         guard tree.isGroup("optimizer_weights") && tree.exists("optimizer_weights"),
               let names = try attributeList("weight_names", at: "optimizer_weights"), !names.isEmpty else { return ([], nil) }
@@ -218,7 +257,11 @@ struct KerasLegacyReader {
                     } else if isIteration(item.bare) {
                         found = expected.firstIndex { $0.role == .iteration }
                     } else {
-                        for (slot, weight) in Self.parses(item.bare) {
+                        for (slot, fileWeight) in Self.parses(item.bare) {
+                            var weight = fileWeight
+                            if let slash = weight.firstIndex(of: "/"), let to = renames[ByteName(String(weight[..<slash]))] {
+                                weight = to + weight[slash...]
+                            }
                             guard let v = model.variable(named: weight) else { continue }
                             let slots = Self.keras3Slots(slot, kind: config.kind)
                             if let e = expected.indices.first(where: { expected[$0].role == .slot && byExpected[$0] == nil && expected[$0].weight == v.path
@@ -277,18 +320,9 @@ struct KerasLegacyReader {
         return out
     }
 
-    /// Keras 3 slot names a Keras 2 slot name may correspond to.
+    /// Keras 3 slot names a Keras 2 slot name may correspond to (the class's registry entry says
+    /// where they differ).
     static func keras3Slots(_ legacy: String, kind: KerasOptimizerKind) -> [String] {
-        switch legacy {
-        case "m": return ["momentum"]
-        case "v": return kind == .adamax ? ["norm"] : ["velocity"]
-        case "vhat": return ["velocity_hat"]
-        case "u": return ["norm"]
-        case "rms": return ["velocity"]
-        case "mg": return ["average_gradient"]
-        case "accum_grad": return ["accumulated_grad"]
-        case "accum_var": return ["accumulated_delta_var"]
-        default: return [legacy]
-        }
+        [kind.entry.keras2Slots[legacy] ?? legacy]
     }
 }

@@ -12,6 +12,7 @@ public enum FormatRegistry {
         KerasArchiveFormat(),
         KerasWeightsH5Format(),
         KerasLegacyH5Format(),
+        KerasShardedWeightsFormat(),
         GGUFFormat(),
         PyTorchFormat(),
         TFCheckpointFormat(),

@@ -43,6 +43,14 @@ public protocol TensorSource: AnyObject, Sendable {
     /// replaces one of them.
     var inputFiles: [ReadableFile] { get }
 
+    /// The checksum reading tensor `i` in full checks (default: none).
+    func integrity(of i: Int) -> TensorIntegrity
+
+    /// Checks the bytes of the entries listed in ``CheckpointIndex/unsupported`` against the
+    /// checksums the format keeps for them (a `.npz` member's CRC-32), without interpreting them;
+    /// returns how many were checked (default: none).
+    func verifyUnsupported() throws -> Int
+
     /// Equal for two tensors that are the same data of the same file (tied weights: one PyTorch
     /// storage seen through one view), so a format that cannot share data writes it once; nil
     /// when the tensor shares nothing.
@@ -71,6 +79,8 @@ extension TensorSource {
     public func fingerprint(of i: Int) -> TensorFingerprint? { nil }
     public func storedMember(of i: Int) -> StoredMemberRef? { nil }
     public func uniformElement(of i: Int) -> [UInt8]? { nil }
+    public func integrity(of i: Int) -> TensorIntegrity { .none }
+    public func verifyUnsupported() throws -> Int { 0 }
     public func sharedDataKey(of i: Int) -> String? { nil }
     public var notes: [String] { [] }
     public var inputFiles: [ReadableFile] { (try? ReadableFile(path: path)).map { [$0] } ?? [] }

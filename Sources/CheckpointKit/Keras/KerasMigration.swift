@@ -1,40 +1,54 @@
-// From tf.keras (Keras 2) to Keras 3: the model configuration, the training configuration and the
-// optimizer's slot names. Shared by every reader of Keras 2 checkpoints (TensorFlow checkpoints
-// and SavedModels, Keras 2 `.h5`) that writes Keras 3 files.
+// From a Keras 2 (tf.keras) `model.to_json()`, or the `model_config` Keras 3's legacy `.h5`
+// writer stores, to the `config.json` Keras 3's `load_model` reads from a `.keras` file.
 //
-// Model configuration (`model.to_json()` of tf.keras → `config.json` of a Keras 3 `.keras`):
-// - the model: `Sequential` → `{"module": "keras", "class_name": "Sequential", ...}`, `Functional`
-//   (or tf.keras ≤ 2.3 `Model`) → `{"module": "keras.src.models.functional", "class_name":
-//   "Functional", "registered_name": "Functional", ...}`, with a `build_config` from the input
-//   shape. Keras 3 reads Keras 2's list-form `inbound_nodes` itself, so they are kept.
-// - `InputLayer`: `batch_input_shape` → `batch_shape`; a Sequential whose first layer carries
-//   `batch_input_shape` gets an `InputLayer` in front (Keras 3 layers take no input shape).
-// - every layer: `module` `keras.layers`; `batch_input_shape` and `input_shape` dropped;
-//   a dtype (string or Keras 2 `Policy`) becomes a `DTypePolicy`; initializers, regularizers and constraints get their
-//   Keras 3 module; arguments Keras 3 removed are dropped (`time_major`, `implementation` of RNNs,
-//   `input_length` of Embedding, `fused`/`virtual_batch_size`/`adjustment` of BatchNormalization,
-//   whose one-element `axis` list becomes an integer); nested layers (`Bidirectional`,
-//   `TimeDistributed`, nested models) are translated the same way.
-// - Lambda and TFOpLambda layers hold Python code Keras 3 cannot rebuild: refused (`.unsupported`).
-//   Layers the toolkit does not model are kept as they are, with a note.
-// Training configuration (`training_config`) → `compile_config`: the optimizer in its Keras 3 form,
-// the loss, metric names.
+// - Every object becomes `{"module", "class_name", "config", "registered_name"}`: models
+//   (`Sequential` under `keras`, `Functional`/`Model` as `keras.src.models.functional` `Functional`),
+//   layers under `keras.layers`, initializers, regularizers and constraints under their modules,
+//   dtypes as `DTypePolicy` objects (`Policy("mixed_float16")` included; an InputLayer's stays a
+//   string). Keras 2's list-form `inbound_nodes` are kept: Keras 3 reads them.
+// - `InputLayer`: `batch_input_shape` → `batch_shape`. A Sequential whose first layer carries
+//   `batch_input_shape` gets the InputLayer tf.keras made for it (`<layer>_input`); other layers
+//   lose `batch_input_shape` and `input_shape`.
+// - Arguments Keras 3 removed are dropped (those tf_keras 2.x `get_config()` writes and Keras
+//   3.15's constructors refuse: recurrent `time_major`/`implementation`, Embedding `input_length`,
+//   BatchNormalization `fused`, transposed/depthwise/separable convolutions' `groups`...), renamed
+//   ones renamed (LeakyReLU `alpha` → `negative_slope`), removed classes replaced by their
+//   equivalent (ThresholdedReLU → `ReLU(threshold=theta)`, `CuDNNLSTM` → `LSTM`), one-element
+//   BatchNormalization axis lists become integers.
+// - Lambda and TFOpLambda layers hold Python code that Keras 3 cannot rebuild from a Keras 2
+//   configuration: refused, naming the layer and its class. Classes the toolkit does not know
+//   (custom layers) are kept as written, with a note: Keras 3 loads them only if the class is
+//   registered.
+// - `compile_config` comes from the document's `compile_config`, else a Keras 2 `training_config`
+//   (optimizer in its Keras 3 form, loss and metrics).
 
 public enum KerasMigration {
     public struct Result: Sendable {
         /// The Keras 3 configuration (`config.json` of a `.keras`).
         public var config: JSONValue
-        /// What was changed in a way a user may want to know, or could not be translated.
+        /// What was changed that a user may want to know, or could not be translated.
         public var notes: [String]
     }
 
-    /// Translates a tf.keras `model.to_json()` document (with an optional top-level
-    /// `compile_config` or `training_config`) to Keras 3's configuration.
+    /// Whether `json` must be translated before Keras 3 reads it from a `.keras`: a Keras 2
+    /// document, or a Keras 3 legacy `model_config` (no `module` on its objects).
+    public static func needsTranslation(_ json: JSONValue) -> Bool {
+        json["module"] == nil || KerasArchitecture.detectDialect(json) == .keras2
+    }
+
+    /// Translates `model.to_json()` bytes (with an optional top-level `compile_config` or
+    /// `training_config`).
     public static func keras3Config(_ bytes: [UInt8], limits: Limits = .default) throws -> Result {
-        let json = try JSONParser.parse(bytes, options: limits.jsonOptions)
+        try keras3Config(json: JSONParser.parse(bytes, options: limits.jsonOptions))
+    }
+
+    /// Translates a parsed `model.to_json()` document. Throws `.unsupported` naming the layer and
+    /// its class where Keras 3 cannot rebuild it, `.invalidArchitecture` for a malformed document.
+    public static func keras3Config(json: JSONValue) throws -> Result {
         var notes: [String] = []
-        var config = try model(json, notes: &notes, depth: 0)
-        if let cc = json["compile_config"], cc.objectValue != nil, !(cc.objectValue ?? []).isEmpty {
+        let dialect = KerasArchitecture.detectDialect(json)
+        var config = try model(json, dialect: dialect, notes: &notes, depth: 0)
+        if let cc = json["compile_config"], let members = cc.objectValue, !members.isEmpty {
             config = config.setting("compile_config", to: cc)
         } else if let tc = json["training_config"], tc.objectValue != nil {
             config = config.setting("compile_config", to: compileConfig(trainingConfig: tc, notes: &notes))
@@ -43,100 +57,171 @@ public enum KerasMigration {
     }
 
     /// The Keras 3 slot name of a Keras 2 optimizer slot (`m` → `momentum`, `v` → `velocity`,
-    /// older optimizers' `rms` → `velocity`...).
+    /// older optimizers' `rms` → `velocity`...), from the optimizer's registry entry.
     public static func keras3Slot(_ slot: String, optimizer: KerasOptimizerKind) -> String {
-        KerasLegacyReader.keras3Slots(slot, kind: optimizer).first ?? slot
+        optimizer.entry.keras2Slots[slot] ?? slot
     }
+
+    /// The layer classes translated (every class the toolkit models, except Lambda and the
+    /// TensorFlow op layers, whose code Keras 3 cannot rebuild), plus the Keras 2 names mapped onto
+    /// Keras 3 ones.
+    public static var translatedLayerClasses: [String] {
+        let refused: Set<String> = ["Lambda", "TFOpLambda", "SlicingOpLambda"]
+        return (KerasLayerClass.allCases.map(\.rawValue).filter { !refused.contains($0) } + Array(renamedClasses.keys)).sorted()
+    }
+
+    /// Keras 2 classes Keras 3 knows under another name.
+    static let renamedClasses: [String: String] = ["CuDNNLSTM": "LSTM", "CuDNNGRU": "GRU", "LSTMV1": "LSTM", "GRUV1": "GRU"]
 
     static let modelClasses: Set<String> = ["Sequential", "Functional", "Model"]
 
-    static func model(_ v: JSONValue, notes: inout [String], depth: Int) throws -> JSONValue {
+    // MARK: - Models and layers
+
+    static func model(_ v: JSONValue, dialect: KerasDialect, notes: inout [String], depth: Int) throws -> JSONValue {
         guard depth < 32 else { throw CheckpointError(.invalidArchitecture, "models are nested more than 32 deep") }
         guard let cls = v["class_name"]?.stringValue, let cfg = v["config"], cfg.objectValue != nil else {
-            throw CheckpointError(.invalidArchitecture, "the architecture has no class_name and config")
+            throw CheckpointError(.invalidArchitecture, "the architecture has no \"class_name\" and \"config\" object")
         }
         guard modelClasses.contains(cls) else {
-            throw CheckpointError(.unsupported, "the architecture's model class is \(escapeForDisplay(cls)); only Sequential and Functional models are translated to Keras 3")
+            throw CheckpointError(.unsupported, "the architecture's model class is \(CheckpointError.printable(cls)); only Sequential and Functional models are translated to Keras 3",
+                                  hint: "rebuild the model in Keras 3 and load the weights as a .weights.h5")
         }
+        let sequential = cls == "Sequential"
         var layers: [JSONValue] = []
-        let isSequential = cls == "Sequential"
         for (i, l) in (cfg["layers"]?.arrayValue ?? []).enumerated() {
-            if isSequential && i == 0 && l["class_name"]?.stringValue != "InputLayer",
-               let shape = l["config"]?["batch_input_shape"], shape.arrayValue != nil {
+            if sequential && i == 0 && l["class_name"]?.stringValue != "InputLayer", let shape = l["config"]?["batch_input_shape"], shape.arrayValue != nil {
+                let name = (l["config"]?["name"]?.stringValue ?? "input") + "_input"
+                let dtype = l["config"]?["dtype"].flatMap { $0.stringValue ?? $0["config"]?["name"]?.stringValue } ?? "float32"
                 layers.append(.object([("module", .string("keras.layers")), ("class_name", .string("InputLayer")),
-                                       ("config", .object([("batch_shape", shape), ("dtype", l["config"]?["dtype"] ?? .string("float32")),
-                                                           ("sparse", .bool(false)), ("ragged", .bool(false)),
-                                                           ("name", .string((l["config"]?["name"]?.stringValue ?? "input") + "_input"))])),
+                                       ("config", .object([("batch_shape", shape), ("dtype", .string(dtype.hasPrefix("mixed_") ? "float32" : dtype)),
+                                                           ("sparse", .bool(false)), ("ragged", .bool(false)), ("name", .string(name))])),
                                        ("registered_name", .null)]))
             }
-            layers.append(try layer(l, notes: &notes, depth: depth + 1))
+            layers.append(try layer(l, dialect: dialect, notes: &notes, depth: depth + 1))
         }
         var c = cfg.setting("layers", to: .array(layers))
         if c["trainable"] == nil { c = c.setting("trainable", to: .bool(true)) }
-        let inputShape: JSONValue = layers.first { $0["class_name"]?.stringValue == "InputLayer" }?["config"]?["batch_shape"] ?? .null
-        if isSequential {
-            return .object([("module", .string("keras")), ("class_name", .string("Sequential")), ("config", c), ("registered_name", .null),
-                            ("build_config", .object([("input_shape", inputShape)]))])
+        if let d = c["dtype"], !d.isNull { c = c.setting("dtype", to: try policy(d)) }
+        var out: [(String, JSONValue)]
+        if sequential {
+            c = c.removing("build_input_shape")
+            out = [("module", .string("keras")), ("class_name", .string("Sequential")), ("config", c), ("registered_name", .null)]
+        } else {
+            out = [("module", .string("keras.src.models.functional")), ("class_name", .string("Functional")), ("config", c),
+                   ("registered_name", .string("Functional"))]
         }
-        return .object([("module", .string("keras.src.models.functional")), ("class_name", .string("Functional")), ("config", c),
-                        ("registered_name", .string("Functional")), ("build_config", .object([("input_shape", .null)]))])
+        if let b = v["build_config"] { out.append(("build_config", b)) }
+        for key in ["name", "inbound_nodes"] { if let x = v[key] { out.append((key, x)) } }
+        return .object(out)
     }
 
-    static func layer(_ v: JSONValue, notes: inout [String], depth: Int) throws -> JSONValue {
-        guard let cls = v["class_name"]?.stringValue, var cfg = v["config"], cfg.objectValue != nil else {
-            throw CheckpointError(.invalidArchitecture, "a layer has no class_name and config")
+    static func layer(_ v: JSONValue, dialect: KerasDialect, notes: inout [String], depth: Int) throws -> JSONValue {
+        guard depth < 64 else { throw CheckpointError(.invalidArchitecture, "layers are nested more than 64 deep") }
+        guard var cls = v["class_name"]?.stringValue, var cfg = v["config"], cfg.objectValue != nil else {
+            throw CheckpointError(.invalidArchitecture, "a layer has no \"class_name\" and \"config\" object")
         }
         let name = cfg["name"]?.stringValue ?? v["name"]?.stringValue ?? "?"
-        if modelClasses.contains(cls) {
-            var nested = try model(v, notes: &notes, depth: depth + 1)
-            for key in ["name", "inbound_nodes"] { if let x = v[key] { nested = nested.setting(key, to: x) } }
-            return nested
+        if modelClasses.contains(cls) { return try model(v, dialect: dialect, notes: &notes, depth: depth + 1) }
+        if ["Lambda", "TFOpLambda", "SlicingOpLambda"].contains(cls) {
+            throw CheckpointError(.unsupported, "layer \"\(CheckpointError.printable(name))\" is a \(cls), whose Python code Keras 3 cannot rebuild from a \(dialect == .keras2 ? "tf.keras" : "legacy") configuration",
+                                  hint: "rebuild the model in Keras 3 (replacing the \(cls)) and load the weights as a .weights.h5")
         }
-        if cls == "Lambda" || cls == "TFOpLambda" || cls == "SlicingOpLambda" {
-            throw CheckpointError(.unsupported, "layer \"\(escapeForDisplay(name))\" is a \(cls), whose Python code Keras 3 cannot rebuild from a tf.keras configuration",
-                                  hint: "rebuild the model in Keras 3 and write the weights as a .weights.h5 instead")
+        if let renamed = renamedClasses[cls] { cls = renamed }
+        if cls == "ThresholdedReLU" {
+            // Gone in Keras 3: ReLU(threshold=theta) computes the same (x if x > theta else 0).
+            cls = "ReLU"
+            let theta = cfg["theta"] ?? .number("1.0")
+            cfg = cfg.removing("theta").setting("max_value", to: .null).setting("negative_slope", to: .number("0.0")).setting("threshold", to: theta)
         }
-        if !KerasLayerCatalog.isKnown(cls) {
-            notes.append("layer \"\(escapeForDisplay(name))\" (\(escapeForDisplay(cls))) is not a built-in layer the toolkit knows; its configuration is kept as it is")
+        guard KerasLayerCatalog.isKnown(cls) else {
+            if v["module"] != nil { return v }
+            notes.append("layer \"\(CheckpointError.printable(name))\" is of class \(CheckpointError.printable(cls)), not a Keras layer the toolkit knows: its configuration is kept as it is, and Keras 3 loads it only where that class is registered")
             return v
         }
         if cls == "InputLayer" {
             if let shape = cfg["batch_input_shape"] { cfg = cfg.removing("batch_input_shape").setting("batch_shape", to: shape) }
+            if let d = cfg["dtype"], !d.isNull, d.stringValue == nil { cfg = cfg.setting("dtype", to: .string(d["config"]?["name"]?.stringValue ?? "float32")) }
         } else {
             for key in ["batch_input_shape", "input_shape"] { cfg = cfg.removing(key) }
+            if let d = cfg["dtype"], !d.isNull { cfg = cfg.setting("dtype", to: try policy(d)) }
         }
-        // Keras 3 writes a layer's dtype as a DTypePolicy (an InputLayer's as a string).
-        let policy: JSONValue? = cfg["dtype"].flatMap { d in d.stringValue.map { JSONValue.string($0) } ?? d["config"]?["name"] }
-        if cls != "InputLayer", let policy {
-            cfg = cfg.setting("dtype", to: .object([("module", .string("keras")), ("class_name", .string("DTypePolicy")),
-                                                    ("config", .object([("name", policy)])), ("registered_name", .null)]))
+        for key in removedArguments(cls) { cfg = cfg.removing(key) }
+        for (old, new) in renamedArguments(cls) {
+            if let value = cfg[old] { cfg = cfg.removing(old).setting(new, to: value) }
         }
-        let removed: [String]
-        switch cls {
-        case "LSTM", "GRU", "SimpleRNN", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D": removed = ["time_major", "implementation"]
-        case "Embedding": removed = ["input_length"]
-        case "BatchNormalization":
-            removed = ["fused", "virtual_batch_size", "adjustment"]
-            if let axes = cfg["axis"]?.arrayValue {
-                guard axes.count == 1 else {
-                    throw CheckpointError(.unsupported, "layer \"\(escapeForDisplay(name))\" normalizes over \(axes.count) axes; Keras 3's BatchNormalization takes one")
-                }
-                cfg = cfg.setting("axis", to: axes[0])
+        if cls == "BatchNormalization", let axes = cfg["axis"]?.arrayValue {
+            guard axes.count == 1 else {
+                throw CheckpointError(.unsupported, "layer \"\(CheckpointError.printable(name))\" (BatchNormalization) normalizes over \(axes.count) axes; Keras 3's BatchNormalization takes one axis")
             }
-        default: removed = []
+            cfg = cfg.setting("axis", to: axes[0])
         }
-        for key in removed { cfg = cfg.removing(key) }
         for (key, value) in cfg.objectValue ?? [] {
-            if let module = objectModule(key), value["class_name"] != nil, value["module"] == nil {
-                cfg = cfg.setting(key, to: .object([("module", .string(module))] + (value.objectValue ?? []) + [("registered_name", .null)]))
-            }
-            if (key == "layer" || key == "backward_layer" || key == "cell"), value["class_name"] != nil {
-                cfg = cfg.setting(key, to: try layer(value, notes: &notes, depth: depth + 1))
+            if ["layer", "backward_layer", "cell"].contains(key), value["class_name"] != nil {
+                cfg = cfg.setting(key, to: try layer(value, dialect: dialect, notes: &notes, depth: depth + 1))
+            } else if key == "cells", let list = value.arrayValue {
+                cfg = cfg.setting(key, to: .array(try list.map { try layer($0, dialect: dialect, notes: &notes, depth: depth + 1) }))
+            } else if let module = objectModule(key) {
+                cfg = cfg.setting(key, to: serializedObject(value, module: module))
             }
         }
         var out: [(String, JSONValue)] = [("module", .string("keras.layers")), ("class_name", .string(cls)), ("config", cfg), ("registered_name", .null)]
-        for key in ["build_config", "name", "inbound_nodes"] { if let x = v[key] { out.append((key, x)) } }
+        for key in ["build_config", "name"] { if let x = v[key] { out.append((key, x)) } }
+        if let nodes = v["inbound_nodes"] { out.append(("inbound_nodes", .array((nodes.arrayValue ?? []).map(node)))) }
         return .object(out)
+    }
+
+    /// A Keras 2 call `[["q", 0, 0, {"value": ["v", 0, 0]}]]` whose keyword arguments hold tensors
+    /// in Keras 3's form (Keras 3 reads list-form calls, but passes their keyword arguments as they
+    /// are); other calls stay as written.
+    static func node(_ n: JSONValue) -> JSONValue {
+        guard let entries = n.arrayValue, let first = entries.first?.arrayValue, first.count == 4,
+              let kwargs = first[3].objectValue, kwargs.contains(where: { KerasArchitectureParser.triple($0.1) != nil }) else { return n }
+        func tensor(_ t: (String, Int, Int)) -> JSONValue {
+            .object([("class_name", .string("__keras_tensor__")),
+                     ("config", .object([("shape", .array([])), ("dtype", .string("float32")),
+                                         ("keras_history", .array([.string(t.0), .number(t.1), .number(t.2)]))]))])
+        }
+        let inputs = entries.compactMap { KerasArchitectureParser.triple($0) }.map(tensor)
+        let args: [JSONValue] = inputs.count == 1 ? inputs : [.array(inputs)]
+        let kw: [(String, JSONValue)] = kwargs.map { k, v in (k, KerasArchitectureParser.triple(v).map(tensor) ?? v) }
+        return .object([("args", .array(args)), ("kwargs", .object(kw))])
+    }
+
+    /// Keras 2 arguments the Keras 3 class no longer takes (what tf_keras 2.x `get_config()` writes
+    /// and Keras 3.15's constructor refuses).
+    static func removedArguments(_ cls: String) -> [String] {
+        switch cls {
+        case "SimpleRNN", "RNN": return ["time_major"]
+        case "LSTM", "GRU": return ["time_major", "implementation"]
+        case "LSTMCell", "GRUCell": return ["implementation"]
+        case "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D": return ["time_major", "unroll"]
+        case "Embedding": return ["input_length", "sparse"]
+        case "BatchNormalization": return ["fused", "virtual_batch_size", "adjustment"]
+        case "MultiHeadAttention": return ["query_shape", "key_shape", "value_shape", "softmax_robust_masking"]
+        case "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose", "DepthwiseConv1D", "DepthwiseConv2D": return ["groups"]
+        case "SeparableConv1D", "SeparableConv2D": return ["groups", "kernel_initializer", "kernel_regularizer", "kernel_constraint"]
+        case "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D": return ["noise_shape"]
+        case "Softmax": return ["robust_masking"]
+        default: return []
+        }
+    }
+
+    /// Keras 2 arguments Keras 3 spells differently.
+    static func renamedArguments(_ cls: String) -> [String: String] {
+        switch cls {
+        case "LeakyReLU": return ["alpha": "negative_slope"]
+        default: return [:]
+        }
+    }
+
+    /// A dtype as Keras 3 writes a layer's: a `DTypePolicy` object.
+    static func policy(_ d: JSONValue) throws -> JSONValue {
+        if d["module"] != nil && d["class_name"]?.stringValue?.hasSuffix("DTypePolicy") == true { return d }
+        guard let name = d.stringValue ?? d["config"]?["name"]?.stringValue else {
+            throw CheckpointError(.invalidArchitecture, "a dtype policy has no name: \(d.serialized().prefix(80))")
+        }
+        return .object([("module", .string("keras")), ("class_name", .string("DTypePolicy")), ("config", .object([("name", .string(name))])),
+                        ("registered_name", .null)])
     }
 
     static func objectModule(_ key: String) -> String? {
@@ -146,21 +231,36 @@ public enum KerasMigration {
         return nil
     }
 
-    /// A tf.keras `training_config` as Keras 3's `compile_config`: the optimizer (Keras 3 form),
-    /// the loss, metrics by name.
+    /// `{"class_name": "GlorotUniform", "config": {...}}` → with `module` and `registered_name`;
+    /// strings and nulls stay.
+    static func serializedObject(_ v: JSONValue, module: String) -> JSONValue {
+        guard let members = v.objectValue, v["class_name"] != nil, v["module"] == nil else { return v }
+        let cls = v["class_name"]?.stringValue ?? ""
+        let renamed = module == "keras.initializers" && cls == "Identity" ? "IdentityInitializer" : cls
+        return .object([("module", .string(module)), ("class_name", .string(renamed))]
+                       + members.filter { $0.0 != "class_name" } + [("registered_name", .null)])
+    }
+
+    // MARK: - Training configuration
+
+    /// A Keras 2 `training_config` (or Keras 3's legacy one) as Keras 3's `compile_config`: the
+    /// optimizer in its Keras 3 form, the loss, metric names.
     public static func compileConfig(trainingConfig tc: JSONValue, notes: inout [String]) -> JSONValue {
         var optimizer: JSONValue = .null
-        if var o = tc["optimizer_config"], !o.isNull {
+        if let o = tc["optimizer_config"], !o.isNull {
+            var o = o
             if let c = o["class_name"]?.stringValue, c.hasPrefix("Custom>") { o = o.setting("class_name", to: .string(String(c.dropFirst("Custom>".count)))) }
-            if let config = try? KerasOptimizerConfig(serialized: o) {
-                optimizer = config.serialized
-            } else {
-                notes.append("the optimizer in training_config (\(escapeForDisplay(o["class_name"]?.stringValue ?? "?"))) has no Keras 3 equivalent the toolkit knows; the model is saved uncompiled")
-            }
+            do {
+                optimizer = try KerasOptimizerConfig(serialized: o).serialized
+            } catch let e as CheckpointError {
+                notes.append("the optimizer in training_config is not one Keras 3 has (\(e.reason)); the model is saved without it")
+            } catch {}
         }
         var loss = tc["loss"] ?? .null
         if loss["class_name"] != nil && loss["module"] == nil {
-            loss = .object([("module", .string("keras.losses"))] + (loss.objectValue ?? []) + [("registered_name", .null)])
+            var config = loss["config"] ?? .object([])
+            if config["reduction"]?.stringValue == "auto" { config = config.setting("reduction", to: .string("sum_over_batch_size")) }
+            loss = .object([("module", .string("keras.losses")), ("class_name", loss["class_name"] ?? .null), ("config", config), ("registered_name", .null)])
         }
         func metricNames(_ v: JSONValue?) -> JSONValue {
             guard var list = v?.arrayValue else { return .null }

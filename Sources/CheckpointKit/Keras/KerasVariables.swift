@@ -108,6 +108,9 @@ public struct KerasUnknownLayer: Sendable, Hashable {
     public var h5Group: String
     /// The path prefixes its variables carry (`my_layer/`, and the scoped variant).
     public var pathPrefixes: [String]
+    /// Where its variables go in `model.weights`: after this many of the known variables (the
+    /// layer's place in the graph's layer order).
+    public var variablesBefore: Int = 0
 
     /// Whether a tensor named `tensorName` (with or without a model-name prefix) belongs to this
     /// layer.
@@ -287,10 +290,13 @@ extension KerasArchitecture {
         let result = try engine.buildTopModel(model)
         var variables: [KerasVariable] = []
         var groups: [KerasH5Group] = []
-        KerasModelEngine.flatten(result.object, objectPath: "", layer: nil, variables: &variables, groups: &groups)
+        var positions: [String: Int] = [:]
+        KerasModelEngine.flatten(result.object, objectPath: "", layer: nil, variables: &variables, groups: &groups, unknownPositions: &positions)
         for i in variables.indices { variables[i].index = i }
+        var unknown = result.unknown
+        for i in unknown.indices { unknown[i].variablesBefore = positions[unknown[i].h5Group] ?? variables.count }
         return KerasModelVariables(dialect: dialect, modelName: model.name,
                                    modelClass: model.kind == .sequential ? "Sequential" : "Functional",
-                                   variables: variables, unknownLayers: result.unknown, h5Groups: groups)
+                                   variables: variables, unknownLayers: unknown, h5Groups: groups)
     }
 }

@@ -36,9 +36,30 @@ public enum NPY {
     /// Bytes needed to see the whole header: the first 10 (or 12) give its length.
     public static let preambleLength = 12
 
+    /// A parsed header: an array this toolkit reads, or a well-formed member it does not.
+    public enum Parsed: Sendable {
+        case array(Header)
+        /// `what`: the numpy dtype and shape as numpy would name them (`complex64 (2, 5)`);
+        /// `reason`: why it is not read, one clause.
+        case unsupported(what: String, reason: String)
+    }
+
     /// Parses a header from the start of a member. `prefix` must hold at least the whole header
     /// (call ``headerLength(prefix:limits:file:member:offset:)`` first to know how much to read).
+    /// A well-formed header of a dtype this toolkit does not read is `.unsupported`.
     public static func parseHeader(_ prefix: [UInt8], limits: Limits = .default, file: String? = nil, member: String? = nil, offset: UInt64? = nil) throws -> Header {
+        switch try inspectHeader(prefix, limits: limits, file: file, member: member, offset: offset) {
+        case .array(let h): return h
+        case .unsupported(let what, let reason):
+            throw CheckpointError(.unsupported, "\(what): \(reason)", file: file, member: member, offset: offset,
+                                  hint: "save numeric arrays only (bool, int, uint, float)")
+        }
+    }
+
+    /// Parses a header like ``parseHeader(_:limits:file:member:offset:)``, returning members of
+    /// dtypes this toolkit does not read (complex, strings, objects, structured, datetimes) as
+    /// ``Parsed/unsupported(what:reason:)`` instead of throwing. Malformed headers still throw.
+    public static func inspectHeader(_ prefix: [UInt8], limits: Limits = .default, file: String? = nil, member: String? = nil, offset: UInt64? = nil) throws -> Parsed {
         func bad(_ why: String) -> CheckpointError {
             CheckpointError(.invalidNPY, "invalid .npy header: " + why, file: file, member: member, offset: offset)
         }
@@ -50,7 +71,7 @@ public enum NPY {
         let dict: [String: DictParser.Value]
         do { dict = try p.parse() } catch let why as DictParser.Failure { throw bad(why.reason) }
         guard case .string(let descr)? = dict["descr"] else {
-            if case .list? = dict["descr"] { throw CheckpointError(.unsupported, "structured .npy dtypes (a descr list) are not supported", file: file, member: member, offset: offset) }
+            if case .list? = dict["descr"] { return .unsupported(what: "a structured array (a descr list)", reason: "structured dtypes are not tensors") }
             throw bad("no 'descr' string")
         }
         guard case .bool(let fortran)? = dict["fortran_order"] else { throw bad("no 'fortran_order' boolean") }
@@ -67,19 +88,49 @@ public enum NPY {
         guard let count = TensorInfo.elementCount(shape) else {
             throw CheckpointError(.limitExceeded, "the shape \(shape) has more elements than fit in 63 bits", file: file, member: member, offset: offset)
         }
-        if descr.hasPrefix("|O") || descr == "O" || descr.hasSuffix("O") {
-            throw CheckpointError(.unsupported, "object arrays (dtype 'O') need pickle to load; refused", file: file, member: member, offset: offset,
-                                  hint: "save numeric arrays only")
-        }
         guard let (dtype, big) = DType.fromNPY(descr: descr) else {
-            throw CheckpointError(.unsupported, "the .npy dtype '\(escapeForDisplay(descr))' is not supported (only bool, int, uint and float types are)",
-                                  file: file, member: member, offset: offset)
+            let shapeText = "(" + shape.map(String.init).joined(separator: ", ") + (shape.count == 1 ? ",)" : ")")
+            return .unsupported(what: "\(numpyName(descr: descr)) \(shapeText)", reason: unsupportedReason(descr: descr))
         }
         let (_, overflow) = count.multipliedReportingOverflow(by: dtype.itemSize)
         guard !overflow else {
             throw CheckpointError(.limitExceeded, "the shape \(shape) of \(dtype.rawValue) is more bytes than fit in 63 bits", file: file, member: member, offset: offset)
         }
-        return Header(dtype: dtype, bigEndian: big, fortranOrder: fortran, shape: shape, headerLength: total, descr: descr)
+        return .array(Header(dtype: dtype, bigEndian: big, fortranOrder: fortran, shape: shape, headerLength: total, descr: descr))
+    }
+
+    /// numpy's name for a `descr` this toolkit does not read (`<c8` → `complex64`), with the
+    /// `descr` itself when numpy's name does not say the byte order or width.
+    static func numpyName(descr: String) -> String {
+        var body = Substring(descr)
+        if let f = body.first, "<>|=".contains(f) { body = body.dropFirst() }
+        let kind = body.first
+        let digits = Int(body.dropFirst().prefix { $0.isNumber }) ?? 0
+        let shown = "'" + escapeForDisplay(descr) + "'"
+        switch kind {
+        case "c": return digits > 0 ? "complex\(digits * 8) \(shown)" : shown
+        case "U": return "str \(shown)"
+        case "S", "a": return "bytes \(shown)"
+        case "O": return "object \(shown)"
+        case "V": return "void \(shown)"
+        case "M": return "datetime64 \(shown)"
+        case "m": return "timedelta64 \(shown)"
+        case "f" where digits == 16 || digits == 12: return "longdouble \(shown)"
+        default: return shown
+        }
+    }
+
+    static func unsupportedReason(descr: String) -> String {
+        var body = Substring(descr)
+        if let f = body.first, "<>|=".contains(f) { body = body.dropFirst() }
+        switch body.first {
+        case "c": return "complex numbers are not a checkpoint dtype this toolkit reads"
+        case "U", "S", "a": return "strings are not tensors"
+        case "O": return "object arrays need pickle to load; never read"
+        case "V": return "raw void records are not tensors"
+        case "M", "m": return "dates and durations are not tensors"
+        default: return "only bool, int, uint and float dtypes are read"
+        }
     }
 
     /// The header's total length from its first 12 bytes, checked against the limit.

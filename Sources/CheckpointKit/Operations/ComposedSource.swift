@@ -108,6 +108,11 @@ public final class ComposedSource: TensorSource {
         return out
     }
 
+    public func integrity(of i: Int) -> TensorIntegrity {
+        if case .source(let s, let k) = payloads[i] { return s.integrity(of: k) }
+        return .none
+    }
+
     public func sharedDataKey(of i: Int) -> String? {
         guard case .source(let s, let k) = payloads[i], let key = s.sharedDataKey(of: k) else { return nil }
         return "\(ObjectIdentifier(s).hashValue)/" + key

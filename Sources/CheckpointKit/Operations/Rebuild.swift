@@ -8,7 +8,27 @@ public enum Rebuild {
         public var skipMismatch = false
         /// Decides the dtype of the optimizer's `iteration` (int64 on TensorFlow, int32 on JAX/torch).
         public var backend: KerasBackend = .tensorflow
+        /// Tensors of unknown layers that are not trainable (glob patterns: `scaled/vars/1`,
+        /// `*/vars/1`); the others are trainable unless the input is a full checkpoint whose
+        /// optimizer state said otherwise.
+        public var nonTrainable: [String] = []
+        /// Hyperparameters changed on top of the chosen optimizer's configuration (`("beta_1", "0.8")`).
+        public var optimizerOverrides: [(String, String)] = []
+        /// Whether the state is a LossScaleOptimizer's around the chosen optimizer.
+        public var lossScale: LossScale = .auto
         public init() {}
+    }
+
+    /// Mixed precision: under the mixed_float16 global policy `compile` wraps the optimizer in a
+    /// LossScaleOptimizer, whose state Keras then saves and expects.
+    public enum LossScale: String, Sendable, CaseIterable {
+        /// Wrap when the architecture's layers compute in mixed_float16 (the model was built under
+        /// that global policy, and Keras loads it under the same one).
+        case auto
+        /// Always wrap (the model will be compiled under mixed_float16).
+        case yes
+        /// Never wrap (the model will be compiled under float32).
+        case no
     }
 
     /// What matched and what did not, each side named.
@@ -33,7 +53,8 @@ public enum Rebuild {
         public var unknownLayers: [String] = []
         public var optimizer: KerasOptimizerConfig?
         public var optimizerVariables: [KerasOptimizerVariable] = []
-        /// What the destination could not hold (from ``Convert/write(_:as:to:options:)``).
+        /// What the destination could not hold (from ``Convert/write(_:as:to:options:)``), and
+        /// decisions taken for the user (a LossScaleOptimizer added for mixed precision).
         public var notes: [String] = []
 
         public var hasProblems: Bool { !missing.isEmpty || !unexpected.isEmpty || !mismatched.isEmpty }
@@ -60,7 +81,7 @@ public enum Rebuild {
         report.unknownLayers = model.unknownLayers.map { "\($0.name) (\($0.className))" }
 
         // Optimizer configuration.
-        let config: KerasOptimizerConfig
+        var config: KerasOptimizerConfig
         switch optimizer {
         case .named(let name, let overrides):
             config = try KerasOptimizerConfig(className: name, overrides: overrides)
@@ -76,6 +97,19 @@ public enum Rebuild {
                                       hint: "pass --optimizer adam (or another Keras optimizer), or --optimizer-config opt.json")
             }
             config = c
+        }
+        config = try config.applying(options.optimizerOverrides)
+        let mixed = arch.usesMixedFloat16
+        if !config.kind.isWrapper {
+            switch options.lossScale {
+            case .auto where mixed:
+                config = config.wrappedForMixedPrecision()
+                report.notes.append("the architecture's layers compute in mixed_float16, so Keras compiles it with a LossScaleOptimizer around \(config.innermost.className) (as under set_global_policy(\"mixed_float16\")); the state is the wrapper's (--loss-scale no for a model compiled under float32)")
+            case .yes:
+                config = config.wrappedForMixedPrecision()
+            case .auto, .no:
+                break
+            }
         }
         report.optimizer = config
 
@@ -112,10 +146,36 @@ public enum Rebuild {
             return (try ComposedSource(index: CheckpointIndex(tensors: []), payloads: [], path: source.path, format: source.format), report)
         }
 
-        // Weights in the model's order (unknown layers' tensors, as they are, at the end).
+        // Weights in the model's order: an unknown layer's tensors, as they are and in the file's
+        // order, where the layer sits in the graph (Keras builds the optimizer on
+        // model.trainable_variables, which follows model.layers).
         var tensors: [TensorInfo] = []
         var payloads: [TensorPayload] = []
+        var unknownByLayer: [Int: [Int]] = [:]
+        for k in unknownOwned {
+            guard let u = model.unknownLayer(owning: source.index.tensors[k].name),
+                  let li = model.unknownLayers.firstIndex(of: u) else { continue }
+            unknownByLayer[li, default: []].append(k)
+        }
+        var assumedTrainable: [String] = []
+        func appendUnknown(before position: Int) {
+            for (li, u) in model.unknownLayers.enumerated() where u.variablesBefore == position {
+                for k in unknownByLayer[li] ?? [] {
+                    var info = source.index.tensors[k]
+                    info.name = KerasNames.stripModelPrefix(KerasNames.stripTensorSuffix(info.name), modelName: model.modelName)
+                    if options.nonTrainable.contains(where: { Self.glob($0, matches: info.name) }) {
+                        info.trainable = false
+                    } else if source.index.kind != .full && info.trainable {
+                        assumedTrainable.append(info.name)
+                    }
+                    tensors.append(info)
+                    payloads.append(.source(source, k))
+                    report.takenAsIs.append(info.name)
+                }
+            }
+        }
         for v in model.variables {
+            appendUnknown(before: v.index)
             guard let k = byVariable[v.index] else { continue }
             var info = v.tensorInfo
             info.name = v.path
@@ -123,25 +183,51 @@ public enum Rebuild {
             payloads.append(.source(source, k))
             report.matched.append(info)
         }
-        for k in unknownOwned {
-            var info = source.index.tensors[k]
-            info.name = KerasNames.stripModelPrefix(KerasNames.stripTensorSuffix(info.name), modelName: model.modelName)
-            tensors.append(info)
-            payloads.append(.source(source, k))
-            report.takenAsIs.append(info.name)
+        appendUnknown(before: model.variables.count)
+        if !assumedTrainable.isEmpty && options.nonTrainable.isEmpty {
+            // Keras builds slots for trainable variables only: a guess could give a state it skips.
+            let layers = model.unknownLayers.map { "\($0.name) (\($0.className))" }.joined(separator: ", ")
+            throw CheckpointError(.unknownLayer,
+                                  "the weights file does not say which variables of layer \(layers) are trainable (\(assumedTrainable.joined(separator: ", "))), and the optimizer state depends on it",
+                                  file: source.path,
+                                  hint: "pass --non-trainable PATTERN for the ones that are not (statistics, counters), or --non-trainable none if all are; or rebuild from a full checkpoint, whose optimizer state says")
         }
 
         // Fresh optimizer state for the trainable weights, in model.trainable_variables order.
         let trainable = tensors.filter(\.trainable)
         let state = try config.stateVariables(trainableTensors: trainable, backend: options.backend)
         report.optimizerVariables = state
+        let weightCount = tensors.count
         for v in state {
             tensors.append(v.tensorInfo)
-            payloads.append(.fill(fillPattern(v.initialValue, v.dtype)))
+            if v.copiesWeight, let w = v.weight, let k = tensors.prefix(weightCount).firstIndex(where: { $0.name == w }) {
+                payloads.append(payloads[k])   // ScheduleFreeAdamW's momentum starts as the weight
+            } else {
+                payloads.append(.fill(fillPattern(v.initialValue, v.dtype)))
+            }
         }
         let index = CheckpointIndex(tensors: tensors, architecture: bytes, optimizer: config.optimizerInfo(iterations: 0),
                                     metadata: source.index.metadata, producer: source.index.producer)
         return (try ComposedSource(index: index, payloads: payloads, path: source.path, format: source.format), report)
+    }
+
+    /// Shell-style matching with `*` (any run of characters) and `?` (one character).
+    static func glob(_ pattern: String, matches name: String) -> Bool {
+        let p = Array(pattern), n = Array(name)
+        var pi = 0, ni = 0, star = -1, mark = 0
+        while ni < n.count {
+            if pi < p.count && (p[pi] == "?" || p[pi] == n[ni]) {
+                pi += 1; ni += 1
+            } else if pi < p.count && p[pi] == "*" {
+                star = pi; mark = ni; pi += 1
+            } else if star >= 0 {
+                pi = star + 1; mark += 1; ni = mark
+            } else {
+                return false
+            }
+        }
+        while pi < p.count && p[pi] == "*" { pi += 1 }
+        return pi == p.count
     }
 
     /// One element of `value` in `dtype`, little-endian.
@@ -187,7 +273,7 @@ public enum Rebuild {
         if report.hasProblems && !options.skipMismatch {
             throw mismatchError(report, file: source.path)
         }
-        report.notes = try Convert.write(rebuilt, as: destination, to: path, options: writeOptions).notes
+        report.notes += try Convert.write(rebuilt, as: destination, to: path, options: writeOptions).notes
         return report
     }
 

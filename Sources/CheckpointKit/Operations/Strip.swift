@@ -13,8 +13,12 @@ public enum Strip {
         public var removedArchitecture: Bool
         public var inputBytes: UInt64
         public var outputBytes: UInt64
-        /// True when the input had nothing to strip (already weights-only); nothing was written.
+        /// True when the input had nothing to strip (already weights-only); the output is a copy
+        /// of it in the requested format.
         public var nothingToStrip: Bool
+        /// Whether the output holds the architecture (asked for, or a `.keras` file, which always
+        /// holds one).
+        public var keptArchitecture = false
         /// What the destination could not hold.
         public var notes: [String] = []
     }
@@ -51,16 +55,14 @@ public enum Strip {
     public static func run(_ source: any TensorSource, to path: String, format: CheckpointFormat? = nil, keepArchitecture: Bool = false,
                            options: WriteOptions = WriteOptions()) throws -> Summary {
         let index = source.index
+        let destination = try Convert.outputFormat(for: path, explicit: format, default: .ckpt)
+        // A .keras file is laid out by, and always holds, the architecture.
+        let keepsArchitecture = index.architecture != nil && (keepArchitecture || destination.id == .keras) && destination.parts.contains(.architecture)
         var summary = Summary(keptTensors: 0, keptParams: 0, removedTensors: 0, removedParams: 0, removedStoredBytes: 0,
                               removedOptimizerConfig: index.optimizer != nil,
-                              removedArchitecture: !keepArchitecture && index.architecture != nil,
-                              inputBytes: inputBytes(source), outputBytes: 0, nothingToStrip: false)
-        let destination = try Convert.outputFormat(for: path, explicit: format, default: .ckpt)
-        if index.kind == .weights {
-            summary.nothingToStrip = true
-            summary.removedArchitecture = false
-            return summary
-        }
+                              removedArchitecture: index.architecture != nil && !keepsArchitecture,
+                              inputBytes: inputBytes(source), outputBytes: 0, nothingToStrip: index.kind == .weights)
+        summary.keptArchitecture = keepsArchitecture
         let archive = source as? CheckpointArchive
         for (k, t) in index.tensors.enumerated() {
             if t.role == .weight {
@@ -75,15 +77,26 @@ public enum Strip {
         var options = options
         if options.layoutArchitecture == nil { options.layoutArchitecture = index.architecture }
         options.inputs += source.inputFiles
-        summary.notes = try Convert.write(stripped(source, keepArchitecture: keepArchitecture), as: destination, to: path, options: options).notes
+        summary.notes = try Convert.write(stripped(source, keepArchitecture: keepsArchitecture), as: destination, to: path, options: options).notes
         summary.outputBytes = (try? ReadableFile(path: path).size) ?? 0
         return summary
     }
 
-    /// Re-reads `output` and checks every weight is bit-identical to the same tensor of `input`:
-    /// for members copied from a `.ckpt`, the output member must inflate to the input's CRC-32
-    /// and size; otherwise both tensors are streamed and compared byte for byte.
-    public static func verify(input: any TensorSource, output: any TensorSource) throws {
+    /// What ``verify(input:output:full:)`` proved, tensor by tensor.
+    public struct Verified: Sendable, Equatable {
+        /// Weights whose output member's CRC-32 and size were shown equal to the input's stored
+        /// ones (the output read in full, its CRC recomputed), without comparing bytes.
+        public var byChecksum = 0
+        /// Weights compared byte for byte.
+        public var byBytes = 0
+    }
+
+    /// Re-reads `output` and checks every weight is the same as the same tensor of `input`: a
+    /// member copied from a `.ckpt` must inflate to the input's CRC-32 and size ("identical by
+    /// checksum"); otherwise, or with `full`, both tensors are streamed and compared byte for
+    /// byte ("bit-identical").
+    @discardableResult
+    public static func verify(input: any TensorSource, output: any TensorSource, full: Bool = false) throws -> Verified {
         let weights = input.index.tensors.indices.filter { input.index.tensors[$0].role == .weight }
         guard output.index.tensors.count == weights.count else {
             throw CheckpointError(.verificationFailed, "the output has \(output.index.tensors.count) tensors, the input \(weights.count) weights", file: output.path)
@@ -92,23 +105,26 @@ public enum Strip {
         var position: [ByteName: Int] = [:]
         for (j, t) in outputIndex.tensors.enumerated() { position[ByteName(t.name)] = j }
         let byName = position
-        try ParallelWork.forEach(count: weights.count, weight: { input.index.tensors[weights[$0]].byteCount ?? 0 }) { k in
+        let byChecksum = try ParallelWork.map(count: weights.count, weight: { input.index.tensors[weights[$0]].byteCount ?? 0 }) { k -> Bool in
             let i = weights[k]
             let t = input.index.tensors[i]
             guard let j = byName[ByteName(t.name)] else {
                 throw CheckpointError(.verificationFailed, "the weight is missing from the output", file: output.path, member: t.name)
             }
             let o = outputIndex.tensors[j]
-            guard o.dtype == t.dtype, o.shape == t.shape, o.trainable == t.trainable else {
+            guard o.dtype == t.dtype, o.shape == t.shape, o.trainable == t.trainable || !outputIndex.trainabilityKnown || !input.index.trainabilityKnown else {
                 throw CheckpointError(.verificationFailed, "the output has \(o.dtype.rawValue) \(o.shape) where the input has \(t.dtype.rawValue) \(t.shape)", file: output.path, member: t.name)
             }
-            if let fi = input.fingerprint(of: i), let fo = output.fingerprint(of: j), fi == fo {
+            if !full, let fi = input.fingerprint(of: i), let fo = output.fingerprint(of: j), fi == fo {
                 // Same member bytes claimed: prove it by reading the output fully (CRC-checked).
                 try output.readTensor(j) { _ in }
-                return
+                return true
             }
             try TensorCompare.equalBytes(input, i, output, j)
+            return false
         }
+        let n = byChecksum.filter { $0 }.count
+        return Verified(byChecksum: n, byBytes: byChecksum.count - n)
     }
 }
 
@@ -182,12 +198,12 @@ struct SequentialPieces {
 
 extension Strip.Summary {
     /// The `ckpt.strip/1` document.
-    public func json(input: String, output: String, verified: Bool) -> JSONValue {
+    public func json(input: String, output: String, verified: Strip.Verified?) -> JSONValue {
         let s = self
-        return .object([
+        var members: [(String, JSONValue)] = [
             ("schema", .string("ckpt.strip/1")),
             ("input", .string(input)),
-            ("output", s.nothingToStrip ? .null : .string(output)),
+            ("output", .string(output)),
             ("nothing_to_strip", .bool(s.nothingToStrip)),
             ("kept_tensors", .number(s.keptTensors)),
             ("kept_params", .number(s.keptParams)),
@@ -195,9 +211,14 @@ extension Strip.Summary {
             ("removed_params", .number(s.removedParams)),
             ("removed_optimizer_config", .bool(s.removedOptimizerConfig)),
             ("removed_architecture", .bool(s.removedArchitecture)),
+            ("kept_architecture", .bool(s.keptArchitecture)),
             ("input_bytes", .number(s.inputBytes)),
             ("output_bytes", .number(s.outputBytes)),
-            ("verified", .bool(verified)),
-        ])
+        ]
+        members.append(("verified", .bool(verified != nil)))
+        members.append(("identical_by_checksum", verified.map { .number($0.byChecksum) } ?? .null))
+        members.append(("bit_identical", verified.map { .number($0.byBytes) } ?? .null))
+        members.append(("notes", .array(s.notes.map { .string($0) })))
+        return .object(members)
     }
 }

@@ -27,9 +27,11 @@ public final class ZipArchive: Sendable {
     public let file: ReadableFile
     public let entries: [ZipEntry]
     public let centralDirectoryOffset: UInt64
-    /// Bytes of the archive comment after the end record (a `.ckpt` must have none).
-    public let commentLength: Int
     public let centralDirectorySize: UInt64
+    /// The archive comment (the bytes after the end record; at most 65,535).
+    public let comment: [UInt8]
+    /// Bytes of the archive comment after the end record (a `.ckpt` must have none).
+    public var commentLength: Int { comment.count }
     private let index: [ByteName: Int]
     /// Bytes `[tailStart, file.size)` read while locating the directory; member reads that fall
     /// inside are served from here without touching the file again.
@@ -77,11 +79,11 @@ public final class ZipArchive: Sendable {
                                   hint: "the file may be truncated, or it is not a .ckpt/.npz/.keras file")
         }
         let eocdOffset = tailStart + UInt64(eocdPos)
-        commentLength = tail.count - eocdPos - 22
         // A comment that holds ZIP records is a second archive in disguise (a polyglot): readers
         // that look for the last end record (Python's zipfile, numpy) would read another directory
         // than this one. Refused, so that every reader sees the same members or none does.
         try Self.refuseRecords(inComment: tail[(eocdPos + 22)...], file: path, at: eocdOffset + 22)
+        let comment = Array(tail[(eocdPos + 22)...])
         var c = ByteCursor(tail, base: tailStart, file: path, what: "end-of-central-directory record", position: eocdPos + 4)
         let diskNumber = try c.u16le()
         let cdDisk = try c.u16le()
@@ -288,6 +290,7 @@ public final class ZipArchive: Sendable {
         self.index = index
         self.centralDirectoryOffset = cdOffset
         self.centralDirectorySize = cdSize
+        self.comment = comment
         self.tail = tail
         self.tailStart = tailStart
     }

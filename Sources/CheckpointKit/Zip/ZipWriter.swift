@@ -428,8 +428,9 @@ final class ZipWriter {
         while head < items.count { try drainOne() }
     }
 
-    /// Drains everything and writes the central directory and end records.
-    func finish() throws {
+    /// Drains everything and writes the central directory and end records, then `comment` (the
+    /// archive comment, at most 65,535 bytes).
+    func finish(comment: [UInt8] = []) throws {
         precondition(!submitting)
         while head < items.count { try drainOne() }
         items.removeAll()
@@ -480,7 +481,7 @@ final class ZipWriter {
         let count = UInt64(central.count)
         let needZip64 = count >= 0xFFFF || cdSize >= ContainerSpec.zip64Threshold || cdStart >= ContainerSpec.zip64Threshold
         try out.append(zipEndRecords(entries: count, directorySize: cdSize, directoryStart: cdStart, zip64At: needZip64 ? out.offset : nil,
-                                     zip64MadeBy: ContainerSpec.versionMadeBy))
+                                     zip64MadeBy: ContainerSpec.versionMadeBy, comment: comment))
     }
 }
 
@@ -515,7 +516,7 @@ func zipLocalHeader(name: String, crc: UInt32, csize: UInt64, usize: UInt64, met
 /// that offset) and its locator; then the end-of-central-directory record, its 16- and 32-bit
 /// fields saturated (readers take the ZIP64 values). Shared by the `.ckpt` and `.keras` writers.
 func zipEndRecords(entries count: UInt64, directorySize: UInt64, directoryStart: UInt64, zip64At: UInt64?,
-                   zip64MadeBy: UInt16) -> [UInt8] {
+                   zip64MadeBy: UInt16, comment: [UInt8] = []) -> [UInt8] {
     var end: [UInt8] = []
     if let zip64At {
         end.appendLE(UInt32(0x0606_4B50))
@@ -540,6 +541,8 @@ func zipEndRecords(entries count: UInt64, directorySize: UInt64, directoryStart:
     end.appendLE(UInt16(min(count, 0xFFFF)))
     end.appendLE(UInt32(min(directorySize, 0xFFFF_FFFF)))
     end.appendLE(UInt32(min(directoryStart, 0xFFFF_FFFF)))
-    end.appendLE(UInt16(0))
+    let kept = comment.prefix(0xFFFF)
+    end.appendLE(UInt16(kept.count))
+    end += kept
     return end
 }

@@ -192,6 +192,12 @@ public final class PyTorchSource: TensorSource {
         return crc
     }
 
+    /// A tensor that is its whole storage in a zip `torch.save` file is checked against the
+    /// member's CRC-32; a view of part of a storage, or a legacy file, has no checksum.
+    public func integrity(of i: Int) -> TensorIntegrity {
+        tensors[i].wholeStorage && tensors[i].storage.entry != nil ? .memberCRC32 : .none
+    }
+
     public func verifyPieces(of i: Int, crcs: [UInt32]) throws {
         let loc = tensors[i]
         guard loc.wholeStorage, let e = loc.storage.entry, e.method == 0, crcs.count > 1 else { return }

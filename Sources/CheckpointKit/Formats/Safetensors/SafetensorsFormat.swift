@@ -10,14 +10,15 @@ public struct SafetensorsFormat: FileFormat {
     public var displayName: String { "safetensors" }
     public var names: [String] { ["safetensors", "st"] }
     public var suffixes: [String] { [".safetensors", ".safetensors.index.json"] }
-    /// Weights and string metadata only.
-    public var parts: FormatParts { [.metadata] }
+    /// Tensors and string metadata natively; the rest in the ckpt index kept in `__metadata__`
+    /// (``IndexSidecar``).
+    public var parts: FormatParts { .all }
 
     /// An 8-byte header length followed by the JSON header's brace.
     public func sniff(_ probe: FormatProbe) throws -> Bool { probe.head.count >= 9 && probe.head[8] == UInt8(ascii: "{") }
 
     public func open(_ path: String, options: OpenOptions) throws -> any TensorSource {
-        try SafetensorsSource.open(path: path, limits: options.limits)
+        try ArchitectureNaming.attach(options.architecture, to: SafetensorsSource.open(path: path, limits: options.limits))
     }
 
     /// `path` is the file, or (a name ending in `.index.json`) the index of a sharded set written

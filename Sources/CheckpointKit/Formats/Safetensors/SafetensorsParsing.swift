@@ -4,8 +4,8 @@
 // MARK: - Parsing (pure functions over bytes: fuzzing targets)
 
 extension SafetensorsSource {
-    /// Names of dtypes the reference defines that have no ``DType`` here (8-, 6- and 4-bit floats,
-    /// complex): refused as unsupported rather than as unknown.
+    /// Names of dtypes the reference defines that have no ``DType`` here (6- and 4-bit floats,
+    /// complex): listed as unsupported entries (``SafetensorsHeader/unsupported``), not tensors.
     static let knownUnsupportedDtypes: Set<String> = ["F6_E2M3", "F6_E3M2", "F4", "C64"]
 
     /// Parses and validates a safetensors header.
@@ -48,6 +48,7 @@ extension SafetensorsSource {
         }
 
         var entries: [SafetensorsHeader.Tensor] = []
+        var unsupported: [SafetensorsHeader.Unsupported] = []
         var metadata: [(key: String, value: String)]? = nil
         do {
             try bytes.withUnsafeBufferPointer { all in
@@ -74,7 +75,10 @@ extension SafetensorsSource {
                         guard entries.count < limits.maxMembers else {
                             throw CheckpointError(.limitExceeded, "the header lists more than \(limits.maxMembers) tensors", file: file, offset: keyOffset)
                         }
-                        entries.append(try p.stTensorEntry(name: key, at: keyOffset, limits: limits, file: file))
+                        switch try p.stTensorEntry(name: key, at: keyOffset, limits: limits, file: file) {
+                        case .tensor(let t): entries.append(t)
+                        case .unsupported(let u): unsupported.append(u)
+                        }
                     }
                 }
             }
@@ -88,6 +92,13 @@ extension SafetensorsSource {
         // ended (from 0: no holes, no overlaps), END - BEGIN == product(shape) × dtype size, and
         // the last END is the end of the file (MetadataIncompleteBuffer).
         let dataLength = fileSize - 8 - n
+        for u in unsupported {
+            guard u.begin <= u.end, u.end <= dataLength else {
+                throw CheckpointError(.invalidSafetensors, "tensor \"\(escapeForDisplay(u.name))\" has data_offsets [\(u.begin), \(u.end)], outside the \(dataLength)-byte data section",
+                                      file: file, member: u.name, offset: u.headerOffset)
+            }
+            try TensorNames.check(u.name, file: file)
+        }
         for e in entries {
             guard e.begin <= e.end else {
                 throw CheckpointError(.invalidSafetensors, "tensor \"\(escapeForDisplay(e.name))\" has data_offsets [\(e.begin), \(e.end)], which end before they begin",
@@ -104,9 +115,19 @@ extension SafetensorsSource {
             if a.end != b.end { return a.end < b.end }
             return a.headerOffset < b.headerOffset
         }
+        // Unsupported entries take their part of the data section too.
+        var spans = entries
+        for u in unsupported {
+            spans.append(SafetensorsHeader.Tensor(name: u.name, dtype: .uint8, shape: [], begin: u.begin, end: u.end, headerOffset: u.headerOffset))
+        }
+        spans.sort { a, b in
+            if a.begin != b.begin { return a.begin < b.begin }
+            if a.end != b.end { return a.end < b.end }
+            return a.headerOffset < b.headerOffset
+        }
         var expected: UInt64 = 0
         var previous: SafetensorsHeader.Tensor? = nil
-        for e in entries {
+        for e in spans {
             if e.begin > expected {
                 throw CheckpointError(.invalidSafetensors, "bytes [\(expected), \(e.begin)) of the data section belong to no tensor (the next is \"\(escapeForDisplay(e.name))\"); the safetensors format allows no holes",
                                       file: file, member: e.name, offset: 8 + n + expected)
@@ -122,7 +143,7 @@ extension SafetensorsSource {
             throw CheckpointError(.invalidSafetensors, "\(dataLength - expected) bytes follow the last tensor's data; the tensors must cover the data section exactly",
                                   file: file, offset: 8 + n + expected, hint: "the file was appended to, or its header is wrong")
         }
-        return SafetensorsHeader(headerLength: n, tensors: entries, metadata: metadata)
+        return SafetensorsHeader(headerLength: n, tensors: entries, metadata: metadata, unsupported: unsupported)
     }
 
     /// Parses a `*.safetensors.index.json`: `weight_map` (required: tensor name -> shard file name,
@@ -280,7 +301,12 @@ extension JSONParser {
 
     /// One tensor's entry: `{"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}`.
     /// Unknown fields are skipped, as the reference (serde without deny_unknown_fields) does.
-    fileprivate mutating func stTensorEntry(name: String, at keyOffset: UInt64, limits: Limits, file: String?) throws -> SafetensorsHeader.Tensor {
+    fileprivate enum Entry {
+        case tensor(SafetensorsHeader.Tensor)
+        case unsupported(SafetensorsHeader.Unsupported)
+    }
+
+    fileprivate mutating func stTensorEntry(name: String, at keyOffset: UInt64, limits: Limits, file: String?) throws -> Entry {
         func bad(_ why: String) -> CheckpointError {
             CheckpointError(.invalidSafetensors, "tensor \"\(escapeForDisplay(name))\" " + why, file: file, member: name, offset: keyOffset)
         }
@@ -318,9 +344,7 @@ extension JSONParser {
         guard offsets.count == 2 else { throw bad("has \(offsets.count) data_offsets; it needs two, [BEGIN, END]") }
         guard let dtype = DType(safetensorsName: dtypeName) else {
             if SafetensorsSource.knownUnsupportedDtypes.contains(dtypeName) {
-                throw CheckpointError(.unsupported, "tensor \"\(escapeForDisplay(name))\" has dtype \(dtypeName), which this tool does not support",
-                                      file: file, member: name, offset: keyOffset,
-                                      hint: "supported: " + DType.allCases.map(\.safetensorsName).joined(separator: ", "))
+                return .unsupported(SafetensorsHeader.Unsupported(name: name, dtype: dtypeName, shape: shape, begin: offsets[0], end: offsets[1], headerOffset: keyOffset))
             }
             throw bad("has an unknown dtype \"\(escapeForDisplay(dtypeName))\"")
         }
@@ -346,7 +370,7 @@ extension JSONParser {
         if begin <= end && end - begin != UInt64(nbytes) {
             throw bad("is \(dtypeName) \(info.shapeDescription), \(nbytes) bytes, but its data_offsets [\(begin), \(end)] span \(end - begin) bytes")
         }
-        return SafetensorsHeader.Tensor(name: name, dtype: dtype, shape: dims, begin: begin, end: end, headerOffset: keyOffset)
+        return .tensor(SafetensorsHeader.Tensor(name: name, dtype: dtype, shape: dims, begin: begin, end: end, headerOffset: keyOffset))
     }
 
     /// `__metadata__`: `null` or an object whose values are all strings (README: "free form

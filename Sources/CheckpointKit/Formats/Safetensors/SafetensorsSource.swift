@@ -38,6 +38,18 @@ public struct SafetensorsHeader: Sendable {
     /// `__metadata__` in the order the header lists it; nil when absent or `null`.
     public var metadata: [(key: String, value: String)]?
 
+    /// An entry of a dtype the reference defines but this toolkit does not read (`C64`, `F4`, ...).
+    public struct Unsupported: Sendable, Equatable {
+        public var name: String
+        public var dtype: String
+        public var shape: [UInt64]
+        public var begin: UInt64
+        public var end: UInt64
+        public var headerOffset: UInt64
+    }
+    /// Such entries, in header order: they are not tensors, but their bytes are part of the file.
+    public var unsupported: [Unsupported] = []
+
     /// File offset of the data section: 8 + N.
     public var dataStart: UInt64 { 8 + headerLength }
     /// Bytes of tensor data (the data section's size).
@@ -81,6 +93,7 @@ public final class SafetensorsSource: TensorSource {
     /// The index file of a sharded set; nil for a single file.
     public let indexFile: ReadableFile?
     public let limits: Limits
+    public let notes: [String]
 
     private struct Location: Sendable {
         let shard: Int
@@ -122,17 +135,36 @@ public final class SafetensorsSource: TensorSource {
         var locations: [Location] = []
         var metadata: [(String, JSONValue)] = []
         var metadataKeys = Set<ByteName>()
+        var unsupported: [UnsupportedEntry] = []
+        var record: String?
         for (s, shard) in shards.enumerated() {
             for t in shard.header.tensors {
                 tensors.append(TensorInfo(name: t.name, dtype: t.dtype, shape: t.shape))
                 locations.append(Location(shard: s, start: shard.header.dataStart + t.begin, count: Int(t.byteCount)))
             }
+            for u in shard.header.unsupported {
+                unsupported.append(UnsupportedEntry(name: u.name, what: "\(u.dtype) (" + u.shape.map(String.init).joined(separator: ", ") + (u.shape.count == 1 ? ",)" : ")"),
+                                                    reason: "a dtype this toolkit does not read", offset: shard.header.dataStart + u.begin))
+            }
             if let m = shard.header.metadata {
-                for (k, v) in m where metadataKeys.insert(ByteName(k)).inserted { metadata.append((k, .string(v))) }
+                for (k, v) in m where metadataKeys.insert(ByteName(k)).inserted {
+                    if k.sameBytes(IndexSidecar.metadataKey) { record = v } else { metadata.append((k, .string(v))) }
+                }
             }
         }
+        var index = CheckpointIndex(tensors: TensorRoles.fromNames(tensors), metadata: .object(metadata))
+        index.unsupported = unsupported
+        index.trainabilityKnown = false
+        var notes: [String] = []
+        if let record {
+            let (completed, order, note) = IndexSidecar.apply(Array(record.utf8), to: index, where: "__metadata__ \"\(IndexSidecar.metadataKey)\"", limits: limits)
+            index = completed
+            locations = order.map { locations[$0] }
+            if let note { notes.append(note) }
+        }
         self.locations = locations
-        self.index = CheckpointIndex(tensors: tensors, metadata: .object(metadata))
+        self.index = index
+        self.notes = notes
     }
 
     /// Opens a sharded set from its index, checking the index and the shards against each other

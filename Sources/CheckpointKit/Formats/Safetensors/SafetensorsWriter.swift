@@ -53,7 +53,7 @@ public enum SafetensorsWriter {
                 throw CheckpointError(.limitExceeded, "tensor \"\(escapeForDisplay(t.name))\" has a shape whose size overflows", file: path, member: t.name)
             }
         }
-        let metadata = metadataPairs(source.index.metadata)
+        var metadata = metadataPairs(source.index.metadata)
         let total = list.reduce(UInt64(0)) { $0 + UInt64(infos[$1].byteCount ?? 0) }
         var progress = Progress(total: total, report: options.progress)
 
@@ -63,6 +63,7 @@ public enum SafetensorsWriter {
                 throw CheckpointError(.invalidArgument, "a sharded set is written through its index file, and \"\(escapeForDisplay(path))\" is not one",
                                       file: path, hint: "name the output \(escapeForDisplay(indexPath(for: path))) to write shards next to it")
             }
+            metadata += sidecar(source.index, list, groups: [list], writer: options.producer)
             let out = try AtomicOutputFile(destination: path, overwrite: options.overwrite, inputs: options.inputs)
             try writeFile(source, list, metadata: metadata, to: out, progress: &progress)
             try out.commit()
@@ -85,6 +86,7 @@ public enum SafetensorsWriter {
             currentSize += n
         }
         if !current.isEmpty { groups.append(current) }
+        metadata += sidecar(source.index, list, groups: groups, writer: options.producer)
 
         let names = try shardNames(forIndex: path, count: groups.count)
         let dir: String? = path.lastIndex(of: "/").map { String(path[...$0]) }
@@ -201,6 +203,20 @@ public enum SafetensorsWriter {
         if o3 { throw bad("is too large") }
         guard value > 0 else { throw bad("is zero; a shard must hold at least one byte") }
         return value
+    }
+
+    /// The `__metadata__` pair holding the ckpt index (``IndexSidecar``) of tensors `list` written
+    /// as `groups` (one per file, in file order), when names alone would not say what they are:
+    /// optimizer roles, trainability, the optimizer, the architecture, metadata that is not all
+    /// strings, the order of the tensors. Empty otherwise.
+    static func sidecar(_ index: CheckpointIndex, _ list: [Int], groups: [[Int]], writer: String) -> [(String, String)] {
+        var sub = index
+        sub.tensors = list.map { index.tensors[$0] }
+        let fileOrder = groups.flatMap { dataOrder($0, index.tensors) }.map { index.tensors[$0].name }
+        var parts = FormatParts.all
+        if (index.metadata.objectValue ?? []).allSatisfy({ $0.1.stringValue != nil }) { parts.remove(.metadata) }
+        guard let record = IndexSidecar.encode(sub, stored: sub.tensors, fileOrder: fileOrder, parts: parts, writer: writer) else { return [] }
+        return [(IndexSidecar.metadataKey, record.serialized(.compact))]
     }
 
     /// `metadata` as safetensors `__metadata__` pairs: strings as they are, anything else as its

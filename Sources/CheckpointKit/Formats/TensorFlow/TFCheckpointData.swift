@@ -61,6 +61,9 @@ extension TFCheckpointSource {
         }
     }
 
+    /// Every bundle entry carries a masked CRC-32C, checked whenever it is read in full.
+    public func integrity(of i: Int) -> TensorIntegrity { .crc32c }
+
     public func verifyPieces(of i: Int, crcs: [UInt32]) throws {
         guard case .entry(let e, let key) = layouts[i], crcs.count > 1 else { return }
         var crc = crcs[0]

@@ -150,6 +150,15 @@ enum TFObjectGraphBuilder {
                 let list = b.node(at: ["optimizer", attr])
                 for (k, node) in slots.sorted(by: { $0.0 < $1.0 }) { b.link(list, "\(k)", node) }
             }
+            // tf.keras keeps the step only as optimizer/_iterations, and the optimizer's class only
+            // through its slot variables' names: say when either cannot be written.
+            if let o = index.optimizer {
+                let hasStep = optimizerTensors.contains { index.tensors[$0].name == ContainerSpec.iterationTensor }
+                if !hasStep || slotLists.isEmpty {
+                    let lost = [slotLists.isEmpty ? "class (\(o.className))" : nil, hasStep ? nil : "step (\(o.iterations))"].compactMap { $0 }
+                    notes.append("the optimizer's \(lost.joined(separator: " and ")) \(lost.count == 1 ? "was" : "were") left out: a TensorFlow checkpoint holds the step only as an optimizer/iteration tensor and the class only through slot variables matched to weights, which the source does not give")
+                }
+            }
             if !left.isEmpty {
                 notes.append("\(left.count) optimizer variable\(left.count == 1 ? "" : "s") (\(left.prefix(3).joined(separator: ", "))\(left.count > 3 ? ", …" : "")) tf.keras would not restore: written under their own names")
             }
