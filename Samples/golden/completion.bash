@@ -241,7 +241,7 @@ _ckpt_inspect() {
 
 _ckpt_diff() {
     repeating_flags=()
-    non_repeating_flags=(--exact --weights-only --include-optimizer --only-changed -q --quiet --json --no-bars --progress --no-progress --wide --version -h --help)
+    non_repeating_flags=(--exact --weights-only --include-optimizer --full --strict --only-changed -q --quiet --json --no-bars --progress --no-progress --wide --version -h --help)
     repeating_options=(--map --strip-prefix --tensor)
     non_repeating_options=(--atol --rtol --nan --filter --from-a --from-b --architecture --report --color)
     __ckpt_offer_flags_options 2
@@ -307,7 +307,7 @@ _ckpt_diff() {
 
 _ckpt_strip() {
     repeating_flags=()
-    non_repeating_flags=(--keep-architecture --force --verify --json --progress --no-progress --wide --version -h --help)
+    non_repeating_flags=(--keep-architecture --force --verify --full --skip-unsupported --json --progress --no-progress --wide --version -h --help)
     repeating_options=()
     non_repeating_options=(--output -o --from --to --architecture --color)
     __ckpt_offer_flags_options 1
@@ -408,7 +408,7 @@ _ckpt_rebuild() {
 
 _ckpt_convert() {
     repeating_flags=()
-    non_repeating_flags=(--dequantize --force --progress --no-progress --wide --version -h --help)
+    non_repeating_flags=(--dequantize --skip-unsupported --force --progress --no-progress --wide --version -h --help)
     repeating_options=(--meta)
     non_repeating_options=(--from --to --architecture --strip-prefix --max-shard-size --color)
     __ckpt_offer_flags_options 2

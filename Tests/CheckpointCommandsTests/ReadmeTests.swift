@@ -65,10 +65,23 @@ struct ReadmeTests {
         return text
     }
 
+    /// A fresh scratch directory whose path is as long as `/tmp/ckpt-readme` (`/tmp/ckpt-XXXXXX`), so
+    /// lines wrapped at the README's width wrap where they would for a user.
+    static func shortScratch() throws -> String {
+        var template = Array("/tmp/ckpt-XXXXXX".utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { buffer -> String? in
+            guard let base = buffer.baseAddress, mkdtemp(base) != nil else { return nil }
+            return String(cString: base)
+        }
+        let path = try #require(made, "mkdtemp /tmp/ckpt-XXXXXX")
+        #expect(path.utf8.count == "/tmp/ckpt-readme".utf8.count)
+        return path
+    }
+
     /// Runs the tour's commands in order (all, or those that do not need libhdf5) and compares
     /// (or, recording, rewrites) the outputs of those `checked` selects. Returns how many it checked.
     static func tour(includingHDF5: Bool, checked: (Command) -> Bool) throws -> Int {
-        let scratch = try TestEnv.temporaryDirectory("ckpt-readme")
+        let scratch = try shortScratch()
         defer { TestEnv.cleanup(scratch) }
         var text = try String(contentsOfFile: readme, encoding: .utf8)
         let blocks = commands(text)
