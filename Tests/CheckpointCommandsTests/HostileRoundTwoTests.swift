@@ -185,6 +185,32 @@ struct HostileRoundTwoTests {
         CLI.expectSentence(CLI.run(["inspect", dir + "/c.ckpt"]), mentioning: ["c.ckpt", "comment"])
     }
 
+    @Test("Bytes between ZIP members that belong to no member (a hidden local header, padding, prepended bytes) are refused, naming file and offset")
+    func unaccountedZipBytes() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let npy = ReliabilityHostileInputTests.npyHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }") + ReliabilityHostileInputTests.f32([1])
+        let members = [("a.npy", npy), ("b.npy", npy)]
+        let memberBytes = 30 + 5 + npy.count
+        // A member only a reader walking the local headers sees: its header and data, no directory record.
+        let hidden = Array(StoredZip.bytes([("evil.npy", npy)]).prefix(30 + 8 + npy.count))
+        try Data(StoredZip.bytes(members)).write(to: URL(fileURLWithPath: dir + "/plain.npz"))
+        #expect(CLI.run(["inspect", dir + "/plain.npz"]).status == 0)
+        let cases: [(String, [Int: [UInt8]], Int)] = [
+            ("between.npz", [1: hidden], memberBytes),
+            ("padded.ckpt", [2: [UInt8](repeating: 0, count: 7)], 2 * memberBytes),
+            ("prepended.npz", [0: Array("#!/bin/sh\n".utf8)], 0),
+        ]
+        for (name, gaps, offset) in cases {
+            try Data(StoredZip.bytes(members, gaps: gaps)).write(to: URL(fileURLWithPath: dir + "/" + name))
+            CLI.expectSentence(CLI.run(["inspect", dir + "/" + name]), mentioning: [name, "byte \(offset)", "belong to no member"])
+            #expect { try ZipArchive(path: dir + "/" + name) } throws: { e in
+                let e = e as? CheckpointError
+                return e?.code == .corrupt && e?.offset == UInt64(offset)
+            }
+        }
+    }
+
     @Test("A .ckpt declaring chunk_size 1 GiB is refused before any buffer that size exists")
     func hugeChunkSize() throws {
         let dir = try CLI.temporaryDirectory()

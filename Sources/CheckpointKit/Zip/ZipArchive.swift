@@ -293,6 +293,76 @@ public final class ZipArchive: Sendable {
         self.comment = comment
         self.tail = tail
         self.tailStart = tailStart
+        try checkEveryByteAccounted(order.map { entries[$0] })
+    }
+
+    /// Every byte before the central directory belongs to a member: the first local header at
+    /// byte 0, and each member (local header, name, extra field, data, data descriptor) ending
+    /// exactly where the next begins, the last where the directory begins. Bytes that belong to no
+    /// member could hold what another reader takes for a member (a stream reader walking the local
+    /// headers, a tool that repairs archives) while ckpt does not: readers would disagree, so the
+    /// archive is refused (issue 16). One read of the local header per member (and of its data
+    /// descriptor, where it has one).
+    private func checkEveryByteAccounted(_ sorted: [ZipEntry]) throws {
+        func quoted(_ e: ZipEntry?) -> String { e.map { "\"\(escapeForDisplay($0.name))\"" } ?? "" }
+        var at: UInt64 = 0
+        var previous: ZipEntry?
+        for (k, e) in sorted.enumerated() {
+            guard e.localHeaderOffset == at else {
+                throw unaccounted(from: at, to: e.localHeaderOffset, what: "member \(quoted(e))",
+                                  place: previous.map { "between members \(quoted($0)) and \(quoted(e))" } ?? "before the first member, \(quoted(e))")
+            }
+            let next = k + 1 < sorted.count ? sorted[k + 1].localHeaderOffset : centralDirectoryOffset
+            let header = try readBytes(at: e.localHeaderOffset, count: 30, what: "local file header", member: e.name)
+            var c = ByteCursor(header, base: e.localHeaderOffset, file: path, what: "local file header of \"\(escapeForDisplay(e.name))\"")
+            guard try c.u32le() == 0x0403_4B50 else {
+                throw CheckpointError(.corrupt, "no local file header where the central directory says the member starts", file: path, member: e.name,
+                                      offset: e.localHeaderOffset)
+            }
+            try c.skip(2)
+            let flags = try c.u16le()
+            try c.skip(18)
+            let nameLen = UInt64(try c.u16le())
+            let extraLen = UInt64(try c.u16le())
+            guard let dataEnd = checkedAdd(e.localHeaderOffset, 30 + nameLen + extraLen).flatMap({ checkedAdd($0, e.compressedSize) }), dataEnd <= next else {
+                throw CheckpointError(.corrupt, "the member (its local header, name, extra field and \(e.compressedSize) bytes of data) runs past byte \(next), into \(k + 1 < sorted.count ? "member " + quoted(sorted[k + 1]) : "the central directory")",
+                                      file: path, member: e.name, offset: e.localHeaderOffset)
+            }
+            at = dataEnd
+            if flags & 0x0008 != 0, dataEnd < next {
+                at += try descriptorLength(of: e, at: dataEnd, next: next)
+            }
+            previous = e
+        }
+        guard at == centralDirectoryOffset else {
+            throw unaccounted(from: at, to: centralDirectoryOffset, what: "the central directory",
+                              place: previous.map { "between the last member, \(quoted($0)), and the central directory" } ?? "before the central directory")
+        }
+    }
+
+    private func unaccounted(from: UInt64, to: UInt64, what: String, place: String) -> CheckpointError {
+        guard to > from else {
+            return CheckpointError(.corrupt, "\(what) starts at byte \(to), inside the member before it, which ends at byte \(from)", file: path, offset: to)
+        }
+        return CheckpointError(.corrupt, "\(to - from) byte\(to - from == 1 ? "" : "s") belong\(to - from == 1 ? "s" : "") to no member (\(place)); other ZIP readers could see members there that ckpt does not",
+                               file: path, offset: from, hint: "the archive was altered after it was written; re-create it")
+    }
+
+    /// The length of `e`'s data descriptor at `at`: 12 or 20 bytes (32- or 64-bit sizes), 4 more
+    /// with its optional signature; the one whose CRC-32 and sizes are the directory's and that
+    /// ends at `next`.
+    private func descriptorLength(of e: ZipEntry, at: UInt64, next: UInt64) throws -> UInt64 {
+        let b = try readBytes(at: at, count: Int(min(24, next - at)), what: "data descriptor", member: e.name)
+        func u32(_ p: Int) -> UInt64 { UInt64(b[p]) | UInt64(b[p + 1]) << 8 | UInt64(b[p + 2]) << 16 | UInt64(b[p + 3]) << 24 }
+        func u64(_ p: Int) -> UInt64 { u32(p) | u32(p + 4) << 32 }
+        let length = b.count
+        for p in [4, 0] {
+            if p == 4 && !(length >= 4 && u32(0) == 0x0807_4B50) { continue }
+            if length == p + 12, u32(p) == UInt64(e.crc32), u32(p + 4) == e.compressedSize, u32(p + 8) == e.uncompressedSize { return UInt64(length) }
+            if length == p + 20, u32(p) == UInt64(e.crc32), u64(p + 4) == e.compressedSize, u64(p + 12) == e.uncompressedSize { return UInt64(length) }
+        }
+        throw CheckpointError(.corrupt, "the \(next - at) bytes after the member's data (at byte \(at)) are not its data descriptor: other ZIP readers could see members there that ckpt does not",
+                              file: path, member: e.name, offset: at, hint: "the archive was altered after it was written; re-create it")
     }
 
     /// The member named exactly `name` (bytes, not canonical equivalence: see ``ByteName``).
