@@ -211,6 +211,23 @@ struct HostileRoundTwoTests {
         }
     }
 
+    @Test("A JSON shape bomb as rebuild's (or inspect's) --architecture: refused as beyond the JSON limit, naming that file", .requires(.bash, .ckptBinary))
+    func architectureShapeBomb() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data(Self.shapeBomb(1_200_000)).write(to: URL(fileURLWithPath: dir + "/wide.json"))
+        try Data(Array((String(repeating: "[", count: 200) + String(repeating: "]", count: 200)).utf8)).write(to: URL(fileURLWithPath: dir + "/deep.json"))
+        for bomb in ["wide.json", "deep.json"] {
+            for args in [["rebuild", Self.mlp + "/weights.npz", "--architecture", dir + "/" + bomb, "--optimizer", "adam", "-o", dir + "/out.ckpt"],
+                         ["inspect", Self.mlp + "/weights.npz", "--architecture", dir + "/" + bomb]] {
+                let r = try Self.limited("ulimit -v 1048576", args, seconds: 30)
+                Self.oneSentence(r, mentioning: [bomb, "JSON limit"])
+                #expect(!r.output.contains("weights.npz") && !r.output.contains("not parseable"), "\(r.output)")
+            }
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir + "/out.ckpt"))
+    }
+
     @Test("A .ckpt declaring chunk_size 1 GiB is refused before any buffer that size exists")
     func hugeChunkSize() throws {
         let dir = try CLI.temporaryDirectory()

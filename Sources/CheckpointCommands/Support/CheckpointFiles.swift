@@ -23,7 +23,19 @@ enum CheckpointFiles {
         guard file.size <= Limits.default.maxJSONBytes else {
             throw CheckpointError(.limitExceeded, "the architecture JSON is \(file.size) bytes (the limit is \(Limits.default.maxJSONBytes))", file: path)
         }
-        return try file.read(at: 0, count: Int(file.size), what: "architecture JSON")
+        let bytes = try file.read(at: 0, count: Int(file.size), what: "architecture JSON")
+        // Parsed here, within the JSON limits, so that an error names this file (and says when a
+        // limit is what it exceeds), not the weights it was to name.
+        do {
+            _ = try JSONParser.parse(bytes)
+        } catch let e as CheckpointError {
+            var located = e
+            located.file = path
+            located.member = nil
+            located.reason = (e.code == .limitExceeded ? "the architecture JSON exceeds the JSON limit: " : "the architecture JSON cannot be read: ") + e.reason
+            throw located
+        }
+        return bytes
     }
 
     /// Opens an input; notes the reader made (e.g. a Keras file named without an architecture)

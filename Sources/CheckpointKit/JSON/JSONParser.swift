@@ -64,7 +64,7 @@ public struct JSONParser {
     }
 
     mutating func value(depth: Int) throws -> JSONValue {
-        guard depth <= options.maxDepth else { throw fail("nesting deeper than \(options.maxDepth) levels") }
+        guard depth <= options.maxDepth else { throw fail("nesting deeper than \(options.maxDepth) levels (the JSON limit)") }
         guard i < buf.count else { throw fail("the text ends where a value was expected") }
         nodes += 1
         guard nodes <= options.maxNodes else {
@@ -285,7 +285,7 @@ public struct JSONParser {
                 continue
             }
             i += 1
-            if i - open > options.maxStringBytes { throw fail("a string longer than \(options.maxStringBytes) bytes", at: open) }
+            if i - open > options.maxStringBytes { throw fail("a string longer than \(options.maxStringBytes) bytes (the JSON limit)", at: open) }
         }
         guard let s = String(validating: bytes, as: UTF8.self) else {
             throw fail("a string that is not valid UTF-8", at: open)

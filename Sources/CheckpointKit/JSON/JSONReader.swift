@@ -180,7 +180,7 @@ extension JSONParser {
     /// Consumes one value without building it (strings are still checked as UTF-8 lazily: only
     /// their quotes and escapes are scanned). Depth is bounded as in ``value(depth:)``.
     mutating func skipValue(depth: Int = 1) throws {
-        guard depth <= options.maxDepth else { throw fail("nesting deeper than \(options.maxDepth) levels") }
+        guard depth <= options.maxDepth else { throw fail("nesting deeper than \(options.maxDepth) levels (the JSON limit)") }
         skipWhitespace()
         guard i < buf.count else { throw fail("the text ends where a value was expected") }
         switch buf[i] {
