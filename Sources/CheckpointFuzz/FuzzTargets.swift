@@ -22,7 +22,7 @@ public struct FuzzTarget: Sendable {
     public let steps: String
     /// libFuzzer's -max_len.
     public let maxLength: Int
-    /// Environment for the fuzzing process (a variant: "container-zlib" turns libdeflate off).
+    /// Environment for the fuzzing process (a variant: "container-zlib" turns libdeflate and ISA-L off).
     public let environment: [String: String]
     let body: @Sendable (FuzzRun, [UInt8]) -> Void
 
@@ -40,7 +40,8 @@ public enum FuzzTargets {
     /// Every target, in the order Tests/Fuzz/run.sh runs them. One line per target.
     public static let all: [FuzzTarget] = [
         FuzzTarget("container", maxLength: 65536, fuzzContainer),
-        FuzzTarget("container-zlib", maxLength: 65536, steps: "container", environment: ["CKPT_NO_LIBDEFLATE": "1"], fuzzContainer),
+        FuzzTarget("container-zlib", maxLength: 65536, steps: "container", environment: ["CKPT_NO_LIBDEFLATE": "1", "CKPT_NO_ISAL": "1"], fuzzContainer),
+        FuzzTarget("deflate", maxLength: 65536, fuzzDeflate),
         FuzzTarget("npz", maxLength: 65536, fuzzNPZ),
         FuzzTarget("npy", maxLength: 4096, fuzzNPY),
         FuzzTarget("json", maxLength: 16384, fuzzJSON),

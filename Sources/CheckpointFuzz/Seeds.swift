@@ -131,6 +131,7 @@ public enum Seeds {
         try write(Array(architecture.utf8), to: "\(dir)/keras/seed-architecture.json")
         try write(Array(architecture.utf8), to: "\(dir)/json/seed-architecture.json")
         for (name, bytes) in npyHeaders() { try write(bytes, to: "\(dir)/npy/\(name)") }
+        for (name, bytes) in deflateSeeds() { try write(bytes, to: "\(dir)/deflate/\(name)") }
         try write(GGUFSeeds.make(bigEndian: false), to: "\(dir)/gguf/every-type.gguf")
         try write(GGUFSeeds.make(bigEndian: true), to: "\(dir)/gguf/every-type-big-endian.gguf")
         if HDF5Library.isAvailable { try hdf5Seed(to: "\(dir)/hdf5/seed.h5") }

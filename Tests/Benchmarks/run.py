@@ -143,7 +143,7 @@ class Cmd:
     """One tool's command in a job."""
 
     def __init__(self, tool, argv, ok=(0,), env=None, prep=None, shell=False, is_ckpt=False, target=None,
-                 available=True, why=None, outputs=()):
+                 available=True, why=None, outputs=(), work=None):
         self.tool = tool
         self.argv = argv
         self.ok = ok
@@ -155,6 +155,8 @@ class Cmd:
         self.available = available
         self.why = why
         self.outputs = outputs        # files it writes (removed before each run)
+        # What the row does compared with ckpt's row: "same", "less: …" or "more: …" (shown in the table).
+        self.work = work if work is not None else ("(reference)" if is_ckpt else "")
 
     def display(self):
         return self.argv if isinstance(self.argv, str) else " ".join(self.argv)
@@ -270,18 +272,20 @@ def jobs_for(label, d, plan, ckpt, caps, deps):
     inspect_np = f"import numpy; print(numpy.load({P('e1.ckpt')!r}).files)"
     jobs.append(("inspect", [
         Cmd("ckpt inspect", [ckpt, "inspect", P("e1.ckpt")], is_ckpt=True),
-        Cmd("ckpt inspect --json", [ckpt, "inspect", "--json", P("e1.ckpt")]),
-        Cmd("unzip -l", ["unzip", "-l", P("e1.ckpt")], target=("ckpt_le", 3, "ckpt ≤ 3× unzip -l"),
-            available=na_unzip is None, why=na_unzip),
-        Cmd("python np.load(F).files", [PY, "-c", inspect_np], env=penv, available=na_np is None, why=na_np),
+        Cmd("ckpt inspect --json", [ckpt, "inspect", "--json", P("e1.ckpt")], work="same (JSON)"),
+        Cmd("unzip -l", ["unzip", "-l", P("e1.ckpt")], target=("ckpt_le", 2, "ckpt ≤ 2× unzip -l"),
+            available=na_unzip is None, why=na_unzip, work="less: member names and sizes, no dtype/shape/roles"),
+        Cmd("python np.load(F).files", [PY, "-c", inspect_np], env=penv, available=na_np is None, why=na_np,
+            work="less: member names only"),
     ]))
     # the same on the full checkpoint: 3x the tensors, plus the architecture and optimizer JSON
     inspect_np_full = f"import numpy; print(numpy.load({P('full.ckpt')!r}).files)"
     jobs.append(("inspect full (Adam)", [
         Cmd("ckpt inspect", [ckpt, "inspect", P("full.ckpt")], is_ckpt=True),
-        Cmd("unzip -l", ["unzip", "-l", P("full.ckpt")], target=("ckpt_le", 3, "ckpt ≤ 3× unzip -l"),
-            available=na_unzip is None, why=na_unzip),
-        Cmd("python np.load(F).files", [PY, "-c", inspect_np_full], env=penv, available=na_np is None, why=na_np),
+        Cmd("unzip -l", ["unzip", "-l", P("full.ckpt")], target=("ckpt_le", 2, "ckpt ≤ 2× unzip -l"),
+            available=na_unzip is None, why=na_unzip, work="less: member names and sizes, no dtype/shape/roles"),
+        Cmd("python np.load(F).files", [PY, "-c", inspect_np_full], env=penv, available=na_np is None, why=na_np,
+            work="less: member names only"),
     ]))
 
     # convert safetensors -> ckpt, float32 / float16 / bfloat16; then npz -> ckpt
@@ -291,20 +295,21 @@ def jobs_for(label, d, plan, ckpt, caps, deps):
             Cmd("ckpt convert", [ckpt, "convert", P(src), W(f"conv.{tag}.ckpt")], is_ckpt=True,
                 outputs=[W(f"conv.{tag}.ckpt")]),
             Cmd("numpy load + savez_compressed", [PY, PEERS, "convert", P(src), W(f"conv.{tag}.npz")], env=penv,
-                outputs=[W(f"conv.{tag}.npz")], target=("ckpt_faster", 5, "ckpt ≥ 5× faster") if tag == "f32" else None,
-                available=na_np is None, why=na_np),
+                outputs=[W(f"conv.{tag}.npz")], target=("ckpt_faster", 15, "ckpt ≥ 15× faster") if tag == "f32" else None,
+                available=na_np is None, why=na_np, work="same: reads every tensor, writes a deflated ZIP of .npy"),
         ]))
     jobs.append(("convert npz→ckpt float32", [
         Cmd("ckpt convert", [ckpt, "convert", P("e1.npz"), W("conv.npz.ckpt")], is_ckpt=True, outputs=[W("conv.npz.ckpt")]),
         Cmd("numpy load + savez_compressed", [PY, PEERS, "convert", P("e1.npz"), W("conv.npz.npz")], env=penv,
-            outputs=[W("conv.npz.npz")], available=na_np is None, why=na_np),
+            outputs=[W("conv.npz.npz")], available=na_np is None, why=na_np, work="same: reads every tensor, writes a deflated ZIP of .npy"),
     ]))
 
     # inspect of the float16 / bfloat16 files (ckpt's own convert output when it could write one)
     for tag, label_ in (("f16", "float16"), ("bf16", "bfloat16")):
         jobs.append((f"inspect {label_}", [
             Cmd("ckpt inspect", [ckpt, "inspect", ("@conv", tag)], is_ckpt=True),
-            Cmd("unzip -l", ["unzip", "-l", ("@conv", tag)], available=na_unzip is None, why=na_unzip),
+            Cmd("unzip -l", ["unzip", "-l", ("@conv", tag)], available=na_unzip is None, why=na_unzip,
+                work="less: member names and sizes"),
         ]))
 
     # strip full (Adam) -> weights; all three followed by sync (bytes on disk)
@@ -312,9 +317,10 @@ def jobs_for(label, d, plan, ckpt, caps, deps):
         Cmd("ckpt strip + sync", f"{_q(ckpt)} strip {_q(P('full.ckpt'))} -o {_q(W('strip.ckpt'))} && sync", shell=True,
             is_ckpt=True, outputs=[W("strip.ckpt")]),
         Cmd("cp + sync", f"cp {_q(P('full.ckpt'))} {_q(W('cp.ckpt'))} && sync", shell=True, outputs=[W("cp.ckpt")],
-            target=("ckpt_le", 2, "ckpt ≤ 2× cp + sync")),
+            target=("ckpt_le", 2, "ckpt ≤ 2× cp + sync"), work="less: copies every byte, selects nothing"),
         Cmd("numpy strip + sync", f"{_q(PY)} {_q(PEERS)} strip {_q(P('full.npz'))} {_q(W('strip.npz'))} && sync", shell=True,
-            env=penv, outputs=[W("strip.npz")], available=na_np is None, why=na_np),
+            env=penv, outputs=[W("strip.npz")], available=na_np is None, why=na_np,
+            work="more: inflates and re-deflates the weights (ckpt copies members compressed)"),
     ]))
 
     # rebuild weights -> full (Adam)
@@ -325,20 +331,24 @@ def jobs_for(label, d, plan, ckpt, caps, deps):
             available=na_rebuild is None, why=na_rebuild),
         Cmd("numpy zeros + savez_compressed", [PY, PEERS, "rebuild", P("e1c.npz"), W("rebuilt.npz"), "--trainable",
                                                P("trainable.json")], env=penv, outputs=[W("rebuilt.npz")],
-            target=("ckpt_faster", 20, "ckpt ≥ 20× faster"), available=na_np is None, why=na_np),
+            target=("ckpt_faster", 20, "ckpt ≥ 20× faster"), available=na_np is None, why=na_np,
+            work="less: zero slots + savez_compressed, no architecture or optimizer config checked"),
     ]))
 
     # diff two epochs
     na_diff = None if caps.get("diff") else "ckpt has no diff command yet (ckpt diff --help)"
     jobs.append(("diff two epochs", [
         Cmd("ckpt diff", [ckpt, "diff", P("e1.ckpt"), P("e2.ckpt")], ok=(0, 1), is_ckpt=True,
-            target=("rss_le", 256, "peak RSS ≤ 256 MiB"), available=na_diff is None, why=na_diff),
+            target=("rss_le", 256, "peak RSS ≤ 256 MiB"), available=na_diff is None, why=na_diff,
+            work="(reference) tensors whose CRC-32s are equal are not inflated"),
         Cmd("ckpt diff -q", [ckpt, "diff", P("e1.ckpt"), P("e2.ckpt"), "-q"], ok=(0, 1),
-            available=na_diff is None, why=na_diff),
+            available=na_diff is None, why=na_diff, work="less: stops at the first difference"),
         Cmd("numpy max/mean |Δ|", [PY, PEERS, "diff", P("e1c.npz"), P("e2c.npz")], ok=(0, 1), env=penv,
-            target=("ckpt_faster", 4, "ckpt ≥ 4× faster"), available=na_np is None, why=na_np),
+            target=("ckpt_faster", 5, "ckpt ≥ 5× faster"), available=na_np is None, why=na_np,
+            work="more: compares every tensor (ckpt skips tensors whose CRC-32s are equal)"),
         Cmd("h5diff -d 1e-6", ["h5diff", "-d", "1e-6", P("e1.h5"), P("e2.h5")], ok=(0, 1),
-            target=("ckpt_faster", 2, "ckpt ≥ 2× faster"), available=na_h5 is None, why=na_h5),
+            target=("ckpt_faster", 5, "ckpt ≥ 5× faster"), available=na_h5 is None, why=na_h5,
+            work="more: compares every value (ckpt skips tensors whose CRC-32s are equal)"),
     ]))
     return jobs
 
@@ -443,7 +453,7 @@ def run_dataset(label, size_mib, d, plan, ckpt, caps, deps, args, rows, checks, 
             r = time_cmd(c, args.runs, logdir, tag, args.slow_after)
             if note and r["status"] == "ok" and c.is_ckpt:
                 r["note"] = note
-            r.update({"job": job, "size": label, "size_mib": size_mib, "is_ckpt": c.is_ckpt, "target": c.target})
+            r.update({"job": job, "size": label, "size_mib": size_mib, "is_ckpt": c.is_ckpt, "target": c.target, "work": c.work})
             results.append(r)
             if r.get("median_s") is not None:
                 shown = f"{r['median_s']:.4f} s" + (f", {r['peak_rss_mib']:.0f} MiB" if r.get("peak_rss_mib") is not None else "")
@@ -647,7 +657,7 @@ def table_rows(rows):
         met = r.get("met")
         status = r.get("status", "ok")
         out.append([
-            r["job"], str(r["size"]), r["tool"],
+            r["job"], str(r["size"]), r["tool"], r.get("work", ""),
             fmt_s(r.get("median_s")) if status == "ok" else status,
             str(len(r.get("times", []))) if r.get("times") else "—",
             f"{r['peak_rss_mib']:.0f}" if r.get("peak_rss_mib") is not None else "—",
@@ -659,7 +669,7 @@ def table_rows(rows):
     return out
 
 
-HEAD = ["job", "size", "tool", "median s", "runs", "peak RSS MiB", "CPU s", "ratio vs ckpt", "target", "met?"]
+HEAD = ["job", "size", "tool", "work vs ckpt's row", "median s", "runs", "peak RSS MiB", "CPU s", "ratio vs ckpt", "target", "met?"]
 
 
 def render_text(rows):
@@ -667,7 +677,7 @@ def render_text(rows):
     w = [max(len(r[i]) for r in data) for i in range(len(HEAD))]
     lines = []
     for k, r in enumerate(data):
-        lines.append("  ".join(c.ljust(w[i]) if i in (0, 1, 2, 8) else c.rjust(w[i]) for i, c in enumerate(r)).rstrip())
+        lines.append("  ".join(c.ljust(w[i]) if i in (0, 1, 2, 3, 9) else c.rjust(w[i]) for i, c in enumerate(r)).rstrip())
         if k == 0:
             lines.append("  ".join("-" * x for x in w))
     return "\n".join(lines)

@@ -10,7 +10,7 @@ import CheckpointKit
 /// package to install — never a silent pass — or, when its `CKPT_REQUIRE_*` variable is 1 (CI),
 /// into a failure. `CKPT_PRETEND_MISSING=hdf5,python,keras,...` (the `id`s) makes a machine look
 /// bare without uninstalling anything; CheckpointKit's libhdf5 and libdeflate loaders honour it
-/// too (`hdf5`, `libdeflate`).
+/// too (`hdf5`, `libdeflate`, `isal`).
 public struct Requirement: Sendable, CustomStringConvertible {
     /// The name in CKPT_PRETEND_MISSING, and the key of the cached probe.
     public let id: String
@@ -61,6 +61,12 @@ extension Requirement {
     /// libhdf5, loaded at run time by CheckpointKit (Keras .keras / .h5 files).
     public static let hdf5 = Requirement(id: "hdf5", what: "libhdf5", install: "sudo apt-get install \(HDF5Library.debianPackage)",
                                          requireVariable: "CKPT_REQUIRE_HDF5") { HDF5Library.isAvailable }
+
+    /// ISA-L (libisal), loaded at run time by CheckpointKit when its headers were there at build
+    /// time: the fast deflate encoder and CRC-32.
+    public static let isal = Requirement(id: "isal", what: "ISA-L (libisal, and libisal-dev when building)",
+                                         install: "sudo apt-get install libisal2 libisal-dev",
+                                         requireVariable: "CKPT_REQUIRE_ISAL") { DeflateChunks.isAvailable(.isal) }
 
     public static let python3 = Requirement(id: "python", what: "python3", install: "sudo apt-get install python3 python3-pip",
                                             requireVariable: "CKPT_REQUIRE_PYTHON") { TestEnv.which("python3") != nil }

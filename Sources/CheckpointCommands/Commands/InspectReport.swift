@@ -67,7 +67,7 @@ struct InspectReport {
         let t = totals()
         let size = fileSize
         var first = "\(escapeForDisplay(file)): \(style.bold(kindText()))"
-        if let o = index.optimizer { first += " · \(o.className) at step \(o.iterations)" }
+        if let o = index.optimizer { first += " · \(o.displayName) at \(o.stepDescription)" }
         if let p = index.producer { first += " · written by \(escapeForDisplay(p))" }
         first += " · \(Fmt.count(t.params)) params · \(Fmt.bytes(size)) on disk"
         out += first + "\n"
@@ -80,7 +80,9 @@ struct InspectReport {
             out += "  model       no architecture\n"
         }
         if let o = index.optimizer {
-            var line = "  optimizer   \(o.className), step \(o.iterations)"
+            var line = "  optimizer   \(o.className)"
+            if let inner = o.innerClassName { line += " wrapping \(inner) (loss scaling for mixed precision)" }
+            line += ", \(o.stepDescription)"
             if let lr = o.learningRate { line += ", learning rate \(Fmt.g(lr))" }
             out += line + "\n"
         } else {

@@ -29,7 +29,7 @@ extension InspectReport {
             facts.append(("model", index.architecture == nil ? "<span class=\"muted\">no architecture</span>" : e("architecture JSON present (not parseable)")))
         }
         if let o = index.optimizer {
-            facts.append(("optimizer", e("\(o.className), step \(o.iterations)" + (o.learningRate.map { ", learning rate \(Fmt.g($0))" } ?? ""))))
+            facts.append(("optimizer", e("\(o.className)" + (o.innerClassName.map { " wrapping \($0)" } ?? "") + ", \(o.stepDescription)" + (o.learningRate.map { ", learning rate \(Fmt.g($0))" } ?? ""))))
         } else {
             facts.append(("optimizer", "<span class=\"muted\">none</span>"))
         }

@@ -1,11 +1,18 @@
 import CZlib
 import CRuntimeLibs
 
-/// CRC-32 (ISO-HDLC, as ZIP uses) continuing from `crc` (libdeflate's when present: faster).
+/// CRC-32 (ISO-HDLC, as ZIP uses) continuing from `crc` (ISA-L's or libdeflate's when present: faster).
 @inline(__always)
 public func crc32(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
     guard let base = bytes.baseAddress, bytes.count > 0 else { return crc }
+    if ISAL.available { return ckpt_isal_crc32(crc, base, bytes.count) }
     if LibDeflate.available { return ckpt_libdeflate_crc32(crc, base, bytes.count) }
+    return crc32Zlib(bytes, continuing: crc)
+}
+
+/// CRC-32 by zlib alone.
+func crc32Zlib(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32) -> UInt32 {
+    guard let base = bytes.baseAddress, bytes.count > 0 else { return crc }
     var c = UInt(crc)
     var p = base.assumingMemoryBound(to: UInt8.self)
     var left = bytes.count
@@ -52,14 +59,20 @@ public enum DeflateStrategy: Sendable, Hashable {
     }
 }
 
-/// Owns one raw-deflate `z_stream` (at a fixed address, as zlib requires), freed in `deinit`.
+/// Owns one raw-deflate `z_stream` (at a fixed address, as zlib requires), freed in `deinit`,
+/// and, for `encoder == .isal` when ISA-L is loaded, an ISA-L stream that does the work (zlib
+/// then only stands in if ISA-L refuses a fragment).
 /// `@unchecked Sendable`: a deflater is used by one thread at a time; the pool hands it over under a lock.
 final class Deflater: @unchecked Sendable {
     private let stream: UnsafeMutablePointer<z_stream>
+    private let isal: ISAL.Deflater?
     let strategy: DeflateStrategy
+    let encoder: DeflateEncoder
 
-    init(strategy: DeflateStrategy) throws {
+    init(strategy: DeflateStrategy, encoder: DeflateEncoder = .zlib) throws {
         self.strategy = strategy
+        self.encoder = encoder
+        isal = encoder == .isal ? ISAL.Deflater() : nil
         stream = .allocate(capacity: 1)
         stream.initialize(to: z_stream())
         let rc = ckpt_deflateInit2(stream, strategy.level, Z_DEFLATED, -15, 8, strategy.zStrategy)
@@ -82,6 +95,11 @@ final class Deflater: @unchecked Sendable {
     /// Deflates `input` as one independent fragment: a fresh stream state, ended by a full flush
     /// (`finish == false`) or by the final block (`finish == true`). Appends to `output`.
     func compressFragment(_ input: UnsafeRawBufferPointer, finish: Bool, into output: inout [UInt8]) throws {
+        if let isal, input.count > 0, let fragment = isal.fragment(input, finish: finish) {
+            if output.isEmpty { output = fragment } else { output.append(contentsOf: fragment) }
+            IOStatistics.shared.addDeflated(input.count)
+            return
+        }
         var rc = deflateReset(stream)
         guard rc == Z_OK else { throw Zlib.error(rc, during: "deflateReset") }
         let cap = bound(input.count)

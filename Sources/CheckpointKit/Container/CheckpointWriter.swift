@@ -18,6 +18,8 @@ public struct WriteOptions: Sendable {
     public var dequantize = false
     /// What the format's reader accepts: a writer refuses, by name, anything beyond (see ``Limits``).
     public var limits: Limits = .default
+    /// The deflate encoder of tensor data in ZIP containers (`.ckpt`, `.npz`): ISA-L when present.
+    public var encoder: DeflateEncoder = .preferred
     /// Leave out the source's unsupported entries (``CheckpointIndex/unsupported``) with a note;
     /// without it, ``Convert`` refuses the first by name.
     public var skipUnsupported = false
@@ -67,7 +69,7 @@ public enum CheckpointWriter {
             try copies[k].archive.checkBeforeCopy(copies[k].tensor)
         }
         let out = try AtomicOutputFile(destination: path, overwrite: options.overwrite, inputs: options.inputs)
-        let writer = ZipWriter(output: out, limits: options.limits)
+        let writer = ZipWriter(output: out, limits: options.limits, encoder: options.encoder)
         let total = index.tensors.reduce(UInt64(0)) { $0 + UInt64($1.byteCount ?? 0) }
         var done: UInt64 = 0
 

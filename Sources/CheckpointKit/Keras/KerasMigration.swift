@@ -99,7 +99,11 @@ public enum KerasMigration {
             }
             layers.append(try layer(l, dialect: dialect, notes: &notes, depth: depth + 1))
         }
+        if !sequential && dialect == .keras2 { layers = renumberNestedModelCalls(layers) }
         var c = cfg.setting("layers", to: .array(layers))
+        if !sequential && dialect == .keras2, let outputs = cfg["output_layers"] {
+            c = c.setting("output_layers", to: renumberNestedOutputs(outputs, layers: layers))
+        }
         if c["trainable"] == nil { c = c.setting("trainable", to: .bool(true)) }
         if let d = c["dtype"], !d.isNull { c = c.setting("dtype", to: try policy(d)) }
         var out: [(String, JSONValue)]
@@ -113,6 +117,64 @@ public enum KerasMigration {
         if let b = v["build_config"] { out.append(("build_config", b)) }
         for key in ["name", "inbound_nodes"] { if let x = v[key] { out.append((key, x)) } }
         return .object(out)
+    }
+
+    /// Node numbers of the models nested in a tf.keras Functional model. tf.keras gives a model
+    /// built on inputs a node of its own (its graph: node 0), so the first call of a nested model is
+    /// node 1; Keras 3 makes no such node for a nested model, and reads list-form and
+    /// `keras_history` calls as indexes into the calls made. So a call `["inner", 1, 0]` becomes
+    /// `["inner", 0, 0]` — where every call of that model is numbered from 1, as tf.keras numbers
+    /// them (otherwise the model is left as written).
+    static func renumberNestedModelCalls(_ layers: [JSONValue]) -> [JSONValue] {
+        let nested = nestedModels(layers)
+        guard !nested.isEmpty else { return layers }
+        var lowest: [String: Int] = [:]
+        for l in layers { visitCalls(l["inbound_nodes"] ?? .null, names: nested) { name, node in lowest[name] = min(lowest[name] ?? node, node) } }
+        let shifted = Set(nested.keys.filter { (lowest[$0] ?? 0) >= 1 })
+        guard !shifted.isEmpty else { return layers }
+        return layers.map { l in
+            guard let nodes = l["inbound_nodes"] else { return l }
+            return l.setting("inbound_nodes", to: shiftCalls(nodes, names: shifted))
+        }
+    }
+
+    /// A Functional model's `output_layers` naming a nested Sequential: Keras 3 subtracts the
+    /// graph node itself for a nested Functional model (`get_tensor`), not for a Sequential one.
+    static func renumberNestedOutputs(_ outputs: JSONValue, layers: [JSONValue]) -> JSONValue {
+        let sequential = Set(nestedModels(layers).filter { $0.value == "Sequential" }.keys)
+        guard !sequential.isEmpty, let list = outputs.arrayValue else { return outputs }
+        let allFromOne = list.allSatisfy { o in
+            guard let (name, node, _) = KerasArchitectureParser.triple(o), sequential.contains(name) else { return true }
+            return node >= 1
+        }
+        return allFromOne ? .array(list.map { shiftCalls($0, names: sequential) }) : outputs
+    }
+
+    /// Names of the layers that are models, with their class.
+    static func nestedModels(_ layers: [JSONValue]) -> [String: String] {
+        var out: [String: String] = [:]
+        for l in layers {
+            guard let cls = l["class_name"]?.stringValue, modelClasses.contains(cls),
+                  let name = l["name"]?.stringValue ?? l["config"]?["name"]?.stringValue else { continue }
+            out[name] = cls
+        }
+        return out
+    }
+
+    static func visitCalls(_ v: JSONValue, names: [String: String], _ body: (String, Int) -> Void) {
+        if let (name, node, _) = KerasArchitectureParser.triple(v), names[name] != nil { body(name, node); return }
+        if let a = v.arrayValue { for x in a { visitCalls(x, names: names, body) } }
+        if let o = v.objectValue { for (_, x) in o { visitCalls(x, names: names, body) } }
+    }
+
+    static func shiftCalls(_ v: JSONValue, names: Set<String>) -> JSONValue {
+        if let (name, node, _) = KerasArchitectureParser.triple(v), names.contains(name), node >= 1, var a = v.arrayValue {
+            a[1] = .number(node - 1)
+            return .array(a)
+        }
+        if let a = v.arrayValue { return .array(a.map { shiftCalls($0, names: names) }) }
+        if let o = v.objectValue { return .object(o.map { ($0.0, shiftCalls($0.1, names: names)) }) }
+        return v
     }
 
     static func layer(_ v: JSONValue, dialect: KerasDialect, notes: inout [String], depth: Int) throws -> JSONValue {

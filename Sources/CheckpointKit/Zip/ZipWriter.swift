@@ -46,6 +46,8 @@ final class CompressionJob: @unchecked Sendable {
     let fill: (pattern: [UInt8], count: Int)?
     let kind: ChunkKind
     let finish: Bool
+    /// The encoder of tensor data (text always goes through zlib).
+    var encoder: DeflateEncoder = .zlib
     let done = DispatchSemaphore(value: 0)
     var output: [UInt8] = []
     var crc: UInt32 = 0
@@ -75,24 +77,27 @@ final class CompressionJob: @unchecked Sendable {
 final class CompressionPool: Sendable {
     static let shared = CompressionPool()
 
-    private let deflaters = Mutex<[DeflateStrategy: [Deflater]]>([:])
-    private struct FillKey: Hashable { let pattern: [UInt8]; let count: Int; let finish: Bool }
+    private struct DeflaterKey: Hashable { let strategy: DeflateStrategy; let encoder: DeflateEncoder }
+    private let deflaters = Mutex<[DeflaterKey: [Deflater]]>([:])
+    private struct FillKey: Hashable { let pattern: [UInt8]; let count: Int; let finish: Bool; let encoder: DeflateEncoder }
     private let fillCache = Mutex<[FillKey: (bytes: [UInt8], crc: UInt32, outputCRC: UInt32)]>([:])
 
-    private func take(_ s: DeflateStrategy) throws -> Deflater {
+    private func take(_ s: DeflateStrategy, _ e: DeflateEncoder) throws -> Deflater {
+        let key = DeflaterKey(strategy: s, encoder: e)
         let d: Deflater?? = deflaters.withLock { pool in
-            guard var list = pool[s], !list.isEmpty else { return nil }
+            guard var list = pool[key], !list.isEmpty else { return nil }
             let d = list.removeLast()
-            pool[s] = list
+            pool[key] = list
             return d
         }
         if let d = d.flatMap({ $0 }) { return d }
-        return try Deflater(strategy: s)
+        return try Deflater(strategy: s, encoder: e)
     }
 
     private func give(_ d: Deflater) {
+        let key = DeflaterKey(strategy: d.strategy, encoder: d.encoder)
         deflaters.withLock { pool in
-            if pool[d.strategy, default: []].count < 8 { pool[d.strategy, default: []].append(d) }
+            if pool[key, default: []].count < 8 { pool[key, default: []].append(d) }
         }
     }
 
@@ -123,7 +128,7 @@ final class CompressionPool: Sendable {
     func run(_ job: CompressionJob) {
         do {
             if let fill = job.fill {
-                let key = FillKey(pattern: fill.pattern, count: fill.count, finish: job.finish)
+                let key = FillKey(pattern: fill.pattern, count: fill.count, finish: job.finish, encoder: job.encoder)
                 if let hit = fillCache.withLock({ $0[key] }) {
                     job.output = hit.bytes
                     job.crc = hit.crc
@@ -152,13 +157,16 @@ final class CompressionPool: Sendable {
     private func compress(_ input: [UInt8], kind: ChunkKind, finish: Bool, job: CompressionJob) throws {
         try input.withUnsafeBytes { raw in
             let strategy: DeflateStrategy
+            var encoder = job.encoder
             switch kind {
-            case .text: strategy = .fast
+            case .text:
+                strategy = .fast
+                encoder = .zlib
             case .data(let itemSize, let floating):
                 strategy = (!floating || CompressionPool.isConstant(raw, itemSize: itemSize)) ? .fast : .huffmanOnly
             }
             job.crc = crc32(raw)
-            let d = try take(strategy)
+            let d = try take(strategy, encoder)
             defer { give(d) }
             var out: [UInt8] = []
             try d.compressFragment(raw, finish: finish, into: &out)
@@ -220,10 +228,13 @@ final class ZipWriter {
     private var submitting = false
 
     private let limits: Limits
+    /// Deflates tensor data (spec §4).
+    let encoder: DeflateEncoder
 
-    init(output: AtomicOutputFile, limits: Limits = .default, maxInFlight: Int? = nil) {
+    init(output: AtomicOutputFile, limits: Limits = .default, encoder: DeflateEncoder = .preferred, maxInFlight: Int? = nil) {
         out = output
         self.limits = limits
+        self.encoder = encoder
         let cores = SystemProcess.processorCount
         self.maxInFlight = maxInFlight ?? (2 * cores + 2)
     }
@@ -337,6 +348,7 @@ final class ZipWriter {
     }
 
     private func enqueue(_ job: CompressionJob, isData: Bool) throws {
+        job.encoder = encoder
         items.append(.chunk(job, isData: isData))
         // drainIfNeeded keeps jobsInFlight below maxInFlight: memory stays bounded.
         jobsInFlight += 1

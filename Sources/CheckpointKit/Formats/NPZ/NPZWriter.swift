@@ -39,7 +39,7 @@ public enum NPZWriter {
         let (comment, notes) = sidecar(index, writer: options.producer)
 
         let out = try AtomicOutputFile(destination: path, overwrite: options.overwrite, inputs: options.inputs)
-        let writer = ZipWriter(output: out, limits: options.limits)
+        let writer = ZipWriter(output: out, limits: options.limits, encoder: options.encoder)
         let total = list.reduce(UInt64(0)) { $0 + UInt64(source.index.tensors[$1].byteCount ?? 0) }
         var done: UInt64 = 0
         for k in list {
