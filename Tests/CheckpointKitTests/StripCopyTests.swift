@@ -51,6 +51,10 @@ struct StripCopyTests {
             #expect(try out.readTensorBytes(k) == input.readTensorBytes(i))
             #expect(out.entries[k].compressedSize == input.entries[i].compressedSize, "\(t.name) copied, not re-deflated")
         }
+        // The copy records the CRC-32 of the (checked) compressed bytes, so the next copy from it
+        // reads only those bytes; verify agrees with it.
+        #expect(out.manifest.tensors.allSatisfy { $0.storage.storedCRC32 != nil }, "stored_crc32 recorded for copied members")
+        try out.verify()
     }
 
     @Test("A flipped byte in a member without stored_crc32: refused naming the member, nothing written")

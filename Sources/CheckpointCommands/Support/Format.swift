@@ -141,26 +141,25 @@ struct Style: Sendable {
 }
 
 extension TextTable {
-    /// The widest rendered line.
-    var renderedWidth: Int {
-        var widths = headers.map(displayWidth)
-        for r in rows { for (i, c) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], displayWidth(c)) } }
-        return widths.reduce(0, +) + 2 * max(0, widths.count - 1)
-    }
-
     /// Fits the table into `width` cells: drops the columns headed `drop`, in that order, while
     /// it is wider; then shortens the cells of column `shrink` in the middle (`dense/ke…/kernel`).
     /// Returns the headers of the dropped columns (for a "--wide shows them" note).
     mutating func fit(width: Int, drop: [String], shrink: Int = 0) -> [String] {
+        guard width < Int.max else { return [] }
         var hidden: [String] = []
-        for name in drop where renderedWidth > width {
+        // Each column's width, measured once (a table of thousands of tensors has many cells).
+        var widths = headers.map(displayWidth)
+        for r in rows { for (i, c) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], displayWidth(c)) } }
+        func total() -> Int { widths.reduce(0, +) + 2 * max(0, widths.count - 1) }
+        for name in drop where total() > width {
             guard let i = headers.firstIndex(of: name) else { continue }
             headers.remove(at: i)
             align.remove(at: i)
+            widths.remove(at: i)
             for k in rows.indices where i < rows[k].count { rows[k].remove(at: i) }
             hidden.append(name)
         }
-        let total = renderedWidth
+        let total = total()
         if total > width, shrink < headers.count {
             var column = displayWidth(headers[shrink])
             for r in rows where shrink < r.count { column = max(column, displayWidth(r[shrink])) }

@@ -135,12 +135,17 @@ public final class CheckpointArchive: TensorSource {
     /// travels into the output: the CRC-32 of the compressed bytes where the manifest records one
     /// (`stored_crc32`, reads only those bytes), else the member inflated and checked like a read
     /// (CRC-32 of the data, sizes, npy header).
-    public func checkBeforeCopy(_ i: Int) throws {
+    ///
+    /// Returns the CRC-32 of the compressed bytes, now known good, for the copy's manifest: a
+    /// file `ckpt` writes always records `stored_crc32`, so copying from it again (a second
+    /// strip, a convert) reads only the compressed bytes.
+    @discardableResult
+    public func checkBeforeCopy(_ i: Int) throws -> UInt32 {
         if manifest.tensors[i].storage.storedCRC32 != nil {
-            try checkStoredBytes(i)
-        } else {
-            try readTensor(i) { _ in }
+            return try checkStoredBytes(i) ?? 0
         }
+        try readTensor(i) { _ in }
+        return try storedBytesCRC(i)
     }
 
     /// Every tensor member carries a CRC-32, checked whenever it is read in full.
@@ -331,9 +336,19 @@ public final class CheckpointArchive: TensorSource {
     /// Checks the CRC-32 of a member's compressed bytes against the manifest's `stored_crc32`
     /// (when it has one): catches damage that inflating cannot see, such as deflate's unused
     /// padding bits, and reads only the compressed bytes.
-    public func checkStoredBytes(_ i: Int) throws {
-        let t = manifest.tensors[i]
-        guard let expected = t.storage.storedCRC32 else { return }
+    @discardableResult
+    public func checkStoredBytes(_ i: Int) throws -> UInt32? {
+        guard let expected = manifest.tensors[i].storage.storedCRC32 else { return nil }
+        let crc = try storedBytesCRC(i)
+        guard crc == expected else {
+            throw CheckpointError(.checksumMismatch, "the compressed bytes fail their CRC-32 (the manifest says \(hex32(expected)), the file gives \(hex32(crc))): the member is damaged",
+                                  file: path, member: entries[i].name, offset: try zip.dataOffset(of: entries[i]))
+        }
+        return crc
+    }
+
+    /// The CRC-32 of member `i`'s compressed bytes as they are in the file.
+    func storedBytesCRC(_ i: Int) throws -> UInt32 {
         let e = entries[i]
         let start = try zip.dataOffset(of: e)
         var crc: UInt32 = 0
@@ -347,10 +362,7 @@ public final class CheckpointArchive: TensorSource {
             }
             done += UInt64(n)
         }
-        guard crc == expected else {
-            throw CheckpointError(.checksumMismatch, "the compressed bytes fail their CRC-32 (the manifest says \(hex32(expected)), the file gives \(hex32(crc))): the member is damaged",
-                                  file: path, member: e.name, offset: start)
-        }
+        return crc
     }
 
     /// Checks every member: CRC-32, sizes, npy headers against the manifest, and the optimizer's

@@ -64,10 +64,13 @@ public enum CheckpointWriter {
         }
         // Members copied compressed are checked first, on every core (damage in the input must not
         // travel silently into the output).
-        let copies = index.tensors.indices.compactMap { source.storedMember(of: $0) }
-        try ParallelWork.forEach(count: copies.count, weight: { Int(copies[$0].archive.manifest.tensors[copies[$0].tensor].storage.size) }) { k in
-            try copies[k].archive.checkBeforeCopy(copies[k].tensor)
+        let copies: [(Int, StoredMemberRef)] = index.tensors.indices.compactMap { i in source.storedMember(of: i).map { (i, $0) } }
+        let checkedCRCs = try ParallelWork.map(count: copies.count, weight: { Int(copies[$0].1.archive.manifest.tensors[copies[$0].1.tensor].storage.size) }) { k in
+            try copies[k].1.archive.checkBeforeCopy(copies[k].1.tensor)
         }
+        // The CRC-32 of each copied member's compressed bytes, checked above: recorded in the output.
+        var storedCRC: [Int: UInt32] = [:]
+        for (k, c) in copies.enumerated() { storedCRC[c.0] = checkedCRCs[k] }
         let out = try AtomicOutputFile(destination: path, overwrite: options.overwrite, inputs: options.inputs)
         let writer = ZipWriter(output: out, limits: options.limits, encoder: options.encoder)
         let total = index.tensors.reduce(UInt64(0)) { $0 + UInt64($1.byteCount ?? 0) }
@@ -84,7 +87,9 @@ public enum CheckpointWriter {
                 guard st.info.dtype == t.dtype, st.info.shape == t.shape else {
                     throw CheckpointError(.invalidArgument, "cannot copy member \"\(escapeForDisplay(st.member))\" as tensor \"\(escapeForDisplay(t.name))\": the dtype or shape differ", file: path)
                 }
-                try writer.copyMember(name: member, from: ref.archive.zip, entry: ref.archive.entries[ref.tensor], storage: st.storage)
+                var storage = st.storage
+                if storage.storedCRC32 == nil { storage.storedCRC32 = storedCRC[i] }
+                try writer.copyMember(name: member, from: ref.archive.zip, entry: ref.archive.entries[ref.tensor], storage: storage)
             } else if let pattern = source.uniformElement(of: i) {
                 guard pattern.count == t.dtype.itemSize else {
                     throw CheckpointError(.invalidArgument, "a fill value of \(pattern.count) bytes for \(t.dtype.rawValue) tensor \"\(escapeForDisplay(t.name))\"", file: path)

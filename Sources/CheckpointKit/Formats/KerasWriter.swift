@@ -51,8 +51,7 @@ extension KerasFiles {
             // A Keras 2 (or Keras 3 legacy .h5) model_config is translated to what Keras 3 reads.
             var configArch = arch
             var configBytes = architectureBytes
-            let migrating = KerasMigration.needsTranslation(arch.json)
-            if migrating {
+            if KerasMigration.needsTranslation(arch.json) {
                 var doc = arch.json
                 if doc["compile_config"] == nil, doc["training_config"] == nil, let tc = index.metadata[trainingConfigKey] {
                     doc = doc.setting("training_config", to: tc)
@@ -76,9 +75,8 @@ extension KerasFiles {
             try writeHDF5(plan, source: source, to: scratch.path, displayName: path + " (member \(weightsMember))",
                           total: total, options: options)
             var zip = KerasZipWriter(out: out)
-            // A Keras 2 model being migrated gets Keras 3's version with its Keras 3 configuration
-            // (that is the conversion asked for); otherwise a different version is worth a note.
-            if !migrating, let v = index.metadata["keras_version"]?.stringValue, !v.hasPrefix("3.") {
+            // The producer's version is replaced (Keras 3 reads a .keras): said, even for a migration.
+            if let v = index.metadata["keras_version"]?.stringValue, !v.hasPrefix("3.") {
                 notes.append("the metadata's keras_version \"\(escapeForDisplay(v))\" was written as \"\(writtenKerasVersion)\": a .keras file is read by Keras 3")
             }
             try zip.add(name: metadataMember, bytes: metadataJSON(index.metadata))
