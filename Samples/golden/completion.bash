@@ -186,7 +186,7 @@ _ckpt() {
 
 _ckpt_inspect() {
     repeating_flags=()
-    non_repeating_flags=(--json --stats --force --config --verify --lenient --progress --no-progress --wide --version -h --help)
+    non_repeating_flags=(--json --stats --force --config --verify --lenient --allow-sparse --progress --no-progress --wide --version -h --help)
     repeating_options=()
     non_repeating_options=(--from --architecture --filter --tensor --values --format -o --output --layer --report --color)
     __ckpt_offer_flags_options 1
@@ -241,7 +241,7 @@ _ckpt_inspect() {
 
 _ckpt_diff() {
     repeating_flags=()
-    non_repeating_flags=(--exact --weights-only --include-optimizer --full --strict --only-changed -q --quiet --json --no-bars --progress --no-progress --wide --version -h --help)
+    non_repeating_flags=(--exact --weights-only --include-optimizer --full --strict --only-changed -q --quiet --json --no-bars --force --allow-sparse --progress --no-progress --wide --version -h --help)
     repeating_options=(--map --strip-prefix --tensor)
     non_repeating_options=(--atol --rtol --nan --filter --from-a --from-b --architecture --report --color)
     __ckpt_offer_flags_options 2
@@ -307,7 +307,7 @@ _ckpt_diff() {
 
 _ckpt_strip() {
     repeating_flags=()
-    non_repeating_flags=(--keep-architecture --force --verify --full --skip-unsupported --json --progress --no-progress --wide --version -h --help)
+    non_repeating_flags=(--keep-architecture --force --verify --full --skip-unsupported --json --allow-sparse --progress --no-progress --wide --version -h --help)
     repeating_options=()
     non_repeating_options=(--output -o --from --to --architecture --color)
     __ckpt_offer_flags_options 1
@@ -347,7 +347,7 @@ _ckpt_strip() {
 
 _ckpt_rebuild() {
     repeating_flags=()
-    non_repeating_flags=(--allow-unknown-layers --skip-mismatch --force --json --progress --no-progress --wide --version -h --help)
+    non_repeating_flags=(--allow-unknown-layers --skip-mismatch --force --json --allow-sparse --progress --no-progress --wide --version -h --help)
     repeating_options=(--set --non-trainable)
     non_repeating_options=(--architecture --optimizer --learning-rate --optimizer-config --output -o --from --backend --loss-scale --color)
     __ckpt_offer_flags_options 1
@@ -408,7 +408,7 @@ _ckpt_rebuild() {
 
 _ckpt_convert() {
     repeating_flags=()
-    non_repeating_flags=(--dequantize --skip-unsupported --force --progress --no-progress --wide --version -h --help)
+    non_repeating_flags=(--dequantize --skip-unsupported --force --allow-sparse --progress --no-progress --wide --version -h --help)
     repeating_options=(--meta)
     non_repeating_options=(--from --to --architecture --strip-prefix --max-shard-size --color)
     __ckpt_offer_flags_options 2

@@ -24,31 +24,53 @@ int ckpt_rename_noreplace(const char *from, const char *to) {
     return 0;
 }
 
-#define CKPT_MAX_TEMPS 64
-#define CKPT_MAX_PATH 4096
-static char temp_paths[CKPT_MAX_TEMPS][CKPT_MAX_PATH];
-static volatile sig_atomic_t temp_used[CKPT_MAX_TEMPS];
+/* Paths to unlink if the process is interrupted: a list that grows as needed (no fixed number of
+ * slots: a sharded write may hold hundreds of temporary files at once) and that the signal
+ * handler reads without locks. Nodes are never freed; an unregistered node is reused by a later
+ * registration whose path fits. `state`: 0 free, 1 claimed (being filled), 2 registered. */
+#include <stdatomic.h>
+#include <stdlib.h>
+typedef struct temp_node {
+    struct temp_node *next;
+    atomic_int state;
+    size_t capacity;
+    char path[];
+} temp_node;
+static _Atomic(temp_node *) temp_head;
 
-int ckpt_register_temp(const char *path) {
+void *ckpt_register_temp(const char *path) {
     size_t n = strlen(path);
-    if (n >= CKPT_MAX_PATH) return -1;
-    for (int i = 0; i < CKPT_MAX_TEMPS; i++) {
-        if (!temp_used[i]) {
-            memcpy(temp_paths[i], path, n + 1);
-            temp_used[i] = 1;
-            return i;
+    for (temp_node *t = atomic_load(&temp_head); t != NULL; t = t->next) {
+        int expected = 0;
+        if (t->capacity > n && atomic_compare_exchange_strong(&t->state, &expected, 1)) {
+            memcpy(t->path, path, n + 1);
+            atomic_store(&t->state, 2);
+            return t;
         }
     }
-    return -1;
+    temp_node *t = (temp_node *)malloc(sizeof(temp_node) + n + 1);
+    if (t == NULL) return NULL;
+    t->capacity = n + 1;
+    memcpy(t->path, path, n + 1);
+    atomic_init(&t->state, 2);
+    temp_node *head = atomic_load(&temp_head);
+    do { t->next = head; } while (!atomic_compare_exchange_weak(&temp_head, &head, t));
+    return t;
 }
 
-void ckpt_unregister_temp(int slot) {
-    if (slot >= 0 && slot < CKPT_MAX_TEMPS) temp_used[slot] = 0;
+void ckpt_unregister_temp(void *node) {
+    if (node != NULL) atomic_store(&((temp_node *)node)->state, 0);
+}
+
+int ckpt_registered_temp_count(void) {
+    int count = 0;
+    for (temp_node *t = atomic_load(&temp_head); t != NULL; t = t->next) count += atomic_load(&t->state) == 2;
+    return count;
 }
 
 static void ckpt_cleanup_handler(int sig) {
-    for (int i = 0; i < CKPT_MAX_TEMPS; i++) {
-        if (temp_used[i]) unlink(temp_paths[i]);
+    for (temp_node *t = atomic_load(&temp_head); t != NULL; t = t->next) {
+        if (atomic_load(&t->state) == 2) unlink(t->path);
     }
     signal(sig, SIG_DFL);
     raise(sig);

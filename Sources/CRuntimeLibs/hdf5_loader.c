@@ -82,6 +82,13 @@ static int bind_library(void *handle, char *why, size_t why_n) {
     const char *missing = NULL;
     memset(&api, 0, sizeof(api));
 
+    /* Before anything initialises the library: no clean-up at exit. After a failed write (a full
+     * disk) libhdf5's own H5close at exit flushes the broken file again and crashes inside
+     * libhdf5; ckpt closes what it opened itself, and removes what it could not finish. */
+    herr_t (*dont_atexit)(void) = NULL;
+    *(void **)(&dont_atexit) = dlsym(handle, "H5dont_atexit");
+    if (dont_atexit != NULL) (void)dont_atexit();
+
     REQUIRED(H5open, "H5open");
     REQUIRED(H5get_libversion, "H5get_libversion");
     if (api.H5get_libversion(&api.version_major, &api.version_minor, &api.version_release) < 0) {
@@ -124,6 +131,7 @@ static int bind_library(void *handle, char *why, size_t why_n) {
     REQUIRED(H5Pget_link_creation_order, "H5Pget_link_creation_order");
     REQUIRED(H5Pset_obj_track_times, "H5Pset_obj_track_times");
     REQUIRED(H5Pset_libver_bounds, "H5Pset_libver_bounds");
+    REQUIRED(H5Pset_cache, "H5Pset_cache");
 
     REQUIRED(H5Dcreate2, "H5Dcreate2");
     REQUIRED(H5Dclose, "H5Dclose");
@@ -132,6 +140,8 @@ static int bind_library(void *handle, char *why, size_t why_n) {
     REQUIRED(H5Dget_create_plist, "H5Dget_create_plist");
     REQUIRED(H5Dget_storage_size, "H5Dget_storage_size");
     REQUIRED(H5Dget_offset, "H5Dget_offset");
+    OPTIONAL(H5Dget_num_chunks, "H5Dget_num_chunks");
+    OPTIONAL(H5Drefresh, "H5Drefresh");
     REQUIRED(H5Dread, "H5Dread");
     REQUIRED(H5Dwrite, "H5Dwrite");
     OPTIONAL(H5Treclaim, "H5Treclaim");

@@ -113,10 +113,13 @@ static herr_t udata_free(void *data) {
     return 0;
 }
 
-hid_t ckpt_hdf5_open_image(const void *data, size_t size) {
+hid_t ckpt_hdf5_open_image(const void *data, size_t size, size_t chunk_cache_bytes) {
     if (load_state != 1 || data == NULL || size == 0) return -1;
     hid_t fapl = api.H5Pcreate(api.P_CLS_FILE_ACCESS);
     if (fapl < 0) return -1;
+    /* A chunk cache that holds the chunks one read crosses: each chunk is inflated once, not once
+     * per piece (libhdf5's default 1 MiB cache cannot keep a larger chunk). */
+    if (chunk_cache_bytes > 0) (void)api.H5Pset_cache(fapl, 0, 12421, chunk_cache_bytes, 1.0);
     hid_t file = -1;
     image_udata *u = (image_udata *)calloc(1, sizeof *u);
     if (u == NULL) goto out;

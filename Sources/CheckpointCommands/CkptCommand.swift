@@ -35,7 +35,8 @@ public struct CkptCommand: ParsableCommand {
         }
         do {
             var command = try parseAsRoot(arguments)
-            try command.run()
+            // Every file the command opens for reading is registered, so no output replaces one.
+            try InputRegistry.$current.withValue(InputRegistry()) { try command.run() }
             return 0
         } catch let error as CheckpointError {
             console.print(errorStyle(arguments, console).red("ckpt: error:") + " " + error.description, to: .err)
@@ -133,7 +134,7 @@ public struct CkptCommand: ParsableCommand {
         guard let builtIn = Suggest.closest(option, among: ["--version", "--help"]) else { return message }
         if parts.count >= 4, parts[2].contains("Did you mean") {
             let theirs = parts[3]
-            guard Suggest.distance(Array(option), Array(builtIn)) < Suggest.distance(Array(option), Array(theirs)) else { return message }
+            guard Suggest.distance(Array(option.unicodeScalars), Array(builtIn.unicodeScalars)) < Suggest.distance(Array(option.unicodeScalars), Array(theirs.unicodeScalars)) else { return message }
         }
         lines[0] = parts[0] + "'" + option + "'. Did you mean '" + builtIn + "'?"
         return lines.joined(separator: "\n")

@@ -134,5 +134,22 @@ public enum Seeds {
         for (name, bytes) in deflateSeeds() { try write(bytes, to: "\(dir)/deflate/\(name)") }
         try write(GGUFSeeds.make(bigEndian: false), to: "\(dir)/gguf/every-type.gguf")
         try write(GGUFSeeds.make(bigEndian: true), to: "\(dir)/gguf/every-type-big-endian.gguf")
+        if HDF5Library.isAvailable { try hdf5Seed(to: "\(dir)/hdf5/seed.h5") }
+    }
+
+    /// A small .weights.h5-like file: groups, string and numeric attributes, datasets of several dtypes.
+    static func hdf5Seed(to path: String) throws {
+        Path.unlink(path)
+        let f = try HDF5File.create(path: path)
+        let vars = try f.root().requireGroup("layers/dense/vars")
+        try vars.setAttribute("name", string: "dense")
+        let (index, payloads) = weightsIndex()
+        for (k, t) in index.tensors.prefix(4).enumerated() {
+            guard case .bytes(let bytes) = payloads[k] else { continue }
+            let d = try vars.createDataset("\(k)", dtype: t.dtype, shape: t.shape)
+            try bytes.withUnsafeBytes { try d.write($0) }
+        }
+        _ = try f.root().requireGroup("optimizer/vars")
+        try f.close()
     }
 }

@@ -31,19 +31,28 @@ public enum SystemProcess {
         ckpt_tune_malloc()
     }
 
-    /// Registers a temporary file for removal if the process is interrupted; nil if the registry is full.
-    public static func registerTemporary(_ path: String) -> Int32? {
-        let slot = ckpt_register_temp(path)
-        return slot >= 0 ? slot : nil
+    /// Registers a file for removal if the process is interrupted (SIGINT, SIGTERM, SIGHUP,
+    /// SIGPIPE); nil only if memory ran out. There is no limit on how many are registered.
+    public static func registerTemporary(_ path: String) -> TemporaryRegistration? {
+        ckpt_register_temp(path).map(TemporaryRegistration.init)
     }
 
-    public static func unregisterTemporary(_ slot: Int32) { ckpt_unregister_temp(slot) }
+    public static func unregisterTemporary(_ registration: TemporaryRegistration) { ckpt_unregister_temp(registration.handle) }
+
+    /// How many files are registered for removal now.
+    public static var registeredTemporaryCount: Int { Int(ckpt_registered_temp_count()) }
 
     /// Ends the process abnormally (SIGABRT): for fuzz findings.
     public static func abort() -> Never { Glibc.abort() }
 
     /// Ends the process with `status` (the executable's last call).
     public static func exit(_ status: Int32) -> Never { Glibc.exit(status) }
+}
+
+/// A path registered with ``SystemProcess/registerTemporary(_:)``.
+public struct TemporaryRegistration: @unchecked Sendable {
+    // @unchecked: an opaque handle into the C registry, which is safe to use from any thread.
+    let handle: UnsafeMutableRawPointer
 }
 
 /// Time.

@@ -268,7 +268,20 @@ public final class MemoryMapping: @unchecked Sendable {
         guard let p, p != MAP_FAILED else { throw Errno.current }
         base = UnsafeRawPointer(p)
         self.count = count
+        // A file shortened while mapped must not kill the process (SIGBUS): see mapping.c.
+        guard let handle = ckpt_mapping_register(base, count) else {
+            munmap(p, count)
+            throw Errno(ENOMEM)
+        }
+        registration = handle
     }
+
+    /// Set by the SIGBUS handler: a page of the mapping was past the file's end when touched (the
+    /// file shrank while mapped), and zeros were read instead. Whoever read through the mapping
+    /// must check this afterwards and treat what it read as void.
+    public var faulted: Bool { ckpt_mapping_faulted(registration) != 0 }
+
+    private let registration: UnsafeMutableRawPointer
 
     /// Drops the whole pages inside `range` from this process (read again if touched).
     public func release(_ range: Range<Int>) {
@@ -280,5 +293,8 @@ public final class MemoryMapping: @unchecked Sendable {
         _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, Int32(MADV_DONTNEED))
     }
 
-    deinit { munmap(UnsafeMutableRawPointer(mutating: base), count) }
+    deinit {
+        ckpt_mapping_unregister(registration)
+        munmap(UnsafeMutableRawPointer(mutating: base), count)
+    }
 }

@@ -93,10 +93,13 @@ struct CraftedContainer {
 /// A stored-only ZIP writer that writes exactly what it is given (names, data), for containers
 /// whose members are hostile but whose ZIP structure is sound.
 enum StoredZip {
-    static func bytes(_ members: [(String, [UInt8])]) -> [UInt8] {
+    /// `gaps[i]`: bytes that belong to no member, written before member `i` (`members.count`:
+    /// before the central directory); the directory's offsets account for them.
+    static func bytes(_ members: [(String, [UInt8])], gaps: [Int: [UInt8]] = [:]) -> [UInt8] {
         var out: [UInt8] = []
         var central: [UInt8] = []
-        for (name, data) in members {
+        for (i, (name, data)) in members.enumerated() {
+            out += gaps[i] ?? []
             let offset = UInt32(out.count)
             let n = Array(name.utf8)
             let crc = crc32(data)
@@ -109,6 +112,7 @@ enum StoredZip {
             central.appendLE(UInt16(0)); central.appendLE(UInt16(0)); central.appendLE(UInt16(0)); central.appendLE(UInt32(0o100644 << 16))
             central.appendLE(offset); central += n
         }
+        out += gaps[members.count] ?? []
         let cdStart = UInt32(out.count)
         out += central
         out.appendLE(UInt32(0x0605_4B50)); out.appendLE(UInt16(0)); out.appendLE(UInt16(0))

@@ -137,18 +137,20 @@ struct ReliabilityWriteTests {
         let live = dir + "/.live.ckpt.ckpt-tmp-\(getppid())-1"     // our parent is alive
         let mine = dir + "/.mine.ckpt.ckpt-tmp-\(getpid())-999"     // this process's own
         let locked = dir + "/.locked.ckpt.ckpt-tmp-\(deadPid)-2"   // dead pid, but someone holds the lock
-        let notOurs = [dir + "/.a.ckpt-tmp-x-1", dir + "/.ckpt-tmp-\(deadPid)-1", dir + "/b.ckpt-tmp-\(deadPid)-1", dir + "/.c.ckpt-tmp-\(deadPid)-"]
-        for p in [dead, deadOther, live, mine, locked] + notOurs { try Data("partial".utf8).write(to: URL(fileURLWithPath: p)) }
+        // The one scheme of every temporary and scratch file (issue 16): `.ckpt-tmp-<pid>-<n>`.
+        let deadShort = dir + "/.ckpt-tmp-\(deadPid)-3"
+        let notOurs = [dir + "/.a.ckpt-tmp-x-1", dir + "/b.ckpt-tmp-\(deadPid)-1", dir + "/.c.ckpt-tmp-\(deadPid)-", dir + "/.ckpt-tmp-\(deadPid)"]
+        for p in [dead, deadOther, deadShort, live, mine, locked] + notOurs { try Data("partial".utf8).write(to: URL(fileURLWithPath: p)) }
         let lockFD = open(locked, O_RDONLY)
         defer { close(lockFD) }
         #expect(flock(lockFD, LOCK_EX) == 0)
         #expect(AtomicOutputFile.temporaryOwner(".old.ckpt.ckpt-tmp-\(deadPid)-1") == deadPid)
-        #expect(AtomicOutputFile.temporaryOwner(".a.ckpt-tmp-x-1") == nil && AtomicOutputFile.temporaryOwner(".ckpt-tmp-5-1") == nil)
+        #expect(AtomicOutputFile.temporaryOwner(".a.ckpt-tmp-x-1") == nil && AtomicOutputFile.temporaryOwner(".ckpt-tmp-5-1") == 5)
 
         let r = CLI.run(["convert", Self.sample, dir + "/new.npz"])
         #expect(r.status == 0, "\(r.err)")
         let fm = FileManager.default
-        #expect(!fm.fileExists(atPath: dead) && !fm.fileExists(atPath: deadOther), "stale temporary files were kept")
+        #expect(!fm.fileExists(atPath: dead) && !fm.fileExists(atPath: deadOther) && !fm.fileExists(atPath: deadShort), "stale temporary files were kept")
         for p in [live, mine, locked] + notOurs { #expect(fm.fileExists(atPath: p), "\(p) was removed") }
     }
 

@@ -55,13 +55,16 @@ struct ReportTests {
         #expect(r.out.contains("Change by layer") && r.err.contains("wrote \(page)"))
         let html = try String(contentsOfFile: page, encoding: .utf8)
         #expect(html == CLI.run(["diff", Self.e1, Self.e2, "--report", "-"]).out.replacingOccurrences(of: "Tests/Fixtures", with: CLI.packageRoot.path + "/Tests/Fixtures"))
-        // A second run replaces the earlier report.
-        #expect(CLI.run(["inspect", Self.weights, "--report", page]).status == 0)
+        // A second run replaces the earlier report only with --force (issue 16).
+        let kept = CLI.run(["inspect", Self.weights, "--report", page])
+        CLI.expectSentence(kept, mentioning: ["already exists"])
+        #expect(!(try String(contentsOfFile: page, encoding: .utf8).contains("ckpt inspect")))
+        #expect(CLI.run(["inspect", Self.weights, "--report", page, "--force"]).status == 0)
         #expect(try String(contentsOfFile: page, encoding: .utf8).contains("ckpt inspect"))
         // Not a checkpoint, or anything else that is not a page.
         let copy = dir + "/copy.ckpt"
         try FileManager.default.copyItem(atPath: Self.weights, toPath: copy)
-        let refused = CLI.run(["diff", copy, copy, "--report", copy])
+        let refused = CLI.run(["diff", copy, copy, "--report", copy, "--force"])
         #expect(refused.status == 2 && refused.err.contains("not an HTML page"))
         #expect(try Data(contentsOf: URL(fileURLWithPath: copy)) == Data(contentsOf: URL(fileURLWithPath: Self.weights)))
         // Contradictions are refused up front.

@@ -73,6 +73,8 @@ for f in $(small Tests/Fixtures/pytorch \( -name '*.pt' -o -name '*.bin' \)); do
 done
 # TensorFlow: the .index tables and protobuf messages of the fixtures.
 for f in $(small Tests/Fixtures/tensorflow \( -name '*.index' -o -name '*.pb' -o -name '*.meta' \)); do cp "$f" "$seeds/tensorflow/$(echo "${f#Tests/Fixtures/}" | tr / _)"; done
+# HDF5: the small fixtures (links, external storage) as images.
+for f in $(small Tests/Fixtures/hdf5 -name '*.h5'); do cp "$f" "$seeds/hdf5/$(echo "${f#Tests/Fixtures/}" | tr / _)"; done
 # Inputs that once crashed a reader stay in the seeds.
 if [ -d Tests/Fixtures/fuzz-regressions ]; then
     for f in Tests/Fixtures/fuzz-regressions/*; do
@@ -91,13 +93,21 @@ for target in "${targets[@]}"; do
     maxlen=$(field "$target" 3)
     env=(CKPT_FUZZ_TARGET="$target")
     read -r -a more <<<"$(field "$target" 4)"
-    [ ${#more[@]} -gt 0 ] && env+=("${more[@]}")
+    # A target's ASAN_OPTIONS are added to these (later options win).
+    asan="detect_leaks=1:allocator_may_return_null=0"
+    for kv in "${more[@]}"; do
+        case "$kv" in
+            ASAN_OPTIONS=*) asan="$asan:${kv#ASAN_OPTIONS=}" ;;
+            *) env+=("$kv") ;;
+        esac
+    done
     dict=()
     [ -f "Tests/Fuzz/$name.dict" ] && dict=(-dict="Tests/Fuzz/$name.dict")
     log="$scratch/logs/$target.log"
     par=()
     [ "$jobs" -gt 1 ] && par=(-jobs="$jobs" -workers="$jobs")
-    env "${env[@]}" SWIFT_BACKTRACE=enable=no ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=0" "$bin" \
+    env "${env[@]}" SWIFT_BACKTRACE=enable=no ASAN_OPTIONS="$asan" \
+        LSAN_OPTIONS="suppressions=$root/Tests/Fuzz/lsan.supp:print_suppressions=0" "$bin" \
         "$scratch/corpus/$target" "$seeds/$name" \
         -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len="$maxlen" \
         -artifact_prefix="$scratch/artifacts/$target-" -print_final_stats=1 \

@@ -80,6 +80,7 @@ typedef struct ckpt_hdf5_api {
     herr_t (* _Nonnull H5Pget_link_creation_order)(hid_t plist_id, unsigned *crt_order_flags);
     herr_t (* _Nonnull H5Pset_obj_track_times)(hid_t plist_id, _Bool track_times);
     herr_t (* _Nonnull H5Pset_libver_bounds)(hid_t plist_id, int low, int high);
+    herr_t (* _Nonnull H5Pset_cache)(hid_t plist_id, int mdc_nelmts, size_t rdcc_nslots, size_t rdcc_nbytes, double rdcc_w0);
 
     /* datasets */
     hid_t (* _Nonnull H5Dcreate2)(hid_t loc_id, const char *name, hid_t type_id, hid_t space_id, hid_t lcpl_id,
@@ -90,6 +91,8 @@ typedef struct ckpt_hdf5_api {
     hid_t (* _Nonnull H5Dget_create_plist)(hid_t dset_id);
     hsize_t (* _Nonnull H5Dget_storage_size)(hid_t dset_id);
     haddr_t (* _Nonnull H5Dget_offset)(hid_t dset_id);
+    herr_t (*H5Dget_num_chunks)(hid_t dset_id, hid_t fspace_id, hsize_t *nchunks); /* optional, 1.10.5+ */
+    herr_t (*H5Drefresh)(hid_t dset_id); /* optional, 1.10+ */
     herr_t (* _Nonnull H5Dread)(hid_t dset_id, hid_t mem_type_id, hid_t mem_space_id, hid_t file_space_id, hid_t dxpl_id,
                       void *buf);
     herr_t (* _Nonnull H5Dwrite)(hid_t dset_id, hid_t mem_type_id, hid_t mem_space_id, hid_t file_space_id, hid_t dxpl_id,
@@ -211,7 +214,7 @@ hid_t ckpt_hdf5_safe_lapl(void);
 /* Opens `size` bytes at `data` as an HDF5 file, read-only, without copying them (core driver +
  * file-image callbacks). The memory must stay valid and unchanged until the file and every object
  * opened in it are closed. Returns a file id or a negative value. */
-hid_t ckpt_hdf5_open_image(const void *data, size_t size);
+hid_t ckpt_hdf5_open_image(const void *data, size_t size, size_t chunk_cache_bytes);
 
 /* A link, as read from H5L_info_t (1.10) or H5L_info2_t (1.12+): only the fields whose layout is
  * identical in both. */

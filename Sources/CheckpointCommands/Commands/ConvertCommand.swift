@@ -55,11 +55,13 @@ struct ConvertCommand: ParsableCommand {
     @Flag(name: .long, help: "Replace the output if it exists.")
     var force = false
 
+    @OptionGroup var reading: ReadingOptions
+
     @OptionGroup var display: DisplayOptions
 
     func run() throws {
         let console = Console.current
-        let source = try CheckpointFiles.open(input, from: from, architecture: architecture)
+        let source = try CheckpointFiles.open(input, from: from, architecture: architecture, reading: reading)
         var options = Convert.Options(format: try CheckpointFiles.format(to), write: WriteOptions(overwrite: force))
         options.stripPrefix = stripPrefix
         options.metadata = try Metadata.pairs(meta)

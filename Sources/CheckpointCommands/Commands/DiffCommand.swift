@@ -116,6 +116,11 @@ struct DiffCommand: ParsableCommand {
             completion: .file(extensions: ["html"]))
     var report: String?
 
+    @Flag(name: .long, help: "With --report: replace the file if it exists.")
+    var force = false
+
+    @OptionGroup var reading: ReadingOptions
+
     @OptionGroup var display: DisplayOptions
 
     func validate() throws {
@@ -136,8 +141,8 @@ struct DiffCommand: ParsableCommand {
 
     func run() throws {
         let console = Console.current
-        var sa = try CheckpointFiles.open(a, from: fromA, architecture: architecture, fromFlag: "--from-a", quiet: true)
-        var sb = try CheckpointFiles.open(b, from: fromB, architecture: architecture, fromFlag: "--from-b", quiet: true)
+        var sa = try CheckpointFiles.open(a, from: fromA, architecture: architecture, fromFlag: "--from-a", quiet: true, reading: reading)
+        var sb = try CheckpointFiles.open(b, from: fromB, architecture: architecture, fromFlag: "--from-b", quiet: true, reading: reading)
         if architecture == nil {
             // One side carries an architecture, the other none: read the other with it, so both
             // name their tensors the same way.
@@ -190,7 +195,7 @@ struct DiffCommand: ParsableCommand {
         var rendered = DiffReport(result: result, fileA: a, fileB: b, onlyChanged: onlyChanged, bars: !noBars)
         if report != nil { rendered.graph = (sb.index.architecture ?? sa.index.architecture).flatMap { ModelGraph.read(architecture: $0) } }
         if let path = report {
-            try ReportOutput.write(rendered.html(), to: path, inputs: [a, b])
+            try ReportOutput.write(rendered.html(), to: path, inputs: [a, b], overwrite: force)
         }
         if report == "-" {
             // The page is the output.
@@ -208,6 +213,7 @@ struct DiffCommand: ParsableCommand {
         do {
             var options = Checkpoints.OpenOptions()
             options.architecture = arch
+            options.limits.hdf5.allowSparse = reading.allowSparse
             let source = try Checkpoints.open(path, format: CheckpointFiles.format(from), options: options)
             guard source.index.architecture != nil else { return nil }
             if !quiet {

@@ -48,7 +48,7 @@ struct InspectCommand: ParsableCommand {
     @Option(name: [.customShort("o"), .long], help: ArgumentHelp("With --format: the file to write.", valueName: "file"), completion: .file())
     var output: String?
 
-    @Flag(name: .long, help: "With -o: replace an existing output file.")
+    @Flag(name: .long, help: "With -o or --report: replace an existing output file.")
     var force = false
 
     @Flag(name: .long, help: "Print the architecture (model.to_json(), with the compile config) and the optimizer's configuration as formatted JSON.")
@@ -67,6 +67,8 @@ struct InspectCommand: ParsableCommand {
     @Flag(name: .long, help: "PyTorch files: show objects the pickle names outside the tensor allow-list as placeholders instead of refusing the file (nothing is run either way).")
     var lenient = false
 
+    @OptionGroup var reading: ReadingOptions
+
     @OptionGroup var display: DisplayOptions
 
     func validate() throws {
@@ -84,7 +86,7 @@ struct InspectCommand: ParsableCommand {
 
     func run() throws {
         let console = Console.current
-        let source = try CheckpointFiles.open(file, from: from, architecture: architecture, lenient: lenient)
+        let source = try CheckpointFiles.open(file, from: from, architecture: architecture, lenient: lenient, reading: reading)
         if config {
             console.write(try InspectConfig.document(source, file: file).serialized(.pretty))
             return
@@ -140,8 +142,12 @@ struct InspectCommand: ParsableCommand {
 
         var valuesByTensor: [Int: [UInt8]] = [:]
         var valuesShape: [Int: [Int]] = [:]
-        if let k = selected.first, tensor != nil, let n = valuesCount {
-            valuesByTensor[k] = try ValuePrinter.firstBytes(source, tensor: k, count: n)
+        // Values are read piece by piece and only as many as printed; what is printed is capped
+        // (a billion values is no answer anyone reads, and would need gigabytes of text).
+        let printable = valuesCount.map { min($0, Limits.default.maxPrintedValues) }
+        if let k = selected.first, tensor != nil, let n = valuesCount, let shown = printable {
+            if n > shown { console.print("note: --values prints at most \(shown) values", to: .err) }
+            valuesByTensor[k] = try ValuePrinter.firstBytes(source, tensor: k, count: shown)
         } else if let k = selected.first, tensor != nil, let text = values {
             let (bytes, shape) = try TensorValues.gather(source, tensor: k, slice: try TensorSlice(text))
             valuesByTensor[k] = bytes
@@ -151,14 +157,14 @@ struct InspectCommand: ParsableCommand {
         let report = InspectReport(source: source, file: file, selected: selected, stats: statsByTensor, values: valuesByTensor,
                                    verification: verification, valuesShape: valuesShape, slice: valuesCount == nil ? values : nil, layerConfig: layerConfig)
         if let path = self.report {
-            try ReportOutput.write(report.html(), to: path, inputs: [file])
+            try ReportOutput.write(report.html(), to: path, inputs: [file], overwrite: force)
             if path == "-" { return }
         }
         if json {
             console.write(report.json().serialized(.pretty))
         } else {
             let width = display.wide ? Int.max : console.width
-            console.write(wrapLines(report.text(style: style, width: width, valuesLimit: valuesCount), width: width))
+            console.write(wrapLines(report.text(style: style, width: width, valuesLimit: printable), width: width))
         }
     }
 }

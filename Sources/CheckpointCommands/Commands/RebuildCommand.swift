@@ -69,6 +69,8 @@ struct RebuildCommand: ParsableCommand {
     @Flag(name: .long, help: "Print a JSON report (schema ckpt.rebuild/1).")
     var json = false
 
+    @OptionGroup var reading: ReadingOptions
+
     @OptionGroup var display: DisplayOptions
 
     func validate() throws {
@@ -82,7 +84,7 @@ struct RebuildCommand: ParsableCommand {
 
     func run() throws {
         let console = Console.current
-        let source = try CheckpointFiles.open(input, from: from, architecture: architecture)
+        let source = try CheckpointFiles.open(input, from: from, architecture: architecture, reading: reading)
         guard let archBytes = try CheckpointFiles.readArchitecture(architecture) ?? source.index.architecture else {
             throw CheckpointError(.missingPart, "rebuild needs the model's architecture, and this \(source.index.kind == .weights ? "weights-only checkpoint" : "checkpoint") carries none",
                                   file: input,

@@ -52,6 +52,8 @@ struct StripCommand: ParsableCommand {
     @Flag(name: .long, help: "Print a JSON summary (schema ckpt.strip/1).")
     var json = false
 
+    @OptionGroup var reading: ReadingOptions
+
     @OptionGroup var display: DisplayOptions
 
     func validate() throws {
@@ -60,7 +62,7 @@ struct StripCommand: ParsableCommand {
 
     func run() throws {
         let console = Console.current
-        let source = try CheckpointFiles.open(input, from: from, architecture: architecture)
+        let source = try CheckpointFiles.open(input, from: from, architecture: architecture, reading: reading)
         let outFormat = try Convert.outputFormat(for: output, explicit: CheckpointFiles.format(to), default: .ckpt).id
         var options = WriteOptions(overwrite: force)
         options.skipUnsupported = skipUnsupported

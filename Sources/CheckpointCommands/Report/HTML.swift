@@ -193,21 +193,27 @@ enum SVG {
 /// into place. An existing file is replaced only if it is an HTML page (a previous report), and
 /// never if it is one of the inputs.
 enum ReportOutput {
-    static func write(_ html: String, to path: String, inputs: [String]) throws {
+    /// Writes the page to `path` (`-`: stdout). An existing file is replaced only with `overwrite`
+    /// (`--force`), and then only if it is an HTML page (a mistyped name never costs a checkpoint).
+    static func write(_ html: String, to path: String, inputs: [String], overwrite: Bool) throws {
         let console = Console.current
         if path == "-" {
             console.write(html)
             return
         }
-        if let existing = try? ReadableFile(path: path) {
+        // Looking at the old page is not reading an input: it must not join the inputs the output may not replace.
+        if let existing = InputRegistry.$current.withValue(nil, operation: { try? ReadableFile(path: path) }) {
             let head = (try? existing.read(at: 0, count: Int(min(existing.size, 64)), what: "the existing report")) ?? []
             let text = String(decoding: head, as: UTF8.self).lowercased()
             if !(text.hasPrefix("<!doctype html") || text.hasPrefix("<html")) {
                 throw CheckpointError(.outputExists, "the report would replace a file that is not an HTML page", file: path,
                                       hint: "ckpt replaces only earlier reports; choose another name (e.g. report.html) or remove the file")
             }
+            if !overwrite {
+                throw CheckpointError(.outputExists, "the report file already exists", file: path, hint: "pass --force to replace it")
+            }
         }
-        let out = try AtomicOutputFile(destination: path, overwrite: true, inputs: inputs.compactMap { try? ReadableFile(path: $0) })
+        let out = try AtomicOutputFile(destination: path, overwrite: overwrite, inputs: inputs.compactMap { try? ReadableFile(path: $0) })
         do {
             try out.append(Array(html.utf8))
             try out.commit()

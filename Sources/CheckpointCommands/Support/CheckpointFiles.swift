@@ -23,16 +23,30 @@ enum CheckpointFiles {
         guard file.size <= Limits.default.maxJSONBytes else {
             throw CheckpointError(.limitExceeded, "the architecture JSON is \(file.size) bytes (the limit is \(Limits.default.maxJSONBytes))", file: path)
         }
-        return try file.read(at: 0, count: Int(file.size), what: "architecture JSON")
+        let bytes = try file.read(at: 0, count: Int(file.size), what: "architecture JSON")
+        // Parsed here, within the JSON limits, so that an error names this file (and says when a
+        // limit is what it exceeds), not the weights it was to name.
+        do {
+            _ = try JSONParser.parse(bytes)
+        } catch let e as CheckpointError {
+            var located = e
+            located.file = path
+            located.member = nil
+            located.reason = (e.code == .limitExceeded ? "the architecture JSON exceeds the JSON limit: " : "the architecture JSON cannot be read: ") + e.reason
+            throw located
+        }
+        return bytes
     }
 
     /// Opens an input; notes the reader made (e.g. a Keras file named without an architecture)
     /// go to stderr as `note:` lines unless `quiet`.
-    static func open(_ path: String, from: String?, architecture: String?, fromFlag: String = "--from", quiet: Bool = false, lenient: Bool = false) throws -> any TensorSource {
+    static func open(_ path: String, from: String?, architecture: String?, fromFlag: String = "--from", quiet: Bool = false, lenient: Bool = false,
+                     reading: ReadingOptions = ReadingOptions()) throws -> any TensorSource {
         let fmt = try format(from)
         var options = Checkpoints.OpenOptions()
         options.architecture = try readArchitecture(architecture)
         options.lenient = lenient
+        options.limits.hdf5.allowSparse = reading.allowSparse
         do {
             let source = try Checkpoints.open(path, format: fmt, options: options)
             if !quiet {
@@ -49,6 +63,8 @@ enum CheckpointFiles {
         let readable: Set<CheckpointError.Code> = [.notRecognized, .corrupt, .truncated, .invalidNPY, .invalidManifest, .invalidSafetensors,
                                                   .invalidHDF5, .limitExceeded, .invalidJSON, .unsupported]
         guard readable.contains(error.code) else { return error }
+        // A sharded set's index is JSON by nature: its errors need no "this is JSON" hint.
+        if path.lowercased().hasSuffix(".index.json") { return error }
         var e = error
         if let json = jsonKind(path) {
             e.hint = json == .architecture
@@ -130,18 +146,29 @@ struct Glob {
 
 /// "Did you mean" suggestions: the closest name by edit distance, if close enough.
 enum Suggest {
-    static func closest(_ word: String, among candidates: [String]) -> String? {
-        let w = Array(word)
+    /// The candidate closest to `word` by edit distance, if close enough to be a likely typo. The
+    /// work is bounded (``Limits/maxSuggestionWork`` cells of edit-distance table in all): names
+    /// whose length alone puts them too far are skipped, and past the budget the search stops with
+    /// the best so far (20,000 names of 4,000 characters must not take hours; issue 16).
+    static func closest(_ word: String, among candidates: [String], budget: Int = Limits.default.maxSuggestionWork) -> String? {
+        let w = Array(word.unicodeScalars)
+        let allowed = max(2, w.count / 3)
         var best: (String, Int)? = nil
+        var left = budget
         for c in candidates {
-            let d = distance(w, Array(c))
+            let n = c.unicodeScalars.count
+            guard abs(n - w.count) <= min(allowed, best?.1 ?? Int.max) else { continue }
+            let cells = (w.count + 1) * (n + 1)
+            guard cells <= left else { break }
+            left -= cells
+            let d = distance(w, Array(c.unicodeScalars))
             if d < (best?.1 ?? Int.max) { best = (c, d) }
         }
         guard let (name, d) = best else { return nil }
-        return d <= max(2, w.count / 3) ? name : nil
+        return d <= allowed ? name : nil
     }
 
-    static func distance(_ a: [Character], _ b: [Character]) -> Int {
+    static func distance(_ a: [Unicode.Scalar], _ b: [Unicode.Scalar]) -> Int {
         if a.isEmpty { return b.count }
         if b.isEmpty { return a.count }
         var prev = Array(0...b.count)

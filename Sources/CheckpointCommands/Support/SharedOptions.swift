@@ -28,3 +28,11 @@ public struct DisplayOptions: ParsableArguments {
 
     public func showProgress(_ console: Console) -> Bool { progress ?? console.stderrIsTTY }
 }
+
+/// Flags of every subcommand that reads tensor data.
+public struct ReadingOptions: ParsableArguments {
+    @Flag(name: .long, help: "Read HDF5 datasets whose data the file does not store (never-written chunks, made up from the fill value); refused without it.")
+    public var allowSparse = false
+
+    public init() {}
+}

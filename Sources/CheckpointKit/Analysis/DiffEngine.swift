@@ -251,15 +251,15 @@ extension CheckpointDiff {
         // Align names, refusing two tensors of one side that end up with the same name.
         func alignedNames(_ s: any TensorSource, isA: Bool) throws -> [(Int, String)] {
             var out: [(Int, String)] = []
-            var seen: [String: Int] = [:]
+            var seen: [ByteName: Int] = [:]
             for (i, t) in s.index.tensors.enumerated() where selected(t) {
                 let n = mapping.aligned(t, isA: isA)
-                if let j = seen[n] {
+                if let j = seen[ByteName(n)] {
                     throw CheckpointError(.duplicateName,
                                           "tensors \"\(escapeForDisplay(s.index.tensors[j].name))\" and \"\(escapeForDisplay(t.name))\" both become \"\(escapeForDisplay(n))\" after --map/--strip-prefix",
                                           file: s.path, hint: "make the renames more specific")
                 }
-                seen[n] = i
+                seen[ByteName(n)] = i
                 if let include = options.include, !include(n) { continue }
                 out.append((i, n))
             }
@@ -267,8 +267,8 @@ extension CheckpointDiff {
         }
         let namesA = try alignedNames(a, isA: true)
         let namesB = try alignedNames(b, isA: false)
-        var bByName: [String: Int] = [:]
-        for (i, n) in namesB { bByName[n] = i }
+        var bByName: [ByteName: Int] = [:]
+        for (i, n) in namesB { bByName[ByteName(n)] = i }
         var pairedB = Set<Int>()
 
         var diffs: [TensorDiff] = []
@@ -280,18 +280,18 @@ extension CheckpointDiff {
             return TensorDiff(name: name, layer: layer, a: ta, b: tb, indexA: i, indexB: j)
         }
         for (i, n) in namesA {
-            let j = bByName[n]
+            let j = bByName[ByteName(n)]
             if let j { pairedB.insert(j) }
             diffs.append(makeDiff(n, i, j))
         }
         for (j, n) in namesB where !pairedB.contains(j) { diffs.append(makeDiff(n, nil, j)) }
 
         // Group by layer in model order (A's order, then B's), weights before optimizer state.
-        var layerRank: [String: Int] = [:]
-        for d in diffs where layerRank[d.layer] == nil { layerRank[d.layer] = layerRank.count }
+        var layerRank: [ByteName: Int] = [:]
+        for d in diffs where layerRank[ByteName(d.layer)] == nil { layerRank[ByteName(d.layer)] = layerRank.count }
         let order = diffs.indices.sorted { x, y in
             let dx = diffs[x], dy = diffs[y]
-            let lx = layerRank[dx.layer] ?? 0, ly = layerRank[dy.layer] ?? 0
+            let lx = layerRank[ByteName(dx.layer)] ?? 0, ly = layerRank[ByteName(dy.layer)] ?? 0
             if lx != ly { return lx < ly }
             let rx = (dx.a ?? dx.b)?.role == .optimizer ? 1 : 0, ry = (dy.a ?? dy.b)?.role == .optimizer ? 1 : 0
             if rx != ry { return rx < ry }

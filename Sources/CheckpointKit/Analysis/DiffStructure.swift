@@ -28,7 +28,7 @@ public struct DiffNameMapping: Sendable, Equatable {
     /// The name of A's (`isA`) or B's tensor as it is paired.
     public func aligned(_ info: TensorInfo, isA: Bool) -> String {
         if info.role == .optimizer, let slot = info.slot, let weight = info.weight,
-           info.name == ContainerSpec.slotTensorName(slot: slot, weight: weight) {
+           info.name.sameBytes(ContainerSpec.slotTensorName(slot: slot, weight: weight)) {
             return ContainerSpec.slotTensorName(slot: slot, weight: aligned(weight, isA: isA))
         }
         return aligned(info.name, isA: isA)
@@ -97,12 +97,12 @@ enum DiffJSONCompare {
         guard out.count < maxChanges, !skip(path) else { return }
         switch (a, b) {
         case let (.object(x)?, .object(y)?):
-            var seen = Set<String>()
+            var seen = Set<ByteName>()
             for (k, va) in x where !ignoredKeys.contains(k) {
-                seen.insert(k)
-                changes(va, y.first { $0.0 == k }?.1, path: join(path, k), skip: skip, into: &out)
+                seen.insert(ByteName(k))
+                changes(va, y.first { $0.0.sameBytes(k) }?.1, path: join(path, k), skip: skip, into: &out)
             }
-            for (k, vb) in y where !seen.contains(k) && !ignoredKeys.contains(k) {
+            for (k, vb) in y where !seen.contains(ByteName(k)) && !ignoredKeys.contains(k) {
                 changes(nil, vb, path: join(path, k), skip: skip, into: &out)
             }
         case let (.array(x)?, .array(y)?) where x.count == y.count:
@@ -215,10 +215,10 @@ public struct ArchitectureDiff: Sendable {
         let setA = Set(namesA), setB = Set(namesB)
         d.removed = oa.layers.filter { !setB.contains($0.0) }.map { Layer(name: $0.0, className: $0.1) }
         d.added = ob.layers.filter { !setA.contains($0.0) }.map { Layer(name: $0.0, className: $0.1) }
-        var byNameB: [String: (String, JSONValue)] = [:]
-        for (n, c, j) in ob.layers where byNameB[n] == nil { byNameB[n] = (c, j) }
+        var byNameB: [ByteName: (String, JSONValue)] = [:]
+        for (n, c, j) in ob.layers where byNameB[ByteName(n)] == nil { byNameB[ByteName(n)] = (c, j) }
         for (n, c, j) in oa.layers {
-            guard let (cb, jb) = byNameB[n] else { continue }
+            guard let (cb, jb) = byNameB[ByteName(n)] else { continue }
             var keys: [DiffKeyChange] = []
             DiffJSONCompare.changes(j, jb, into: &keys)
             keys = keys.compactMap { k in

@@ -30,6 +30,11 @@ public final class CheckpointArchive: TensorSource {
             throw CheckpointError(.limitExceeded, "the manifest is \(manifestEntry.uncompressedSize) bytes (the limit is \(limits.maxManifestBytes))",
                                   file: path, member: ContainerSpec.manifestMember, offset: manifestEntry.localHeaderOffset)
         }
+        // Spec §1.2: no archive comment (a comment is where a second directory hides).
+        guard zip.commentLength == 0 else {
+            throw CheckpointError(.corrupt, "the archive has a \(zip.commentLength)-byte comment after its end record, which a .ckpt must not have",
+                                  file: path, offset: zip.file.size - UInt64(zip.commentLength), hint: "the file was altered after ckpt wrote it; re-create it")
+        }
         let manifestOffset = try zip.dataOffset(of: manifestEntry)
         let manifestBytes = try zip.readMember(manifestEntry, maxBytes: limits.maxManifestBytes)
         let manifest = try Manifest.decode(manifestBytes, file: path, offset: manifestOffset, limits: limits)

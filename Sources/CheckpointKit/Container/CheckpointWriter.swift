@@ -16,6 +16,8 @@ public struct WriteOptions: Sendable {
     /// Write tensors stored block-quantized (``TensorInfo/quantization``: GGUF `Q4_K`, …) as the
     /// float32 they decode to. Without it, ``Convert`` refuses them by name.
     public var dequantize = false
+    /// What the format's reader accepts: a writer refuses, by name, anything beyond (see ``Limits``).
+    public var limits: Limits = .default
     /// The deflate encoder of tensor data in ZIP containers (`.ckpt`, `.npz`): ISA-L when present.
     public var encoder: DeflateEncoder = .preferred
     /// Leave out the source's unsupported entries (``CheckpointIndex/unsupported``) with a note;
@@ -45,10 +47,15 @@ public enum CheckpointWriter {
         if kind == .full && index.optimizer == nil {
             throw CheckpointError(.missingPart, "optimizer tensors without an optimizer configuration cannot be written as a full checkpoint", file: path)
         }
-        var seen = Set<String>()
+        let others = 1 + (index.architecture == nil ? 0 : 1) + (index.optimizer == nil ? 0 : 1)
+        try WriterChecks.zipTensors(index.tensors, otherMembers: others, limits: options.limits, file: path)
+        // The manifest holds every name twice and about 200 bytes more per tensor: refuse early
+        // what is sure to exceed the reader's limit (the exact size is checked before writing it).
+        let manifestFloor = index.tensors.reduce(0) { $0 + 2 * $1.name.utf8.count + 200 }
+        try WriterChecks.json(manifestFloor, limit: options.limits.maxManifestBytes, file: path, what: "manifest")
+        var seen = Set<ByteName>()
         for t in index.tensors {
-            try TensorNames.check(t.name, file: path)
-            guard seen.insert(t.name).inserted else {
+            guard seen.insert(ByteName(t.name)).inserted else {
                 throw CheckpointError(.duplicateName, "two tensors are named \"\(escapeForDisplay(t.name))\"", file: path)
             }
             guard t.byteCount != nil else {
@@ -67,7 +74,7 @@ public enum CheckpointWriter {
         }
         defer { _ = try? checks.wait() }
         let out = try AtomicOutputFile(destination: path, overwrite: options.overwrite, inputs: options.inputs)
-        let writer = ZipWriter(output: out, encoder: options.encoder)
+        let writer = ZipWriter(output: out, limits: options.limits, encoder: options.encoder)
         let total = index.tensors.reduce(UInt64(0)) { $0 + UInt64($1.byteCount ?? 0) }
         var done: UInt64 = 0
 
@@ -127,7 +134,9 @@ public enum CheckpointWriter {
                                 optimizerClassName: index.optimizer?.className, optimizerIterations: index.optimizer?.iterations,
                                 tensors: stored)
         // Compact: the manifest is the whole of index-only work, parsed on every open.
-        try writer.addSmallMember(name: ContainerSpec.manifestMember, bytes: manifest.json().serializedBytes(.compact))
+        let manifestBytes = manifest.json().serializedBytes(.compact)
+        try WriterChecks.json(manifestBytes.count, limit: options.limits.maxManifestBytes, file: path, what: "manifest")
+        try writer.addSmallMember(name: ContainerSpec.manifestMember, bytes: manifestBytes)
         try writer.finish()
         try out.commit()
         return manifest

@@ -114,7 +114,7 @@ public struct Manifest: Sendable {
                         case "chunk_size":
                             chunkSize = try p.readInt64()
                             // Checked here, not after the loop: tensor entries that follow divide by it.
-                            guard chunkSize >= 1024, chunkSize <= 1 << 30 else { throw bad("has a chunk_size of \(chunkSize), outside 1 KiB to 1 GiB") }
+                            guard chunkSize >= 1024, chunkSize <= Int64(limits.maxChunkSize) else { throw bad("has a chunk_size of \(chunkSize), outside 1 KiB to \(limits.maxChunkSize) bytes (each core inflates one chunk at a time into a buffer that size)") }
                         case "metadata":
                             metadata = try p.readValue()
                             guard metadata.objectValue != nil else { throw bad("\"metadata\" is \(metadata.typeDescription), not an object") }
@@ -190,11 +190,13 @@ public struct Manifest: Sendable {
                     }
                 }
             }
-        } catch var e as CheckpointError where e.code == .invalidJSON {
+        } catch var e as CheckpointError where e.file == nil {
+            // The parser's errors (bad JSON, or a text that would build too much) name the byte
+            // within the manifest: made a byte of the file, with the file and member named.
             e.file = file
             e.member = ContainerSpec.manifestMember
-            e.offset = offset
-            e.reason = "the manifest is " + e.reason
+            if let base = offset { e.offset = e.offset.map { base + $0 } ?? base }
+            if e.code == .invalidJSON { e.reason = "the manifest is " + e.reason }
             throw e
         }
 
@@ -241,7 +243,7 @@ public struct Manifest: Sendable {
                                   file: file, member: ContainerSpec.manifestMember, offset: offset, hint: "upgrade ckpt")
         }
         guard let kt = kindText, let kind = CheckpointIndex.Kind(rawValue: kt) else { throw bad("has no \"kind\" of \"full\" or \"weights\"") }
-        guard chunkSize >= 1024, chunkSize <= 1 << 30 else { throw bad("has a chunk_size of \(chunkSize), outside 1 KiB to 1 GiB") }
+        guard chunkSize >= 1024, chunkSize <= Int64(limits.maxChunkSize) else { throw bad("has a chunk_size of \(chunkSize), outside 1 KiB to \(limits.maxChunkSize) bytes (each core inflates one chunk at a time into a buffer that size)") }
         guard sawTensors else { throw bad("has no \"tensors\" array") }
         return Manifest(formatVersion: (Int(version[0]), Int(version[1])), kind: kind, producer: producer, chunkSize: Int(chunkSize), metadata: metadata,
                         architectureMember: architecture, optimizerMember: optMember, optimizerClassName: optClass,

@@ -114,10 +114,13 @@ public struct CheckpointError: Error, Sendable, CustomStringConvertible, Equatab
     public static func printable(_ s: String) -> String { escapeForDisplay(s) }
 }
 
-/// Escapes C0/C1 controls, DEL, backslash-free: `\n`, `\t`, `\u{1b}` become visible text.
+/// Escapes what could move the cursor, fake output or disguise a name: C0/C1 controls, DEL, the
+/// line and paragraph separators, bidirectional controls (U+202E RIGHT-TO-LEFT OVERRIDE makes
+/// `evil\u{202e}txt.npy` display as `evilypn.txt`) and invisible characters (U+200B ZERO WIDTH
+/// SPACE makes two names look alike). `\n`, `\t`, `\u{1b}`, `\u{202e}` become visible text.
 public func escapeForDisplay(_ s: String) -> String {
     var needs = false
-    for u in s.unicodeScalars where u.value < 0x20 || (u.value >= 0x7F && u.value < 0xA0) || u.value == 0x2028 || u.value == 0x2029 {
+    for u in s.unicodeScalars where needsEscape(u.value) {
         needs = true
         break
     }
@@ -129,12 +132,25 @@ public func escapeForDisplay(_ s: String) -> String {
         case 0x0A: out += "\\n"
         case 0x0D: out += "\\r"
         case 0x09: out += "\\t"
-        case 0..<0x20, 0x7F..<0xA0, 0x2028, 0x2029:
-            out += "\\u{" + String(u.value, radix: 16) + "}"
+        case let v where needsEscape(v): out += "\\u{" + String(v, radix: 16) + "}"
         default: out.unicodeScalars.append(u)
         }
     }
     return out
+}
+
+/// Scalars ``escapeForDisplay(_:)`` shows as `\u{…}`.
+private func needsEscape(_ v: UInt32) -> Bool {
+    switch v {
+    case 0..<0x20, 0x7F..<0xA0: return true // C0, DEL, C1
+    case 0x00AD, 0x034F, 0x061C, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180E, 0x3164, 0xFEFF, 0xFFA0: return true // invisible
+    case 0x200B...0x200F: return true // zero-width space, non-joiner, joiner; LRM, RLM
+    case 0x2028...0x202E: return true // line and paragraph separators; LRE, RLE, PDF, LRO, RLO
+    case 0x2060...0x206F: return true // word joiner, invisible operators; LRI, RLI, FSI, PDI; deprecated formats
+    case 0xFFF9...0xFFFB: return true // interlinear annotation
+    case 0xE0000...0xE007F: return true // tags
+    default: return false
+    }
 }
 
 extension CheckpointError {

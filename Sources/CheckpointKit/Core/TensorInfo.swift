@@ -199,5 +199,5 @@ public struct CheckpointIndex: Sendable {
     public var weights: [TensorInfo] { tensors.filter { $0.role == .weight } }
     public var optimizerTensors: [TensorInfo] { tensors.filter { $0.role == .optimizer } }
 
-    public func tensor(named name: String) -> TensorInfo? { tensors.first { $0.name == name } }
+    public func tensor(named name: String) -> TensorInfo? { tensors.first { $0.name.sameBytes(name) } }
 }

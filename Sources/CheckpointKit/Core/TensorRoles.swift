@@ -14,7 +14,7 @@ public enum TensorRoles {
     /// trainability as given; optimizer state is never trainable).
     public static func fromNames(_ tensors: [TensorInfo]) -> [TensorInfo] {
         let prefix = ContainerSpec.optimizerPrefix
-        guard tensors.contains(where: { $0.name.hasPrefix(prefix) }) else {
+        guard tensors.contains(where: { $0.name.hasBytePrefix(prefix) }) else {
             return tensors.map { t in
                 var t = t
                 t.role = .weight
@@ -23,10 +23,10 @@ public enum TensorRoles {
                 return t
             }
         }
-        let weights = Set(tensors.filter { !$0.name.hasPrefix(prefix) }.map(\.name))
+        let weights = Set(tensors.filter { !$0.name.hasBytePrefix(prefix) }.map { ByteName($0.name) })
         return tensors.map { t in
             var out = TensorInfo(name: t.name, dtype: t.dtype, shape: t.shape, role: .weight, trainable: t.trainable, quantization: t.quantization)
-            guard t.name.hasPrefix(prefix) else { return out }
+            guard t.name.hasBytePrefix(prefix) else { return out }
             out.role = .optimizer
             out.trainable = false
             if let (slot, weight) = slotAndWeight(t.name, weights: weights) {
@@ -38,13 +38,13 @@ public enum TensorRoles {
     }
 
     /// The slot and weight an `optimizer/<slot>/<weight>` name stands for, or nil.
-    static func slotAndWeight(_ name: String, weights: Set<String>) -> (String, String)? {
+    static func slotAndWeight(_ name: String, weights: Set<ByteName>) -> (String, String)? {
         let rest = name.dropFirst(ContainerSpec.optimizerPrefix.count)
         var cut = rest.startIndex
         while let slash = rest[cut...].firstIndex(of: "/") {
             let slot = String(rest[..<slash])
             let weight = String(rest[rest.index(after: slash)...])
-            if !slot.isEmpty, weights.contains(weight) { return (slot, weight) }
+            if !slot.isEmpty, weights.contains(ByteName(weight)) { return (slot, weight) }
             cut = rest.index(after: slash)
         }
         return nil

@@ -19,14 +19,14 @@ public enum ArchitectureNaming {
             e.reason = "the architecture given with --architecture cannot be used: " + e.reason
             throw e.located(file: source.path)
         }
-        var byName: [String: KerasVariable] = [:]
+        var byName: [ByteName: KerasVariable] = [:]
         for v in model.variables {
-            for n in v.alternateNames where byName[n] == nil { byName[n] = v }
+            for n in v.alternateNames where byName[ByteName(n)] == nil { byName[ByteName(n)] = v }
         }
         var index = source.index
         var unmatched: [String] = []
         for (i, t) in index.tensors.enumerated() where t.role == .weight {
-            let match = KerasNames.candidates(t.name, modelName: model.modelName).lazy.compactMap { byName[$0] }.first
+            let match = KerasNames.candidates(t.name, modelName: model.modelName).lazy.compactMap { byName[ByteName($0)] }.first
             guard let v = match else {
                 unmatched.append(t.name)
                 continue

@@ -60,7 +60,7 @@ public enum IndexSidecar {
         // format's own order.
         guard !record.isEmpty else { return nil }
         let names = index.tensors.map(\.name)
-        if let fileOrder, fileOrder != names { record.append(("order", .array(names.map { .string($0) }))) }
+        if let fileOrder, !fileOrder.elementsEqual(names, by: { $0.sameBytes($1) }) { record.append(("order", .array(names.map { .string($0) }))) }
         return .object([("schema", .string(schema)), ("writer", .string(writer)), ("trainable_known", .bool(trainability))] + record)
     }
 
@@ -87,10 +87,11 @@ public enum IndexSidecar {
     static func apply(_ record: JSONValue, to plain: CheckpointIndex) throws -> (CheckpointIndex, [Int]) {
         func mismatch(_ why: String) -> CheckpointError { CheckpointError(.invalidJSON, why) }
         var tensors = plain.tensors
-        var position: [String: Int] = [:]
-        for (i, t) in tensors.enumerated() { position[t.name] = i }
+        // Names compared as bytes (ByteName), as the file stores them.
+        var position: [ByteName: Int] = [:]
+        for (i, t) in tensors.enumerated() { position[ByteName(t.name)] = i }
         for (name, e) in record["tensors"]?.objectValue ?? [] {
-            guard let i = position[name] else { throw mismatch("it describes tensor \"\(escapeForDisplay(name))\", which the file does not hold") }
+            guard let i = position[ByteName(name)] else { throw mismatch("it describes tensor \"\(escapeForDisplay(name))\", which the file does not hold") }
             var t = tensors[i]
             if let d = e["dtype"]?.stringValue {
                 guard let dtype = DType(rawValue: d) else { throw mismatch("tensor \"\(escapeForDisplay(name))\" has the unknown dtype \"\(escapeForDisplay(d))\"") }
@@ -125,9 +126,9 @@ public enum IndexSidecar {
         var order = Array(tensors.indices)
         if let names = record["order"]?.arrayValue {
             let wanted = names.compactMap(\.stringValue)
-            guard wanted.count == tensors.count, Set(wanted).count == wanted.count else { throw mismatch("its tensor order does not list every tensor once") }
+            guard wanted.count == tensors.count, Set(wanted.map(ByteName.init)).count == wanted.count else { throw mismatch("its tensor order does not list every tensor once") }
             order = try wanted.map { n in
-                guard let i = position[n] else { throw mismatch("its tensor order names \"\(escapeForDisplay(n))\", which the file does not hold") }
+                guard let i = position[ByteName(n)] else { throw mismatch("its tensor order names \"\(escapeForDisplay(n))\", which the file does not hold") }
                 return i
             }
             index.tensors = order.map { tensors[$0] }

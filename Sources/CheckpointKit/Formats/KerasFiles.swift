@@ -77,7 +77,7 @@ public enum KerasFiles {
     }
 
     static func hdf5Limits(_ limits: Limits) -> HDF5Limits {
-        var l = HDF5Limits()
+        var l = limits.hdf5
         l.maxTensorBytes = Int(clamping: min(limits.maxTensorBytes, UInt64(l.maxTensorBytes)))
         return l
     }
@@ -155,14 +155,23 @@ public enum KerasFiles {
                 h5 = try inflateToTemporaryFile(zip: zip, entry: weights, limits: limits)
             }
         }
-        return try KerasFileSource(file: h5, path: path, archive: parts, options: options)
+        // libhdf5 reads the stored member through the mapping: if the file shrank meanwhile, it read
+        // zeros, and whatever it made of them (or the error it gave) is void.
+        do {
+            let source = try KerasFileSource(file: h5, path: path, archive: parts, options: options)
+            try parts.check?.mapping.checkIntact(member: weightsMember)
+            return source
+        } catch {
+            try parts.check?.mapping.checkIntact(member: weightsMember)
+            throw error
+        }
     }
 
     /// Inflates a large deflated member into a temporary file and opens it; the file is unlinked
     /// once libhdf5 has it open (it keeps its descriptor), so nothing is left on disk.
     static func inflateToTemporaryFile(zip: ZipArchive, entry: ZipEntry, limits: HDF5Limits) throws -> HDF5File {
         let dir = SystemProcess.temporaryDirectory
-        let temp = try ScratchFile(directory: dir, prefix: "ckpt-keras-member-", suffix: ".h5", displayName: zip.path)
+        let temp = try ScratchFile(directory: dir, displayName: zip.path, forLibHDF5: true)
         defer { temp.remove() }
         let stream = try MemberStream(archive: zip, entry: entry)
         var buffer = [UInt8](repeating: 0, count: 4 << 20)
@@ -233,6 +242,7 @@ final class StoredMemberCheck: Sendable {
                     mapping.release(offset + UInt64(at)..<offset + UInt64(at + n))
                     at += n
                 }
+                try mapping.checkIntact(member: entry.name)
                 if crc != entry.crc32 {
                     result = CheckpointError(.checksumMismatch,
                                              "CRC-32 mismatch: the ZIP directory says \(hex32(entry.crc32)), the data gives \(hex32(crc)) (the member's bytes are damaged)",
@@ -323,8 +333,8 @@ public final class KerasFileSource: TensorSource {
         datasetPaths = result.tensors.map(\.datasetPath)
         storage = result.tensors.map(\.storage)
         notes = result.notes
-        var seen = Set<String>()
-        for t in index.tensors where !seen.insert(t.name).inserted {
+        var seen = Set<ByteName>()
+        for t in index.tensors where !seen.insert(ByteName(t.name)).inserted {
             throw CheckpointError(.duplicateName, "two tensors would be named \"\(escapeForDisplay(t.name))\"", file: path)
         }
     }
@@ -362,6 +372,8 @@ public final class KerasFileSource: TensorSource {
             defer { buffer.deallocate() }
             let part = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<range.count])
             try dataset.read(elements: (range.lowerBound / item)..<(range.upperBound / item), into: part)
+            if p == ps.count - 1, ps.count > 1, address == nil { dataset.releaseChunkCache() }
+            try check?.mapping.checkIntact(member: KerasFiles.weightsMember)
             if let check, let address {
                 // Stream through a mapped .keras without keeping what was read resident.
                 let start = check.offset + address + UInt64(range.lowerBound)
@@ -373,39 +385,28 @@ public final class KerasFileSource: TensorSource {
     }
 }
 
-/// A temporary file (created with `mkstemps`, removed on ``remove()``, on release, or if the
-/// process is interrupted).
+/// A scratch file (``TemporaryFiles``' naming scheme, so the stale-file sweep knows it), removed
+/// on ``remove()``, on release, or if the process is interrupted.
 final class ScratchFile {
-    let path: String
-    let displayName: String
-    private var fd: FileDescriptor?
-    private var slot: Int32?
+    private let temp: TemporaryFile
     private var offset: UInt64 = 0
+    var path: String { temp.path }
+    var displayName: String { temp.displayName }
 
-    init(directory: String, prefix: String, suffix: String, displayName: String) throws {
-        self.displayName = displayName
-        do {
-            (fd, path) = try FileDescriptor.createTemporary(template: directory + "/" + prefix + "XXXXXX" + suffix, suffixLength: suffix.utf8.count)
-        } catch {
-            throw CheckpointError.io("cannot create a temporary file in \(directory)", file: displayName, errno: error.rawValue)
-        }
-        self.slot = SystemProcess.registerTemporary(path)
+    /// A scratch file in `directory`. `forLibHDF5`: libhdf5 will open the path itself and take its
+    /// own lock, so this object holds none.
+    init(directory: String, displayName: String, forLibHDF5: Bool = false) throws {
+        temp = try TemporaryFile(directory: directory, displayName: displayName)
+        if forLibHDF5 { temp.releaseLock() }
     }
 
     func append(_ bytes: UnsafeRawBufferPointer) throws {
-        guard let fd else { throw CheckpointError(.io, "the temporary file was already removed", file: displayName) }
+        guard let fd = temp.fd else { throw CheckpointError(.io, "the temporary file was already removed", file: displayName) }
         do { try fd.writeAll(bytes, at: offset) } catch {
             throw CheckpointError.io("cannot write a temporary file", file: displayName, errno: error.rawValue)
         }
         offset += UInt64(bytes.count)
     }
 
-    func remove() {
-        if let fd { fd.close(); Path.unlink(path) }
-        fd = nil
-        if let slot { SystemProcess.unregisterTemporary(slot) }
-        slot = nil
-    }
-
-    deinit { remove() }
+    func remove() { temp.remove() }
 }

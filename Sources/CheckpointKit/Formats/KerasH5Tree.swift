@@ -8,10 +8,11 @@ struct KerasH5Tree {
     /// Every file, in shard order.
     let files: [HDF5File]
     let nodes: [HDF5Node]
-    private let kinds: [String: HDF5LinkKind]
-    private let children: [String: [String]]
+    // HDF5 paths compared as bytes (ByteName), as libhdf5 compares link names.
+    private let kinds: [ByteName: HDF5LinkKind]
+    private let children: [ByteName: [String]]
     /// The first file holding each object.
-    private let owner: [String: Int]
+    private let owner: [ByteName: Int]
 
     init(file: HDF5File) throws {
         try self.init(files: [file])
@@ -24,16 +25,16 @@ struct KerasH5Tree {
         self.file = first
         self.files = files
         var nodes: [HDF5Node] = []
-        var kinds: [String: HDF5LinkKind] = [:]
-        var children: [String: [String]] = [:]
-        var owner: [String: Int] = [:]
+        var kinds: [ByteName: HDF5LinkKind] = [:]
+        var children: [ByteName: [String]] = [:]
+        var owner: [ByteName: Int] = [:]
         for (k, f) in files.enumerated() {
             for node in try f.walk() {
                 if node.path == "/" {
                     if k == 0 { nodes.append(node) }
                     continue
                 }
-                if let seen = kinds[node.path] {
+                if let seen = kinds[ByteName(node.path)] {
                     guard seen == node.kind else {
                         throw CheckpointError(.invalidHDF5, "the shards disagree: \(node.path) is a group in one and a dataset in another",
                                               file: f.fileName, member: "/" + node.path)
@@ -44,10 +45,10 @@ struct KerasH5Tree {
                     continue
                 }
                 nodes.append(node)
-                kinds[node.path] = node.kind
-                owner[node.path] = k
+                kinds[ByteName(node.path)] = node.kind
+                owner[ByteName(node.path)] = k
                 let (parent, name) = Self.split(node.path)
-                children[parent, default: []].append(name)
+                children[ByteName(parent), default: []].append(name)
             }
         }
         self.nodes = nodes
@@ -57,7 +58,7 @@ struct KerasH5Tree {
     }
 
     /// The file holding `path` (the first shard where it appears).
-    func file(of path: String) -> HDF5File { files[owner[path] ?? 0] }
+    func file(of path: String) -> HDF5File { files[owner[ByteName(path)] ?? 0] }
 
     /// `a/b/c` → (`a/b`, `c`); `a` → (``, `a`).
     static func split(_ path: String) -> (String, String) {
@@ -67,10 +68,10 @@ struct KerasH5Tree {
 
     static func join(_ a: String, _ b: String) -> String { a.isEmpty ? b : a + "/" + b }
 
-    func isGroup(_ path: String) -> Bool { path.isEmpty || kinds[path] == .group }
-    func isDataset(_ path: String) -> Bool { kinds[path] == .dataset }
-    func exists(_ path: String) -> Bool { path.isEmpty || kinds[path] != nil }
-    func childNames(_ path: String) -> [String] { children[path] ?? [] }
+    func isGroup(_ path: String) -> Bool { path.isEmpty || kinds[ByteName(path)] == .group }
+    func isDataset(_ path: String) -> Bool { kinds[ByteName(path)] == .dataset }
+    func exists(_ path: String) -> Bool { path.isEmpty || kinds[ByteName(path)] != nil }
+    func childNames(_ path: String) -> [String] { children[ByteName(path)] ?? [] }
 
     /// The path as it is in the file: as given, or with `layers` spelled
     /// `_layer_checkpoint_dependencies` (`.keras` files of Keras 2.13). nil when neither exists.
@@ -113,7 +114,7 @@ struct KerasH5Tree {
 
     /// Keras 2 files carry `layer_names` at the root (weights only) or a `model_weights` group.
     func isLegacyLayout() throws -> Bool {
-        if isGroup("model_weights") && kinds["model_weights"] != nil { return true }
+        if isGroup("model_weights") && kinds[ByteName("model_weights")] != nil { return true }
         return try file.root().hasAttribute("layer_names")
     }
 

@@ -109,9 +109,9 @@ struct Keras3Reader {
     // MARK: Weights through the architecture
 
     private func mapWeights(_ mv: KerasModelVariables, result: inout KerasReadResult) throws -> [KerasReadTensor] {
-        var claimed = Set<String>()
-        var groupIndex: [String: Int] = [:]
-        for (i, g) in mv.h5Groups.enumerated() where groupIndex[g.path] == nil { groupIndex[g.path] = i }
+        var claimed = Set<ByteName>()
+        var groupIndex: [ByteName: Int] = [:]
+        for (i, g) in mv.h5Groups.enumerated() where groupIndex[ByteName(g.path)] == nil { groupIndex[ByteName(g.path)] = i }
 
         var known: [(group: Int, tensor: KerasReadTensor)] = []
         for v in mv.variables {
@@ -124,13 +124,13 @@ struct Keras3Reader {
                 throw tree.error(.weightsMismatch, "the dataset is \(Self.describe(info.dtype, info.shape)) but the architecture expects \(what) here",
                                  at: p, hint: mismatchHint)
             }
-            claimed.insert(p)
+            claimed.insert(ByteName(p))
             let t = TensorInfo(name: v.path, dtype: info.dtype, shape: info.shape, role: .weight, trainable: v.trainable)
-            known.append((groupIndex[KerasH5Tree.split(v.h5Path).0] ?? Int.max, KerasReadTensor(info: t, datasetPath: p, storage: .dataset(d, info.dtype, address: KerasH5Tree.address(info)))))
+            known.append((groupIndex[ByteName(KerasH5Tree.split(v.h5Path).0)] ?? Int.max, KerasReadTensor(info: t, datasetPath: p, storage: .dataset(d, info.dtype, address: KerasH5Tree.address(info)))))
         }
         for g in mv.h5Groups {
             guard let n = g.datasetCount, let gp = tree.resolve(g.path), tree.isGroup(gp) else { continue }
-            for child in tree.childNames(gp) where !claimed.contains(KerasH5Tree.join(gp, child)) {
+            for child in tree.childNames(gp) where !claimed.contains(ByteName(KerasH5Tree.join(gp, child))) {
                 throw tree.error(.weightsMismatch,
                                  "the group holds \(tree.childNames(gp).count) entries, but the architecture gives \"\(g.objectName)\" \(n) variable\(n == 1 ? "" : "s"); \"\(child)\" is not one of them",
                                  at: gp, hint: mismatchHint)
@@ -149,17 +149,17 @@ struct Keras3Reader {
                     let relative = String(p.dropFirst(base.count + 1))
                     let t = TensorInfo(name: prefix + relative, dtype: info.dtype, shape: info.shape, role: .weight, trainable: true)
                     tensors.append(KerasReadTensor(info: t, datasetPath: p, storage: .dataset(d, info.dtype, address: KerasH5Tree.address(info))))
-                    claimed.insert(p)
+                    claimed.insert(ByteName(p))
                 }
             }
-            unknown.append((groupIndex[KerasH5Tree.join(u.h5Group, "vars")] ?? Int.max, tensors))
+            unknown.append((groupIndex[ByteName(KerasH5Tree.join(u.h5Group, "vars"))] ?? Int.max, tensors))
         }
         if !mv.unknownLayers.isEmpty {
             let list = mv.unknownLayers.map { "\"\($0.name)\" (\($0.className))" }.joined(separator: ", ")
             result.notes.append("the variables of layer\(mv.unknownLayers.count == 1 ? "" : "s") \(list) are not modelled: the file's datasets for \(mv.unknownLayers.count == 1 ? "it" : "them") are kept as they are, named <layer>/<path>/vars/<i> and marked trainable")
         }
 
-        for node in tree.nodes where node.kind == .dataset && !claimed.contains(node.path) {
+        for node in tree.nodes where node.kind == .dataset && !claimed.contains(ByteName(node.path)) {
             if node.path.hasPrefix("optimizer/") { continue }
             throw tree.error(.weightsMismatch, "the dataset is not a variable of the architecture (no layer of the model is saved here)",
                              at: node.path, hint: mismatchHint)
@@ -190,7 +190,7 @@ struct Keras3Reader {
 
     private func layoutWeights() throws -> [KerasReadTensor] {
         var out: [KerasReadTensor] = []
-        var claimed = Set<String>()
+        var claimed = Set<ByteName>()
         var groups = tree.varsGroups(under: "").filter { !$0.hasPrefix("optimizer/") }
         if let root = groups.firstIndex(of: "vars") { groups.insert(groups.remove(at: root), at: 0) }
         for group in groups {
@@ -200,10 +200,10 @@ struct Keras3Reader {
                 let t = TensorInfo(name: KerasLayoutNames.name(group: group, dataset: name, topName: topName), dtype: info.dtype,
                                    shape: info.shape, role: .weight, trainable: true)
                 out.append(KerasReadTensor(info: t, datasetPath: p, storage: .dataset(d, info.dtype, address: KerasH5Tree.address(info))))
-                claimed.insert(p)
+                claimed.insert(ByteName(p))
             }
         }
-        for node in tree.nodes where node.kind == .dataset && !claimed.contains(node.path) && !node.path.hasPrefix("optimizer/") {
+        for node in tree.nodes where node.kind == .dataset && !claimed.contains(ByteName(node.path)) && !node.path.hasPrefix("optimizer/") {
             let (d, info) = try tree.dataset(node.path)
             let t = TensorInfo(name: node.path, dtype: info.dtype, shape: info.shape, role: .weight, trainable: true)
             out.append(KerasReadTensor(info: t, datasetPath: node.path, storage: .dataset(d, info.dtype, address: KerasH5Tree.address(info))))
@@ -272,9 +272,9 @@ struct Keras3Reader {
             // trainable variables before its non-trainable ones, so the non-trainable ones of each
             // vars group are a suffix of it: when all-trainable does not give the file's shapes,
             // try the suffixes, fewest non-trainable variables first.
-            var flexible: [String: [Int]] = [:]
+            var flexible: [ByteName: [Int]] = [:]
             for i in weights.indices where unknownWeights.contains(i) {
-                flexible[KerasH5Tree.split(weights[i].datasetPath ?? "").0, default: []].append(i)
+                flexible[ByteName(KerasH5Tree.split(weights[i].datasetPath ?? "").0), default: []].append(i)
             }
             var masks: [Set<Int>] = [[]]
             for (_, members) in flexible.sorted(by: { $0.key < $1.key }) where masks.count * (members.count + 1) <= 4096 {

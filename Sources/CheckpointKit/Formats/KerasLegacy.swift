@@ -71,7 +71,7 @@ struct KerasLegacyReader {
         }
 
         var weights: [KerasReadTensor]
-        var renames: [String: String] = [:]
+        var renames: [ByteName: String] = [:]
         if let model {
             weights = try map(legacy, layerNames: layerNames, model: model, weightsRoot: weightsRoot, notes: &result.notes, renames: &renames)
         } else {
@@ -105,25 +105,25 @@ struct KerasLegacyReader {
     // MARK: Weights through the architecture
 
     private func map(_ legacy: [LegacyWeight], layerNames: [String], model mv: KerasModelVariables, weightsRoot: String,
-                     notes: inout [String], renames: inout [String: String]) throws -> [KerasReadTensor] {
+                     notes: inout [String], renames: inout [ByteName: String]) throws -> [KerasReadTensor] {
         let hint = explicitArchitecture != nil ? "check that --architecture describes the model these weights were saved from"
             : "the file's model_config and its weights disagree"
         var assigned: [Int: LegacyWeight] = [:]
-        var unknownTensors: [String: [KerasReadTensor]] = [:]
-        let unknownNames = Set(mv.unknownLayers.map(\.name))
+        var unknownTensors: [ByteName: [KerasReadTensor]] = [:]
+        let unknownNames = Set(mv.unknownLayers.map { ByteName($0.name) })
         // tf.keras names layers from a per-process counter (dense_6 in one process, dense in
         // another); its load_weights then matches layers with weights by their order. So does this.
-        let archLayers = mv.variables.reduce(into: [String]()) { if !$0.contains($1.layer) { $0.append($1.layer) } }
-        let fileLayers = layerNames.filter { l in legacy.contains { $0.layer == l } }
-        if let missing = fileLayers.first(where: { !archLayers.contains($0) && !unknownNames.contains($0) }), mv.unknownLayers.isEmpty {
+        let archLayers = mv.variables.reduce(into: [String]()) { l, v in if !l.contains(where: { $0.sameBytes(v.layer) }) { l.append(v.layer) } }
+        let fileLayers = layerNames.filter { l in legacy.contains { $0.layer.sameBytes(l) } }
+        if let missing = fileLayers.first(where: { f in !archLayers.contains(where: { $0.sameBytes(f) }) && !unknownNames.contains(ByteName(f)) }), mv.unknownLayers.isEmpty {
             guard fileLayers.count == archLayers.count else {
                 throw tree.error(.weightsMismatch,
                                  "the architecture has no layer \(escapeForDisplay(missing)), and the layers cannot be matched by their order either: the file has \(fileLayers.count) layers with weights (\(fileLayers.map(escapeForDisplay).joined(separator: ", "))), the architecture \(archLayers.count) (\(archLayers.joined(separator: ", ")))",
                                  at: KerasH5Tree.join(weightsRoot, missing), hint: hint)
             }
             for (fileLayer, archLayer) in zip(fileLayers, archLayers) {
-                let entries = legacy.filter { $0.layer == fileLayer }
-                let candidates = mv.variables.filter { $0.layer == archLayer }
+                let entries = legacy.filter { $0.layer.sameBytes(fileLayer) }
+                let candidates = mv.variables.filter { $0.layer.sameBytes(archLayer) }
                 guard entries.count == candidates.count, zip(candidates, entries).allSatisfy({ $0.shape == $1.info.shape }) else {
                     let have = entries.map { "\($0.name) \(Keras3Reader.describe($0.info.dtype, $0.info.shape))" }.joined(separator: ", ")
                     let want = candidates.map { "\($0.path) \(Keras3Reader.describe($0.dtype, $0.shape))" }.joined(separator: ", ")
@@ -133,8 +133,8 @@ struct KerasLegacyReader {
                 }
                 for (v, w) in zip(candidates, entries) { assigned[v.index] = w }
             }
-            for (a, b) in zip(fileLayers, archLayers) { renames[a] = b }
-            let renamed = zip(fileLayers, archLayers).filter { $0 != $1 }.map { "\(escapeForDisplay($0)) → \($1)" }
+            for (a, b) in zip(fileLayers, archLayers) { renames[ByteName(a)] = b }
+            let renamed = zip(fileLayers, archLayers).filter { !$0.sameBytes($1) }.map { "\(escapeForDisplay($0)) → \($1)" }
             notes.append("the file's layer names differ from the architecture's; its layers with weights were matched by their order, as tf.keras load_weights does: " + renamed.joined(separator: ", "))
             return try mv.variables.map { v in
                 guard let w = assigned[v.index] else {
@@ -145,10 +145,10 @@ struct KerasLegacyReader {
             }
         }
         for layer in layerNames {
-            let entries = legacy.filter { $0.layer == layer }
+            let entries = legacy.filter { $0.layer.sameBytes(layer) }
             let group = KerasH5Tree.join(weightsRoot, layer)
-            if unknownNames.contains(layer) {
-                unknownTensors[layer] = entries.map { w in
+            if unknownNames.contains(ByteName(layer)) {
+                unknownTensors[ByteName(layer)] = entries.map { w in
                     KerasReadTensor(info: TensorInfo(name: w.bareName, dtype: w.info.dtype, shape: w.info.shape), datasetPath: w.path,
                                     storage: .dataset(w.dataset, w.info.dtype, address: KerasH5Tree.address(w.info)))
                 }
@@ -192,7 +192,7 @@ struct KerasLegacyReader {
         var out: [KerasReadTensor] = []
         var placed = Set<Int>()
         for layer in layerNames {
-            if let u = unknownTensors[layer] { out += u; continue }
+            if let u = unknownTensors[ByteName(layer)] { out += u; continue }
             for v in mv.variables where v.layer == layer && placed.insert(v.index).inserted { out.append(try tensor(v)) }
         }
         for v in mv.variables where placed.insert(v.index).inserted { out.append(try tensor(v)) }
@@ -201,7 +201,7 @@ struct KerasLegacyReader {
 
     // MARK: Optimizer
 
-    private func readOptimizer(trainingConfig: String?, model: KerasModelVariables?, weights: [KerasReadTensor], renames: [String: String],
+    private func readOptimizer(trainingConfig: String?, model: KerasModelVariables?, weights: [KerasReadTensor], renames: [ByteName: String],
                                notes: inout [String]) throws -> ([KerasReadTensor], OptimizerInfo?) {
         guard tree.isGroup("optimizer_weights") && tree.exists("optimizer_weights"),
               let names = try attributeList("weight_names", at: "optimizer_weights"), !names.isEmpty else { return ([], nil) }
@@ -259,7 +259,7 @@ struct KerasLegacyReader {
                     } else {
                         for (slot, fileWeight) in Self.parses(item.bare) {
                             var weight = fileWeight
-                            if let slash = weight.firstIndex(of: "/"), let to = renames[String(weight[..<slash])] {
+                            if let slash = weight.firstIndex(of: "/"), let to = renames[ByteName(String(weight[..<slash]))] {
                                 weight = to + weight[slash...]
                             }
                             guard let v = model.variable(named: weight) else { continue }

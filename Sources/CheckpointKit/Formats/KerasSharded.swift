@@ -62,7 +62,9 @@ extension KerasFiles {
             throw CheckpointError(.notRecognized, "the JSON file has no \"weight_map\" object, so it is not the index of Keras sharded weights", file: indexPath,
                                   hint: "Keras writes it with model.save_weights(\"m.weights.json\", max_shard_size=...)")
         }
+        // Names compared as bytes (ByteName), as the file system compares them.
         var shardNames: [String] = []
+        var groupsOfShard: [ByteName: [String]] = [:]
         for (group, value) in map {
             let list = value.arrayValue ?? [value]
             guard !list.isEmpty else {
@@ -73,7 +75,8 @@ extension KerasFiles {
                     throw CheckpointError(.invalidJSON, "weight_map names a shard for \(escapeForDisplay(group)) that is not a file name next to the index: \(v.serialized().prefix(80))",
                                           file: indexPath, member: group)
                 }
-                if !shardNames.contains(name) { shardNames.append(name) }
+                if !shardNames.contains(where: { $0.sameBytes(name) }) { shardNames.append(name) }
+                groupsOfShard[ByteName(name), default: []].append(group)
             }
         }
         guard !shardNames.isEmpty else {
@@ -82,13 +85,14 @@ extension KerasFiles {
         guard shardNames.count <= options.limits.maxMembers else {
             throw CheckpointError(.limitExceeded, "the index names \(shardNames.count) shards, more than the limit \(options.limits.maxMembers)", file: indexPath)
         }
-        shardNames.sort()
+        shardNames.sort { ByteName($0) < ByteName($1) }
         // The first shard holds the groups without variables; Keras lists it only if it also
         // holds a variable.
         let (dir, base) = shardBase(ofIndex: indexPath)
         let first = shardName(base: base, 0)
-        if !shardNames.contains(first), FileSystem.exists(dir + "/" + first) { shardNames.insert(first, at: 0) }
-        let paths = shardNames.map { dir + "/" + $0 }
+        if !shardNames.contains(where: { $0.sameBytes(first) }), FileSystem.exists(dir + "/" + first) { shardNames.insert(first, at: 0) }
+        // Each a regular file next to the index, not the index itself (nor a FIFO or directory).
+        let paths = try shardNames.map { try ShardFiles.locate($0, index: indexFile, tensors: groupsOfShard[ByteName($0)] ?? []) }
         let files = try paths.map { try HDF5File.open(path: $0, limits: hdf5Limits(options.limits)) }
         let tree = try KerasH5Tree(files: files)
         // Every group the index lists must be where it says.
@@ -97,11 +101,11 @@ extension KerasFiles {
             guard let resolved = tree.resolve(path), tree.isGroup(resolved) else {
                 throw CheckpointError(.weightsMismatch, "the index lists \(escapeForDisplay(group)), but no shard has that group", file: indexPath, member: group)
             }
-            let listed = Set((value.arrayValue ?? [value]).compactMap(\.stringValue))
+            let listed = Set((value.arrayValue ?? [value]).compactMap(\.stringValue).map(ByteName.init))
             for child in tree.childNames(resolved) where tree.isDataset(KerasH5Tree.join(resolved, child)) {
                 let holder = tree.file(of: KerasH5Tree.join(resolved, child)).fileName
                 let holderName = splitPath(holder).1
-                guard listed.contains(holderName) else {
+                guard listed.contains(ByteName(holderName)) else {
                     throw CheckpointError(.weightsMismatch, "dataset \(child) of \(escapeForDisplay(group)) is in \(escapeForDisplay(holderName)), which the index does not list for it",
                                           file: holder, member: "/" + KerasH5Tree.join(resolved, child))
                 }
@@ -201,8 +205,8 @@ extension KerasFiles {
             ("weight_map", .object(weightMap)),
         ])
         try indexOut.append(indexJSON.serializedBytes(.pretty))
-        for out in outputs { try out.commit() }
-        try indexOut.commit()
+        // Shards first, the index (which makes the set visible) last; undone on failure or interrupt.
+        try AtomicFileSet(outputs + [indexOut]).commit()
         return [path] + shardPaths
     }
 }

@@ -15,16 +15,16 @@ struct KerasWritePlan {
         let hint = "the tensors must be the weights of the model the architecture describes"
         var topNames: [String: String] = [:]
         for g in mv.h5Groups where topNames[g.path] == nil { topNames[g.path] = g.objectName }
-        var byLayoutName: [String: Int] = [:]
+        var byLayoutName: [ByteName: Int] = [:]
         for v in mv.variables {
             let (group, dataset) = KerasH5Tree.split(v.h5Path)
-            byLayoutName[KerasLayoutNames.name(group: group, dataset: dataset, topName: { topNames[$0] })] = v.index
+            byLayoutName[ByteName(KerasLayoutNames.name(group: group, dataset: dataset, topName: { topNames[$0] }))] = v.index
         }
 
         var tensorOf: [Int: Int] = [:]
         var extra: [String: [(name: String, tensor: Int)]] = [:] // unknown layers: group path → datasets
         for (t, info) in index.tensors.enumerated() where info.role == .weight {
-            if let v = mv.variable(named: info.name)?.index ?? byLayoutName[info.name] {
+            if let v = mv.variable(named: info.name)?.index ?? byLayoutName[ByteName(info.name)] {
                 if let other = tensorOf[v] {
                     throw CheckpointError(.weightsMismatch,
                                           "tensors \"\(escapeForDisplay(index.tensors[other].name))\" and \"\(escapeForDisplay(info.name))\" are both the architecture's weight \"\(mv.variables[v].path)\"",
@@ -128,12 +128,12 @@ struct KerasWritePlan {
                 if let slot, let weight { return "slot " + slot + " " + (mv.variable(named: weight)?.path ?? weight) }
                 return "name " + name
             }
-            var byKey: [String: Int] = [:]
+            var byKey: [ByteName: Int] = [:]
             for t in optimizerTensors {
                 let info = index.tensors[t]
-                byKey[key(slot: info.slot, weight: info.weight, name: info.name)] = t
+                byKey[ByteName(key(slot: info.slot, weight: info.weight, name: info.name))] = t
             }
-            let matched = expected.map { byKey[key(slot: $0.role == .slot ? $0.slot : nil, weight: $0.weight, name: $0.name)] }
+            let matched = expected.map { byKey[ByteName(key(slot: $0.role == .slot ? $0.slot : nil, weight: $0.weight, name: $0.name))] }
             if matched.allSatisfy({ $0 != nil }) && Set(matched.compactMap { $0 }).count == optimizerTensors.count && expected.count == optimizerTensors.count {
                 let list = matched.compactMap { $0 }
                 for (e, t) in zip(expected, list) where index.tensors[t].shape != e.shape {

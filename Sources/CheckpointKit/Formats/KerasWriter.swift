@@ -69,8 +69,8 @@ extension KerasFiles {
             if !plan.hasOptimizer, let cc = configArch.json["compile_config"]?.objectValue, !cc.isEmpty {
                 notes.append("the compile configuration (optimizer, loss, metrics) was left out of config.json: without optimizer state, a .keras loads uncompiled, as Keras saves a model before compile()")
             }
-            let (dir, base) = splitPath(path)
-            let scratch = try ScratchFile(directory: dir, prefix: "." + base + ".weights-", suffix: ".h5", displayName: path)
+            let (dir, _) = splitPath(path)
+            let scratch = try ScratchFile(directory: dir, displayName: path, forLibHDF5: true)
             defer { scratch.remove() }
             try writeHDF5(plan, source: source, to: scratch.path, displayName: path + " (member \(weightsMember))",
                           total: total, options: options)

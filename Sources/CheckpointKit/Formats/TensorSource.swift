@@ -129,7 +129,8 @@ extension TensorSource {
         return out
     }
 
-    public func tensorIndex(named name: String) -> Int? { index.tensors.firstIndex { $0.name == name } }
+    /// The tensor named exactly `name` (bytes, not canonical equivalence: see ``ByteName``).
+    public func tensorIndex(named name: String) -> Int? { index.tensors.firstIndex { $0.name.sameBytes(name) } }
 
     /// Splits `count` bytes into ranges of `size` (for formats with cheap random access).
     static func uniformPieces(count: Int, size: Int) -> [Range<Int>] {

@@ -150,12 +150,74 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
         let (info, type) = try inspect()
         if let f = info.filters.first(where: { !$0.isAvailable }) {
             throw location.error(.unsupported,
-                                 "the HDF5 dataset is encoded with filter \(f.name) (id \(f.id)), which this libhdf5 cannot decode",
+                                 "the HDF5 dataset is encoded with \(f.name == "filter \(f.id)" ? f.name : "filter \"\(escapeForDisplay(f.name))\" (id \(f.id))"), which this libhdf5 cannot decode",
                                  path: path)
         }
+        try checkBacked(info)
         let (mem, owned) = try location.memoryType(for: info.dtype, stored: info.storedType, typeID: type.id,
                                                    path: path)
         return ReadPlan(info: info, memoryType: mem, owned: owned)
+    }
+
+    /// Before any data is read: chunks no larger than ``HDF5Limits/maxChunkBytes`` (libhdf5
+    /// inflates a whole chunk to read any byte of it), and data the file really stores — a dataset
+    /// whose storage was never (or only partly) written is made up by libhdf5 from its fill value,
+    /// so a few kilobytes could declare gigabytes; refused unless ``HDF5Limits/allowSparse``.
+    /// Lock held.
+    private func checkBacked(_ info: HDF5DatasetInfo) throws {
+        let limits = file.limits
+        guard info.elementCount > 0 else { return }
+        if let chunk = info.chunkShape {
+            var bytes = info.storedType.size
+            for d in chunk {
+                let (p, o) = bytes.multipliedReportingOverflow(by: max(d, 1))
+                bytes = o ? Int.max : p
+            }
+            guard bytes <= limits.maxChunkBytes else {
+                throw location.error(.limitExceeded,
+                                     "the HDF5 dataset is stored in chunks of \(bytes) bytes (chunk shape \(chunk)), more than the \(limits.maxChunkBytes)-byte limit (libhdf5 inflates a whole chunk to read any part of it)",
+                                     path: path)
+            }
+        }
+        guard !limits.allowSparse else { return }
+        let stored: String?
+        switch info.layout {
+        case .compact: stored = nil // in the object header: always there
+        case .contiguous:
+            let full = UInt64(info.elementCount) * UInt64(info.storedType.size)
+            stored = info.storageSize < full ? "\(info.storageSize) of them" : nil
+        case .chunked:
+            var total: UInt64 = 1
+            for (d, c) in zip(info.shape, info.chunkShape ?? []) where c > 0 {
+                total = total.multipliedReportingOverflow(by: UInt64((d + c - 1) / c)).partialValue
+            }
+            if let count = api.H5Dget_num_chunks {
+                var n: hsize_t = 0
+                let space = try location.handle(api.H5Dget_space(handle.id), .dataspace,
+                                                "libhdf5 could not read the dataset's shape", path: path)
+                guard count(handle.id, space.id, &n) >= 0 else {
+                    throw location.failure("libhdf5 could not count the dataset's chunks", path: path)
+                }
+                stored = n < total ? "\(n) of its \(total) chunks" : nil
+            } else {
+                stored = info.storageSize == 0 ? "none of its \(total) chunks" : nil
+            }
+        }
+        if let stored {
+            throw location.error(.corrupt,
+                                 "the HDF5 dataset declares \(info.byteCount) bytes but the file stores only \(stored); libhdf5 would make the rest up from the fill value (pass --allow-sparse to accept that)",
+                                 path: path)
+        }
+    }
+
+    /// Drops the chunks libhdf5 keeps cached for this dataset (up to ``HDF5Limits/maxChunkCacheBytes``
+    /// while it stays open): call it when done reading, so that the cache of many open datasets
+    /// does not add up. Harmless for unchunked datasets and where libhdf5 lacks `H5Drefresh`.
+    public func releaseChunkCache() {
+        withHDF5Lock {
+            guard let refresh = api.H5Drefresh else { return }
+            if refresh(handle.id) < 0 { _ = api.H5Eclear2(HDF5Constants.defaultPlist) }
+        }
     }
 
     /// The whole dataset as little-endian bytes of its dtype, C order.

@@ -48,6 +48,8 @@ public final class HDF5File: @unchecked Sendable {
         let location = HDF5Location(library: library, fileName: name, memberPrefix: nil)
         return try withHDF5Lock {
             let fapl = try fileAccessList(location)
+            // See ckpt_hdf5_open_image: a chunk cache that holds the chunks one read crosses.
+            _ = library.api.H5Pset_cache(fapl.id, 0, 12421, limits.maxChunkCacheBytes, 1.0)
             let id = library.api.H5Fopen(path, HDF5Constants.accReadOnly, fapl.id)
             let h = try location.handle(id, .file, "libhdf5 could not open the file as HDF5", path: nil)
             return HDF5File(library: library, location: location, handle: h, limits: limits, writable: false)
@@ -67,7 +69,7 @@ public final class HDF5File: @unchecked Sendable {
             throw location.error(.invalidHDF5, "the HDF5 image is empty", path: "/")
         }
         return try withHDF5Lock {
-            let id = ckpt_hdf5_open_image(pointer, count)
+            let id = ckpt_hdf5_open_image(pointer, count, limits.maxChunkCacheBytes)
             let h = try location.handle(id, .file, "libhdf5 could not open the data as HDF5", path: "/")
             return HDF5File(library: library, location: location, handle: h, limits: limits, writable: false)
         }

@@ -1,21 +1,3 @@
-/// Bounds applied to what an HDF5 file declares, checked before anything is allocated.
-public struct HDF5Limits: Sendable, Hashable {
-    /// Largest tensor (shape × item size) a dataset may declare.
-    public var maxTensorBytes: Int = 64 << 30
-    /// Largest attribute value (all elements; variable-length strings counted after reading).
-    public var maxAttributeBytes: Int = 256 << 20
-    /// Most links one group may hold.
-    public var maxLinksPerGroup: Int = 1 << 20
-    /// Most attributes one object may hold.
-    public var maxAttributesPerObject: Int = 1 << 16
-    /// Most nodes ``HDF5File/walk()`` visits.
-    public var maxNodes: Int = 1 << 22
-    /// Deepest group nesting ``HDF5File/walk()`` follows.
-    public var maxDepth: Int = 256
-
-    public init() {}
-}
-
 /// An HDF5 datatype as stored in the file.
 public struct HDF5TypeInfo: Sendable, Hashable, CustomStringConvertible {
     public enum TypeClass: String, Sendable, Hashable {

@@ -1,34 +1,26 @@
 import CheckpointSystem
-import Synchronization
 
 /// Where a writer puts its bytes: a temporary file in the destination's directory that becomes
 /// the destination only on ``commit()`` (flushed with fsync, then renamed). Dropped or aborted, it
 /// removes itself, so a failed or interrupted write leaves nothing half-written behind.
 ///
-/// The temporary file is `.<name>.ckpt-tmp-<pid>-<n>`, locked (`flock`) while it is written
-/// through this object (not once its path was handed to another writer: see ``temporaryPath``).
-/// SIGINT, SIGTERM, SIGHUP and SIGPIPE remove it (see `fs.c`); SIGKILL or a crash cannot, so the
-/// next write to the same directory removes temporary files whose process is gone and whose lock
-/// nobody holds (``removeStaleTemporaries(in:)``). A full disk or `ulimit -f` is
-/// `CheckpointError.Code.noSpace`.
+/// The temporary file follows ``TemporaryFiles``' one naming scheme (`.ckpt-tmp-<pid>-<n>`) and is
+/// locked while it is written through this object. A full disk or `ulimit -f` is
+/// `CheckpointError.Code.noSpace`. The destination is never a file the command reads
+/// (``InputRegistry``, and `inputs`). Several outputs that must appear together use
+/// ``AtomicFileSet``.
 public final class AtomicOutputFile {
     public let destination: String
     /// The temporary file, for a writer that opens it by name itself (libhdf5 writing a
     /// `.weights.h5`). Asking for it releases this object's lock on the file first: libhdf5 takes
-    /// its own `flock` when it creates a file and would fail on ours. (Stale-file clean-up then
-    /// relies on the writer's pid alone.)
+    /// its own `flock` when it creates a file and would fail on ours.
     public var temporaryPath: String {
-        if locked, let fd { fd.unlock() }
-        locked = false
-        return path
+        temp.releaseLock()
+        return temp.path
     }
-    /// The temporary file's path (without releasing the lock).
-    private let path: String
-    /// Whether this object holds the temporary file's `flock` (a sign of life for other runs).
-    private var locked = false
-    private var fd: FileDescriptor?
+    private let temp: TemporaryFile
     private var committed = false
-    private var slot: Int32?
+    private var staged = false
     private let overwrite: Bool
 
     /// Bytes written so far (the next append goes here).
@@ -37,91 +29,45 @@ public final class AtomicOutputFile {
     private var bufferStart: UInt64 = 0
     private let bufferLimit = 1 << 20
 
-    private static let counter = Atomic<Int>(0)
-
     /// - Parameters:
-    ///   - overwrite: replace an existing destination (`--force`); otherwise an existing file is an error,
-    ///     checked before writing and again, atomically, at the rename.
-    ///   - inputs: files that must never be replaced, whatever `overwrite` says.
+    ///   - overwrite: replace an existing destination (`--force`); otherwise an existing file (or a
+    ///     symbolic link, even a dangling one) is an error, checked before writing and again,
+    ///     atomically, at the rename.
+    ///   - inputs: files that must never be replaced, whatever `overwrite` says (besides every file
+    ///     in ``InputRegistry/current``).
     public init(destination: String, overwrite: Bool, inputs: [ReadableFile] = []) throws {
         self.destination = destination
         self.overwrite = overwrite
-        for input in inputs where input.isSameFile(asPath: destination) {
-            throw CheckpointError(.outputExists, "the output is the input file; ckpt never replaces its input", file: destination,
-                                  hint: "write to another path")
-        }
+        try Self.checkDestination(destination, overwrite: overwrite, inputs: inputs)
+        temp = try TemporaryFile(directory: FileSystem.split(destination).directory, displayName: destination)
+    }
+
+    /// Refuses a destination that is an input, a directory, or (without `overwrite`) anything that exists.
+    static func checkDestination(_ destination: String, overwrite: Bool, inputs: [ReadableFile]) throws {
         if let st = Path.status(destination) {
+            let input = inputs.first { $0.isSameFile(asPath: destination) }?.path ?? InputRegistry.current?.input(sameAs: st)
+            if let input {
+                throw CheckpointError(.outputExists, input.sameBytes(destination) ? "the output is the input file; ckpt never replaces its input"
+                                        : "the output is \(escapeForDisplay(input)), which this command reads; ckpt never replaces its input",
+                                      file: destination, hint: "write to another path")
+            }
             if st.kind == .directory {
                 throw CheckpointError(.outputExists, "the output path is a directory", file: destination)
             }
             if !overwrite {
                 throw CheckpointError(.outputExists, "the output file already exists", file: destination, hint: "pass --force to replace it")
             }
+        } else if Path.status(destination, followLinks: false)?.kind == .symlink, !overwrite {
+            throw CheckpointError(.outputExists, "the output path is a symbolic link to a file that does not exist", file: destination,
+                                  hint: "pass --force to replace the link, or write elsewhere")
         }
-        let dir: String
-        let base: String
-        if let slash = destination.lastIndex(of: "/") {
-            dir = destination[..<slash].isEmpty ? "/" : String(destination[..<slash])
-            base = String(destination[destination.index(after: slash)...])
-        } else {
-            dir = "."
-            base = destination
-        }
-        AtomicOutputFile.removeStaleTemporaries(in: dir)
-        let n = AtomicOutputFile.counter.add(1, ordering: .relaxed).newValue
-        path = (dir == "/" ? "" : dir) + "/." + base + ".ckpt-tmp-\(SystemProcess.id)-\(n)"
-        let fd: FileDescriptor
-        do { fd = try FileDescriptor.createExclusive(path) } catch {
-            throw CheckpointError.io("cannot create a temporary file in \(dir)", file: destination, errno: error.rawValue)
-        }
-        self.fd = fd
-        // Held until the descriptor closes (or the process dies, even by SIGKILL): it tells a later
-        // run that this temporary file is still being written.
-        locked = fd.tryLockExclusive()
-        slot = SystemProcess.registerTemporary(path)
     }
 
-    /// The pid in a temporary file name of ours, `.<name>.ckpt-tmp-<pid>-<n>`; nil for any other name.
-    static func temporaryOwner(_ name: String) -> Int32? {
-        let b = Array(name.utf8)
-        let marker = Array(".ckpt-tmp-".utf8)
-        guard b.count > marker.count + 4, b[0] == UInt8(ascii: ".") else { return nil }
-        // The last occurrence of the marker, after a non-empty destination name.
-        var at = -1
-        var k = b.count - marker.count
-        while k >= 2 {
-            if b[k..<(k + marker.count)].elementsEqual(marker) { at = k; break }
-            k -= 1
-        }
-        guard at >= 2 else { return nil }
-        let tail = b[(at + marker.count)...]
-        guard let dash = tail.firstIndex(of: UInt8(ascii: "-")) else { return nil }
-        let pidDigits = tail[tail.startIndex..<dash], nDigits = tail[(dash + 1)...]
-        func isNumber(_ s: ArraySlice<UInt8>) -> Bool { !s.isEmpty && s.count <= 18 && s.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }
-        guard isNumber(pidDigits), isNumber(nDigits), let pid = Int32(String(decoding: pidDigits, as: UTF8.self)), pid > 0 else { return nil }
-        return pid
-    }
+    /// The pid in a temporary file name of ours (see ``TemporaryFiles/owner(_:)``).
+    static func temporaryOwner(_ name: String) -> Int32? { TemporaryFiles.owner(name) }
 
-    /// Removes temporary files that interrupted writes left in `dir`: a SIGKILL (or a power cut)
-    /// gives a process no chance to remove its own. A file is removed only if its name is one of
-    /// ours, the process it names is not alive on this machine, and no process holds its lock
-    /// (a writer locks its temporary file for as long as it writes, so a live writer elsewhere, on
-    /// a shared file system or in another pid namespace, keeps its file). Best effort: failures
-    /// are ignored.
-    static func removeStaleTemporaries(in dir: String) {
-        guard let entries = Path.directoryEntries(dir) else { return }
-        let me = SystemProcess.id
-        for raw in entries {
-            guard let name = String(validating: raw, as: UTF8.self) else { continue }
-            guard let pid = temporaryOwner(name), pid != me, !SystemProcess.exists(pid) else { continue }
-            let path = (dir == "/" ? "" : dir) + "/" + name
-            guard let fd = try? FileDescriptor.openForReading(path, followLinks: false) else { continue }
-            if (try? fd.status())?.kind == .regular, fd.tryLockExclusive() {
-                Path.unlink(path)
-            }
-            fd.close()
-        }
-    }
+    /// Removes temporary files that interrupted writes left in `dir` (see ``TemporaryFiles/removeStale(in:)``).
+    static func removeStaleTemporaries(in dir: String) { TemporaryFiles.removeStale(in: dir) }
 
     deinit {
         if !committed { abort() }
@@ -129,11 +75,7 @@ public final class AtomicOutputFile {
 
     /// Removes the temporary file; the destination is untouched.
     public func abort() {
-        fd?.close()
-        fd = nil
-        if !committed { Path.unlink(path) }
-        if let slot { SystemProcess.unregisterTemporary(slot) }
-        slot = nil
+        if !committed { temp.remove() }
     }
 
     public func append(_ bytes: UnsafeRawBufferPointer) throws {
@@ -177,7 +119,7 @@ public final class AtomicOutputFile {
         var inOff = Int64(sourceOffset)
         var outOff = Int64(offset)
         var left = count
-        if let input = source.descriptor, let fd = try? output() {
+        if let input = source.descriptor, let fd = temp.fd {
             while left > 0 {
                 // Where the kernel cannot copy (another file system, no support), copy by hand below.
                 guard let n = try? input.copy(to: fd, from: &inOff, to: &outOff, count: Int(min(left, 1 << 30))) else { break }
@@ -211,23 +153,36 @@ public final class AtomicOutputFile {
     /// Flushes, fsyncs, and renames the temporary file to the destination (atomically replacing it
     /// only if `overwrite`), then fsyncs the directory.
     public func commit() throws {
+        try stage()
+        try moveIntoPlace()
+        Path.syncDirectory(FileSystem.split(destination).directory)
+    }
+
+    /// Flushes, fsyncs and closes the temporary file: everything but the rename (``AtomicFileSet``
+    /// stages every file of a set before renaming any).
+    func stage() throws {
+        guard !staged else { return }
         try flushBuffer()
         let fd = try output()
         do { try fd.sync() } catch { throw CheckpointError.io("cannot flush the output to disk", file: destination, errno: error.rawValue) }
-        self.fd = nil
-        if let e = fd.close() { throw CheckpointError.io("cannot close the output", file: destination, errno: e.rawValue) }
+        if let e = temp.close() { throw CheckpointError.io("cannot close the output", file: destination, errno: e.rawValue) }
+        staged = true
+    }
+
+    /// Renames the staged file to the destination (refusing to replace anything unless `overwrite`).
+    func moveIntoPlace() throws {
         do {
-            if overwrite { try Path.rename(path, to: destination) } else { try Path.renameWithoutReplacing(path, to: destination) }
+            if overwrite { try Path.rename(temp.path, to: destination) } else { try Path.renameWithoutReplacing(temp.path, to: destination) }
         } catch {
             if error == .exists {
-                throw CheckpointError(.outputExists, "the output file appeared while it was being written", file: destination, hint: "pass --force to replace it")
+                let link = Path.status(destination, followLinks: false)?.kind == .symlink
+                throw CheckpointError(.outputExists, link ? "the output path became a symbolic link while the output was being written"
+                                        : "the output file appeared while it was being written", file: destination, hint: "pass --force to replace it")
             }
             throw CheckpointError.io("cannot move the finished file into place", file: destination, errno: error.rawValue)
         }
         committed = true
-        if let slot { SystemProcess.unregisterTemporary(slot) }
-        slot = nil
-        Path.syncDirectory(FileSystem.split(destination).directory)
+        temp.moved()
     }
 
     private func flushBuffer() throws {
@@ -245,7 +200,7 @@ public final class AtomicOutputFile {
 
     /// The open temporary file; an error once it was closed (committed or aborted).
     private func output() throws -> FileDescriptor {
-        guard let fd else { throw CheckpointError(.io, "the output was already closed", file: destination) }
+        guard let fd = temp.fd else { throw CheckpointError(.io, "the output was already closed", file: destination) }
         return fd
     }
 }

@@ -5,7 +5,9 @@ import CheckpointSystem
 /// Used to hand a stored ZIP member (the `model.weights.h5` of a `.keras` file) to libhdf5 as an
 /// in-memory image without copying it. The mapping is private and read-only; whoever holds a
 /// pointer into it must keep this object alive. A file shortened by another process while it is
-/// mapped makes reads past its new end fault (`SIGBUS`), as with any mapping.
+/// mapped would make reads past its new end fault (`SIGBUS`); here such pages read as zeros
+/// instead and ``checkIntact(member:)`` — called after every read through the mapping — turns
+/// that into a `.truncated` error.
 final class MappedFile: @unchecked Sendable {
     // @unchecked Sendable: the mapping is read-only and immutable for the object's lifetime.
 
@@ -40,6 +42,16 @@ final class MappedFile: @unchecked Sendable {
 
     convenience init(path: String) throws {
         try self.init(ReadableFile(path: path))
+    }
+
+    /// Throws `.truncated` if the file shrank while mapped and a read through the mapping met the
+    /// missing bytes (they read as zeros, so whatever was computed from them is void).
+    func checkIntact(member: String? = nil) throws {
+        guard let mapping, mapping.faulted else { return }
+        let now = (try? ReadableFile(path: path).size).map { " (now \($0) bytes)" } ?? ""
+        throw CheckpointError(.truncated, "the file was shortened from \(count) bytes\(now) while ckpt was reading it (a copy still in progress?)",
+                              file: path, member: member, offset: UInt64(count),
+                              hint: "wait until the file is complete, then run ckpt again")
     }
 
     /// `count` bytes from `offset`, checked against the mapping.

@@ -58,6 +58,7 @@ public final class ReadableFile: @unchecked Sendable {
             throw CheckpointError(.notRecognized, st.kind == .other ? "not a regular file" : "\(what), not a regular file", file: path)
         }
         fd.setBlocking()
+        InputRegistry.current?.add(device: st.device, inode: st.inode, path: path)
         self.descriptor = fd
         self.memory = nil
         self.size = st.size

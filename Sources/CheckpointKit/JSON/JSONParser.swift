@@ -2,13 +2,20 @@
 /// emits and Keras configs may contain).
 ///
 /// Hostile input is the normal case here: depth, string and number sizes are bounded before any
-/// allocation grows, invalid UTF-8 and lone surrogates are refused, duplicate keys are refused,
-/// and every error names the byte offset.
+/// allocation grows, and so is what the text builds — the values (``Options/maxNodes``) and the
+/// bytes of all strings (``Options/maxTotalStringBytes``), since a few bytes of `[],` make a
+/// JSONValue of a hundred bytes. Invalid UTF-8, lone surrogates and duplicate keys are refused,
+/// and every error names the byte offset. The defaults are ``Limits/default``'s.
 public struct JSONParser {
     public struct Options: Sendable {
-        public var maxDepth: Int = 128
+        public var maxDepth: Int = Limits.default.maxJSONDepth
         public var maxNumberLength: Int = 64
-        public var maxStringBytes: Int = 16 << 20
+        /// Bytes of one string.
+        public var maxStringBytes: Int = Limits.default.maxJSONStringLength
+        /// Values one document may build (every object, array, string, number and literal).
+        public var maxNodes: Int = Limits.default.maxJSONNodes
+        /// Bytes of all strings one document builds: keys, string values and number texts.
+        public var maxTotalStringBytes: Int = Limits.default.maxJSONStringBytes
         public var allowNonFinite: Bool = true
         public init() {}
     }
@@ -34,6 +41,10 @@ public struct JSONParser {
     let options: Options
     let base: UInt64
     var i = 0
+    /// Values built so far (``value(depth:)``), against ``Options/maxNodes``.
+    private(set) var nodes = 0
+    /// String bytes built so far into values, against ``Options/maxTotalStringBytes``.
+    private(set) var stringBytes = 0
 
     init(buf: UnsafeBufferPointer<UInt8>, options: Options, base: UInt64) {
         self.buf = buf
@@ -53,12 +64,21 @@ public struct JSONParser {
     }
 
     mutating func value(depth: Int) throws -> JSONValue {
-        guard depth <= options.maxDepth else { throw fail("nesting deeper than \(options.maxDepth) levels") }
+        guard depth <= options.maxDepth else { throw fail("nesting deeper than \(options.maxDepth) levels (the JSON limit)") }
         guard i < buf.count else { throw fail("the text ends where a value was expected") }
+        nodes += 1
+        guard nodes <= options.maxNodes else {
+            throw CheckpointError(.limitExceeded, "the JSON text holds more than \(options.maxNodes) values (the limit of what one document may build)",
+                                  offset: base + UInt64(i))
+        }
         switch buf[i] {
         case UInt8(ascii: "{"): return try object(depth: depth)
         case UInt8(ascii: "["): return try array(depth: depth)
-        case UInt8(ascii: "\""): return .string(try string())
+        case UInt8(ascii: "\""):
+            let at = i
+            let s = try string()
+            try count(stringBytes: s.utf8.count, at: at)
+            return .string(s)
         case UInt8(ascii: "t"): try literal("true"); return .bool(true)
         case UInt8(ascii: "f"): try literal("false"); return .bool(false)
         case UInt8(ascii: "n"): try literal("null"); return .null
@@ -66,6 +86,15 @@ public struct JSONParser {
         case UInt8(ascii: "I") where options.allowNonFinite: try literal("Infinity"); return .number("Infinity")
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try number()
         default: throw fail("unexpected character \(describe(buf[i])) where a value was expected")
+        }
+    }
+
+    /// Adds `n` bytes to the strings built so far; refuses past ``Options/maxTotalStringBytes``.
+    mutating func count(stringBytes n: Int, at: Int) throws {
+        stringBytes += n
+        guard stringBytes <= options.maxTotalStringBytes else {
+            throw CheckpointError(.limitExceeded, "the JSON text holds more than \(options.maxTotalStringBytes) bytes of strings (the limit of what one document may build)",
+                                  offset: base + UInt64(at))
         }
     }
 
@@ -84,7 +113,7 @@ public struct JSONParser {
     private mutating func object(depth: Int) throws -> JSONValue {
         i += 1
         var members: [(String, JSONValue)] = []
-        var seen: Set<String>? = nil
+        var seen: Set<ByteName>? = nil
         skipWhitespace()
         if i < buf.count, buf[i] == UInt8(ascii: "}") { i += 1; return .object(members) }
         while true {
@@ -92,13 +121,15 @@ public struct JSONParser {
             guard i < buf.count, buf[i] == UInt8(ascii: "\"") else { throw fail("expected a quoted key in an object") }
             let keyAt = i
             let key = try string()
+            try count(stringBytes: key.utf8.count, at: keyAt)
             // Small objects: compare linearly; large ones: hash.
             var duplicate = false
+            // Keys compared as bytes (ByteName), as Python's json compares them.
             if members.count < 16 {
-                for (k, _) in members where k == key { duplicate = true; break }
+                for (k, _) in members where k.sameBytes(key) { duplicate = true; break }
             } else {
-                var keys = seen.take() ?? Set(members.map(\.0)) // take: no copy on insert
-                duplicate = !keys.insert(key).inserted
+                var keys = seen.take() ?? Set(members.map { ByteName($0.0) }) // take: no copy on insert
+                duplicate = !keys.insert(ByteName(key)).inserted
                 seen = keys
             }
             guard !duplicate else { throw fail("duplicate key \"\(escapeForDisplay(key))\"", at: keyAt) }
@@ -160,6 +191,7 @@ public struct JSONParser {
         guard i - start <= options.maxNumberLength else {
             throw fail("a number \(i - start) characters long (the limit is \(options.maxNumberLength))", at: start)
         }
+        try count(stringBytes: i - start, at: start)
         return .number(String(decoding: UnsafeBufferPointer(rebasing: buf[start..<i]), as: UTF8.self))
     }
 
@@ -253,7 +285,7 @@ public struct JSONParser {
                 continue
             }
             i += 1
-            if i - open > options.maxStringBytes { throw fail("a string longer than \(options.maxStringBytes) bytes", at: open) }
+            if i - open > options.maxStringBytes { throw fail("a string longer than \(options.maxStringBytes) bytes (the JSON limit)", at: open) }
         }
         guard let s = String(validating: bytes, as: UTF8.self) else {
             throw fail("a string that is not valid UTF-8", at: open)

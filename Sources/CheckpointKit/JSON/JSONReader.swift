@@ -83,7 +83,7 @@ extension JSONParser {
         if i < buf.count, buf[i] == UInt8(ascii: "}") { i += 1; return }
         // Few keys: a linear scan; many (a hostile file): a set, so the check stays linear overall.
         var keys: [String] = []
-        var keySet: Set<String>? = nil
+        var keySet: Set<ByteName>? = nil
         while true {
             skipWhitespace()
             guard i < buf.count, buf[i] == UInt8(ascii: "\"") else { throw fail("expected a quoted key in an object") }
@@ -92,12 +92,12 @@ extension JSONParser {
             let duplicate: Bool
             if var set = keySet {
                 keySet = nil
-                duplicate = !set.insert(key).inserted
+                duplicate = !set.insert(ByteName(key)).inserted
                 keySet = set
             } else {
-                duplicate = keys.contains(key)
+                duplicate = keys.contains { $0.sameBytes(key) }
                 keys.append(key)
-                if keys.count > 16 { keySet = Set(keys); keys = [] }
+                if keys.count > 16 { keySet = Set(keys.map(ByteName.init)); keys = [] }
             }
             if duplicate { throw fail("duplicate key \"\(escapeForDisplay(key))\"", at: keyAt) }
             try expect(UInt8(ascii: ":"), "':' after an object key")
@@ -180,7 +180,7 @@ extension JSONParser {
     /// Consumes one value without building it (strings are still checked as UTF-8 lazily: only
     /// their quotes and escapes are scanned). Depth is bounded as in ``value(depth:)``.
     mutating func skipValue(depth: Int = 1) throws {
-        guard depth <= options.maxDepth else { throw fail("nesting deeper than \(options.maxDepth) levels") }
+        guard depth <= options.maxDepth else { throw fail("nesting deeper than \(options.maxDepth) levels (the JSON limit)") }
         skipWhitespace()
         guard i < buf.count else { throw fail("the text ends where a value was expected") }
         switch buf[i] {

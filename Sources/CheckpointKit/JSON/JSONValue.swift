@@ -19,11 +19,11 @@ public enum JSONValue: Sendable, Equatable {
             if a == b { return true }
             if let x = Double(a), let y = Double(b) { return x == y }
             return false
-        case let (.string(a), .string(b)): return a == b
+        case let (.string(a), .string(b)): return a.sameBytes(b)
         case let (.array(a), .array(b)): return a == b
         case let (.object(a), .object(b)):
             guard a.count == b.count else { return false }
-            for (x, y) in zip(a, b) where x.0 != y.0 || x.1 != y.1 { return false }
+            for (x, y) in zip(a, b) where !x.0.sameBytes(y.0) || x.1 != y.1 { return false }
             return true
         default: return false
         }
@@ -77,10 +77,10 @@ extension JSONValue {
         return intValue.map(Int64.init)
     }
 
-    /// First member with this key (objects only).
+    /// First member with this key (objects only; keys compared as bytes, see ``ByteName``).
     public subscript(key: String) -> JSONValue? {
         guard case .object(let members) = self else { return nil }
-        for (k, v) in members where k == key { return v }
+        for (k, v) in members where k.sameBytes(key) { return v }
         return nil
     }
 
@@ -92,13 +92,13 @@ extension JSONValue {
     /// Returns a copy with `key` set (replacing the first member of that name, or appending).
     public func setting(_ key: String, to value: JSONValue) -> JSONValue {
         guard case .object(var members) = self else { return self }
-        if let i = members.firstIndex(where: { $0.0 == key }) { members[i].1 = value } else { members.append((key, value)) }
+        if let i = members.firstIndex(where: { $0.0.sameBytes(key) }) { members[i].1 = value } else { members.append((key, value)) }
         return .object(members)
     }
 
     public func removing(_ key: String) -> JSONValue {
         guard case .object(let members) = self else { return self }
-        return .object(members.filter { $0.0 != key })
+        return .object(members.filter { !$0.0.sameBytes(key) })
     }
 
     /// A short name of the value's type for error messages ("an object", "a string", ...).

@@ -87,10 +87,10 @@ struct KerasArchitectureParser {
             throw CheckpointError(.invalidArchitecture, "\(where_): \"layers\" should be a list, found \(rawLayers.typeDescription)")
         }
         var layers: [KerasLayer] = []
-        var seen = Set<String>()
+        var seen = Set<ByteName>()
         for (i, item) in list.enumerated() {
             guard let layer = try parseLayer(item, inheritedPolicy: policy, context: "entry \(i) of the layers of \(where_)") else { continue }
-            guard seen.insert(layer.name).inserted else {
+            guard seen.insert(ByteName(layer.name)).inserted else {
                 throw CheckpointError(.invalidArchitecture,
                                       "\(where_): two layers are named \"\(CheckpointError.printable(layer.name))\"; Keras requires unique layer names")
             }

@@ -10,8 +10,8 @@ extension KerasModelEngine {
     func buildFunctional(_ model: KerasModel, parent: KerasParent) throws
         -> (children: [(attribute: String, object: BuiltObject)], outputs: [KerasShape]?) {
         let layers = model.layers
-        var index: [String: Int] = [:]
-        for (i, l) in layers.enumerated() { index[l.name] = i }
+        var index: [ByteName: Int] = [:]
+        for (i, l) in layers.enumerated() { index[ByteName(l.name)] = i }
         let modelPlace = "Functional model \"\(CheckpointError.printable(model.name))\""
         // Calls of every layer; an InputLayer has one implicit call.
         let nodes: [[KerasNode]] = layers.map { l in
@@ -19,7 +19,7 @@ extension KerasModelEngine {
         }
 
         func resolve(_ ref: KerasTensorReference, from place: String) throws -> NodeKey {
-            guard let li = index[ref.layer] else {
+            guard let li = index[ByteName(ref.layer)] else {
                 throw CheckpointError(.invalidArchitecture,
                                       "\(modelPlace): \(place) refers to a layer \"\(CheckpointError.printable(ref.layer))\" that the model does not have")
             }

@@ -146,8 +146,9 @@ public struct KerasModelVariables: Sendable {
     /// Every object the Keras 3 saver visits for the model part of `model.weights.h5`, in visiting order.
     public let h5Groups: [KerasH5Group]
     /// Variable index by path, then by every alternate name (first wins).
-    private let byPath: [String: Int]
-    private let byAlternate: [String: Int]
+    /// (Compared as bytes: ``ByteName``.)
+    private let byPath: [ByteName: Int]
+    private let byAlternate: [ByteName: Int]
 
     public init(dialect: KerasDialect, modelName: String, modelClass: String, variables: [KerasVariable],
                 unknownLayers: [KerasUnknownLayer], h5Groups: [KerasH5Group]) {
@@ -157,11 +158,11 @@ public struct KerasModelVariables: Sendable {
         self.variables = variables
         self.unknownLayers = unknownLayers
         self.h5Groups = h5Groups
-        var byPath: [String: Int] = [:]
-        var byAlternate: [String: Int] = [:]
+        var byPath: [ByteName: Int] = [:]
+        var byAlternate: [ByteName: Int] = [:]
         for (i, v) in variables.enumerated() {
-            if byPath[v.path] == nil { byPath[v.path] = i }
-            for n in v.alternateNames where byAlternate[n] == nil { byAlternate[n] = i }
+            if byPath[ByteName(v.path)] == nil { byPath[ByteName(v.path)] = i }
+            for n in v.alternateNames where byAlternate[ByteName(n)] == nil { byAlternate[ByteName(n)] = i }
         }
         self.byPath = byPath
         self.byAlternate = byAlternate
@@ -178,10 +179,10 @@ public struct KerasModelVariables: Sendable {
     public func variable(named tensorName: String) -> KerasVariable? {
         let candidates = KerasNames.candidates(tensorName, modelName: modelName)
         for c in candidates {
-            if let i = byPath[c] { return variables[i] }
+            if let i = byPath[ByteName(c)] { return variables[i] }
         }
         for c in candidates {
-            if let i = byAlternate[c] { return variables[i] }
+            if let i = byAlternate[ByteName(c)] { return variables[i] }
         }
         return nil
     }

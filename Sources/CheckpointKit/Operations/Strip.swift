@@ -102,13 +102,13 @@ public enum Strip {
             throw CheckpointError(.verificationFailed, "the output has \(output.index.tensors.count) tensors, the input \(weights.count) weights", file: output.path)
         }
         let outputIndex = output.index
-        var position: [String: Int] = [:]
-        for (j, t) in outputIndex.tensors.enumerated() { position[t.name] = j }
+        var position: [ByteName: Int] = [:]
+        for (j, t) in outputIndex.tensors.enumerated() { position[ByteName(t.name)] = j }
         let byName = position
         let byChecksum = try ParallelWork.map(count: weights.count, weight: { input.index.tensors[weights[$0]].byteCount ?? 0 }) { k -> Bool in
             let i = weights[k]
             let t = input.index.tensors[i]
-            guard let j = byName[t.name] else {
+            guard let j = byName[ByteName(t.name)] else {
                 throw CheckpointError(.verificationFailed, "the weight is missing from the output", file: output.path, member: t.name)
             }
             let o = outputIndex.tensors[j]

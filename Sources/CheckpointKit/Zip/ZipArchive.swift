@@ -30,7 +30,9 @@ public final class ZipArchive: Sendable {
     public let centralDirectorySize: UInt64
     /// The archive comment (the bytes after the end record; at most 65,535).
     public let comment: [UInt8]
-    private let index: [String: Int]
+    /// Bytes of the archive comment after the end record (a `.ckpt` must have none).
+    public var commentLength: Int { comment.count }
+    private let index: [ByteName: Int]
     /// Bytes `[tailStart, file.size)` read while locating the directory; member reads that fall
     /// inside are served from here without touching the file again.
     private let tail: [UInt8]
@@ -77,6 +79,10 @@ public final class ZipArchive: Sendable {
                                   hint: "the file may be truncated, or it is not a .ckpt/.npz/.keras file")
         }
         let eocdOffset = tailStart + UInt64(eocdPos)
+        // A comment that holds ZIP records is a second archive in disguise (a polyglot): readers
+        // that look for the last end record (Python's zipfile, numpy) would read another directory
+        // than this one. Refused, so that every reader sees the same members or none does.
+        try Self.refuseRecords(inComment: tail[(eocdPos + 22)...], file: path, at: eocdOffset + 22)
         let comment = Array(tail[(eocdPos + 22)...])
         var c = ByteCursor(tail, base: tailStart, file: path, what: "end-of-central-directory record", position: eocdPos + 4)
         let diskNumber = try c.u16le()
@@ -170,7 +176,7 @@ public final class ZipArchive: Sendable {
         let cdEndPosition = cur.position + Int(cdSize)
         var raw: [(entry: ZipEntry, nameLen: Int)] = []
         raw.reserveCapacity(Int(totalEntries))
-        var index: [String: Int] = [:]
+        var index: [ByteName: Int] = [:]
         index.reserveCapacity(Int(totalEntries))
         for _ in 0..<totalEntries {
             let recordAt = cur.fileOffset
@@ -253,10 +259,10 @@ public final class ZipArchive: Sendable {
                 throw CheckpointError(.corrupt, "the member's data (\(csize) bytes from local header at byte \(localOffset)) runs into the central directory at byte \(cdOffset)",
                                       file: path, member: name, offset: recordAt)
             }
-            if index[name] != nil {
+            if index[ByteName(name)] != nil {
                 throw CheckpointError(.duplicateName, "two members are named \"\(escapeForDisplay(name))\"", file: path, member: name, offset: recordAt)
             }
-            index[name] = raw.count
+            index[ByteName(name)] = raw.count
             raw.append((ZipEntry(name: name, method: method, flags: flags, crc32: crc, compressedSize: csize, uncompressedSize: usize,
                                  localHeaderOffset: localOffset, centralRecordOffset: recordAt, dataLimit: cdOffset, nameByteCount: nameLen), nameLen))
         }
@@ -287,60 +293,14 @@ public final class ZipArchive: Sendable {
         self.comment = comment
         self.tail = tail
         self.tailStart = tailStart
+        try checkEveryByteAccounted(order.map { entries[$0] })
     }
 
-    public func entry(named name: String) -> ZipEntry? { index[name].map { entries[$0] } }
+    /// The member named exactly `name` (bytes, not canonical equivalence: see ``ByteName``).
+    public func entry(named name: String) -> ZipEntry? { index[ByteName(name)].map { entries[$0] } }
 
     /// Position of the member in ``entries``.
-    public func entryIndex(named name: String) -> Int? { index[name] }
-
-    static func methodName(_ m: UInt16) -> String {
-        switch m {
-        case 1: return "shrink"
-        case 6: return "implode"
-        case 9: return "deflate64"
-        case 12: return "bzip2"
-        case 14: return "LZMA"
-        case 93: return "zstd"
-        case 95: return "xz"
-        case 99: return "AES encryption"
-        default: return "unknown"
-        }
-    }
-
-    /// Spec §1 rule 7: relative, `/`-separated, no `.`/`..`/empty components, no `\`, NUL or controls.
-    /// Scans bytes once (it runs for every member of every archive).
-    static func checkMemberName(_ name: String, file: String?, offset: UInt64?) throws {
-        func refuse(_ why: String) -> CheckpointError {
-            CheckpointError(.unsafeName, "the member name \"\(escapeForDisplay(name))\" \(why); refused", file: file, offset: offset)
-        }
-        var contiguous = name
-        contiguous.makeContiguousUTF8()
-        let checked: String?? = contiguous.utf8.withContiguousStorageIfAvailable { b -> String? in
-            guard !b.isEmpty else { return "is empty" }
-            if b[0] == 0x2F { return "is an absolute path" }
-            if b.count >= 2, b[1] == 0x3A, (b.count == 2 || b[2] == 0x2F), (b[0] | 0x20) >= 0x61, (b[0] | 0x20) <= 0x7A { return "starts with a drive letter" }
-            var componentStart = 0
-            for i in 0...b.count {
-                let c: UInt8 = i < b.count ? b[i] : 0x2F
-                if i < b.count {
-                    if c < 0x20 || c == 0x7F { return "contains a control character" }
-                    if c == 0x5C { return "contains a backslash" }
-                    if c == 0xC2, i + 1 < b.count, b[i + 1] >= 0x80, b[i + 1] < 0xA0 { return "contains a control character" }
-                }
-                if c == 0x2F {
-                    let len = i - componentStart
-                    if len == 0 && !(i == b.count && i > 0) { return "has an empty path component" }
-                    if len == 1 && b[componentStart] == 0x2E { return "has a \".\" component" }
-                    if len == 2 && b[componentStart] == 0x2E && b[componentStart + 1] == 0x2E { return "climbs out of its directory with \"..\"" }
-                    componentStart = i + 1
-                }
-            }
-            return nil
-        }
-        guard let result = checked else { throw refuse("could not be checked") }
-        if let problem = result { throw refuse(problem) }
-    }
+    public func entryIndex(named name: String) -> Int? { index[ByteName(name)] }
 
     // MARK: - Member data
 

@@ -205,7 +205,7 @@ final class ZipWriter {
         let method: UInt16
     }
     private var central: [Central] = []
-    private var names = Set<String>()
+    private var names = Set<ByteName>()
     private(set) var storage: [String: MemberStorage] = [:]
 
     // State of the member being drained.
@@ -227,11 +227,13 @@ final class ZipWriter {
     private var submitRemaining: UInt64 = 0
     private var submitting = false
 
+    private let limits: Limits
     /// Deflates tensor data (spec §4).
     let encoder: DeflateEncoder
 
-    init(output: AtomicOutputFile, encoder: DeflateEncoder = .preferred, maxInFlight: Int? = nil) {
+    init(output: AtomicOutputFile, limits: Limits = .default, encoder: DeflateEncoder = .preferred, maxInFlight: Int? = nil) {
         out = output
+        self.limits = limits
         self.encoder = encoder
         let cores = SystemProcess.processorCount
         self.maxInFlight = maxInFlight ?? (2 * cores + 2)
@@ -245,8 +247,16 @@ final class ZipWriter {
     }
 
     private func checkName(_ name: String) throws {
+        // What ZipArchive refuses, refused here (and a name field is 16 bits).
+        guard name.utf8.count <= min(limits.maxMemberNameBytes, 0xFFFF) else {
+            throw CheckpointError(.limitExceeded, "a member name of \(name.utf8.count) bytes is longer than a reader accepts (\(limits.maxMemberNameBytes))",
+                                  file: out.destination)
+        }
+        guard names.count < limits.maxMembers else {
+            throw CheckpointError(.limitExceeded, "more than \(limits.maxMembers) members is more than a reader accepts", file: out.destination)
+        }
         try ZipArchive.checkMemberName(name, file: out.destination, offset: nil)
-        guard names.insert(name).inserted else {
+        guard names.insert(ByteName(name)).inserted else {
             throw CheckpointError(.duplicateName, "two members would be named \"\(escapeForDisplay(name))\"", file: out.destination)
         }
     }

@@ -87,14 +87,14 @@ public struct GGUFHeader: Sendable {
         var parser = ValueParser(limits: limits)
         var metadata: [GGUFMetadataEntry] = []
         metadata.reserveCapacity(kvCount)
-        var keys = Set<String>()
+        var keys = Set<ByteName>()
         for k in 0..<kvCount {
             let at = c.offset
             c.member = nil
             c.what = "key of metadata entry \(k)"
             let key = try c.name(of: "key of metadata entry \(k)", maxBytes: limits.maxMemberNameBytes)
             c.member = key
-            guard keys.insert(key).inserted else {
+            guard keys.insert(ByteName(key)).inserted else {
                 throw CheckpointError(.duplicateName, "the metadata has key \"\(escapeForDisplay(key))\" twice", file: path, member: key, offset: at)
             }
             c.what = "value of metadata key \"\(escapeForDisplay(key))\""
@@ -115,12 +115,12 @@ public struct GGUFHeader: Sendable {
 
         var tensors: [GGUFTensorInfo] = []
         tensors.reserveCapacity(tensorCount)
-        var names = Set<String>()
+        var names = Set<ByteName>()
         for k in 0..<tensorCount {
             c.member = nil
             c.what = "info of tensor \(k)"
             let info = try tensorInfo(&c, index: k, alignment: alignment, limits: limits)
-            guard names.insert(info.name).inserted else {
+            guard names.insert(ByteName(info.name)).inserted else {
                 throw CheckpointError(.duplicateName, "the header lists tensor \"\(escapeForDisplay(info.name))\" twice", file: path, member: info.name, offset: info.infoOffset)
             }
             tensors.append(info)

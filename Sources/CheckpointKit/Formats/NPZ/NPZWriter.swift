@@ -23,10 +23,11 @@ public enum NPZWriter {
     @discardableResult
     public static func write(_ source: any TensorSource, tensors: [Int]? = nil, to path: String, options: WriteOptions = WriteOptions()) throws -> [String] {
         let list = tensors ?? Array(source.index.tensors.indices)
-        var seen = Set<String>()
+        try WriterChecks.zipTensors(list.map { source.index.tensors[$0] }, otherMembers: 0, limits: options.limits, file: path)
+        var seen = Set<ByteName>()
         for k in list {
             let t = source.index.tensors[k]
-            guard seen.insert(t.name).inserted else {
+            guard seen.insert(ByteName(t.name)).inserted else {
                 throw CheckpointError(.duplicateName, "two tensors are named \"\(escapeForDisplay(t.name))\"", file: path, member: t.name)
             }
             guard t.byteCount != nil else {
@@ -38,7 +39,7 @@ public enum NPZWriter {
         let (comment, notes) = sidecar(index, writer: options.producer)
 
         let out = try AtomicOutputFile(destination: path, overwrite: options.overwrite, inputs: options.inputs)
-        let writer = ZipWriter(output: out, encoder: options.encoder)
+        let writer = ZipWriter(output: out, limits: options.limits, encoder: options.encoder)
         let total = list.reduce(UInt64(0)) { $0 + UInt64(source.index.tensors[$1].byteCount ?? 0) }
         var done: UInt64 = 0
         for k in list {

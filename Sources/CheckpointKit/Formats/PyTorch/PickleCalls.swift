@@ -273,7 +273,7 @@ extension Unpickler {
             view = .init(key: viewKey, byteOffset: ob, byteCount: sb)
         }
         let ref = TorchStorageRef(key: key, element: element, numel: numel, location: location, view: view)
-        if let known = storages[key] {
+        if let known = storages[ByteName(key)] {
             guard known.nbytes == ref.nbytes else {
                 throw corrupt("storage \"\(escapeForDisplay(key))\" is declared as \(known.nbytes) bytes and again as \(ref.nbytes)")
             }
@@ -282,7 +282,7 @@ extension Unpickler {
         }
         guard storages.count < limits.maxMemo else { throw error(.limitExceeded, "the pickle declares more than \(limits.maxMemo) storages") }
         try charge(128 + key.utf8.count)
-        storages[key] = ref
+        storages[ByteName(key)] = ref
         storageOrder.append(key)
         return .storage(ref)
     }

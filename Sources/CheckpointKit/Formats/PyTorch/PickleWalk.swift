@@ -91,11 +91,11 @@ final class PickleWalker {
             guard onPath.insert(id).inserted else { return .string("<cycle>") }
             defer { onPath.remove(id) }
             var members: [(String, JSONValue)] = []
-            var seen = Set<String>()
+            var seen = Set<ByteName>()
             for (k, value) in zip(d.keys, d.values) {
                 var key = Self.keyText(k)
                 let child = try walk(value, Self.join(path, key), role: role, depth: depth + 1)
-                while !seen.insert(key).inserted { key += "'" }
+                while !seen.insert(ByteName(key)).inserted { key += "'" }
                 members.append((key, child))
             }
             return .object(members)

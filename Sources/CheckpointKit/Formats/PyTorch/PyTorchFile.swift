@@ -33,7 +33,7 @@ final class PyTorchFile: Sendable {
     /// The pickle's member (zip) for messages.
     let pickleMember: String?
     let contents: PyTorchContents
-    let storages: [String: PyTorchStorage]
+    let storages: [ByteName: PyTorchStorage]
     /// Lenient: what became a placeholder.
     let placeholders: [String]
 
@@ -74,9 +74,9 @@ final class PyTorchFile: Sendable {
             let (root, _) = try u.load()
             contents = try withExtendedLifetime(u) { try PyTorchStructure.interpret(root, limits: pickleLimits, file: file.path) }
             placeholders = u.placeholders
-            var storages: [String: PyTorchStorage] = [:]
+            var storages: [ByteName: PyTorchStorage] = [:]
             for key in u.storageOrder {
-                guard let ref = u.storages[key] else { continue }
+                guard let ref = u.storages[ByteName(key)] else { continue }
                 let name = prefix + "data/" + key
                 guard let e = zip.entry(named: name) else {
                     throw CheckpointError(.corrupt, "the pickle uses storage \"\(escapeForDisplay(key))\", but the archive has no member \"\(escapeForDisplay(name))\"", file: file.path, member: pkl.name)
@@ -85,7 +85,7 @@ final class PyTorchFile: Sendable {
                     throw CheckpointError(.corrupt, "storage \"\(escapeForDisplay(key))\" is declared as \(ref.numel) × \(ref.element.itemSize) bytes = \(ref.nbytes), but its member holds \(e.uncompressedSize) bytes",
                                           file: file.path, member: name, offset: e.localHeaderOffset)
                 }
-                storages[key] = PyTorchStorage(key: key, nbytes: ref.nbytes, entry: e, countOffset: 0, itemSize: ref.element.itemSize)
+                storages[ByteName(key)] = PyTorchStorage(key: key, nbytes: ref.nbytes, entry: e, countOffset: 0, itemSize: ref.element.itemSize)
             }
             self.storages = storages
         } else if Self.isLegacy(head) {
@@ -130,7 +130,7 @@ final class PyTorchFile: Sendable {
     private struct Legacy {
         var contents: PyTorchContents
         var placeholders: [String]
-        var storages: [String: PyTorchStorage]
+        var storages: [ByteName: PyTorchStorage]
         var bigEndian: Bool
     }
 
@@ -181,20 +181,20 @@ final class PyTorchFile: Sendable {
         guard let keys else {
             throw CheckpointError(.corrupt, "the storage key list is not a list of strings", file: file.path, offset: UInt64(e4))
         }
-        var storages: [String: PyTorchStorage] = [:]
+        var storages: [ByteName: PyTorchStorage] = [:]
         var offset = UInt64(e5)
         for key in keys {
-            guard let ref = pickled[key], storages[key] == nil else {
-                throw CheckpointError(.corrupt, "the storage key list names \"\(escapeForDisplay(key))\", which the pickle \(pickled[key] == nil ? "never uses" : "lists twice")", file: file.path, offset: UInt64(e4))
+            guard let ref = pickled[ByteName(key)], storages[ByteName(key)] == nil else {
+                throw CheckpointError(.corrupt, "the storage key list names \"\(escapeForDisplay(key))\", which the pickle \(pickled[ByteName(key)] == nil ? "never uses" : "lists twice")", file: file.path, offset: UInt64(e4))
             }
-            storages[key] = PyTorchStorage(key: key, nbytes: ref.nbytes, entry: nil, countOffset: offset, itemSize: ref.element.itemSize)
+            storages[ByteName(key)] = PyTorchStorage(key: key, nbytes: ref.nbytes, entry: nil, countOffset: offset, itemSize: ref.element.itemSize)
             guard let next = checkedAdd(offset, 8 + UInt64(ref.nbytes)), next <= file.size else {
                 throw CheckpointError(.truncated, "the file ends at byte \(file.size), before the end of storage \"\(escapeForDisplay(key))\" (\(ref.nbytes) bytes after byte \(offset + 8))",
                                       file: file.path, offset: offset)
             }
             offset = next
         }
-        for key in order where storages[key] == nil {
+        for key in order where storages[ByteName(key)] == nil {
             throw CheckpointError(.corrupt, "the pickle uses storage \"\(escapeForDisplay(key))\", which the storage key list leaves out", file: file.path, offset: UInt64(e4))
         }
         return Legacy(contents: contents, placeholders: placeholders, storages: storages, bigEndian: bigEndian)

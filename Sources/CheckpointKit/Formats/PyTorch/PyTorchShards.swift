@@ -7,7 +7,7 @@ enum PyTorchShards {
     struct Opened {
         var index: ReadableFile
         var files: [PyTorchFile]
-        var weightMap: [String: String]
+        var weightMap: [ByteName: String]
     }
 
     static func open(indexPath: String, limits: Limits, open: (String) throws -> PyTorchFile) throws -> Opened {
@@ -25,41 +25,40 @@ enum PyTorchShards {
             if e.code == .invalidSafetensors { e.code = .corrupt }
             throw e
         }
-        var map: [String: String] = [:]
-        for (t, s) in idx.weightMap { map[t] = s }
-        let shardNames = Set(idx.weightMap.map(\.shard)).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-        let dir: String = indexPath.lastIndex(of: "/").map { indexPath[..<$0].isEmpty ? "/" : String(indexPath[..<$0]) } ?? "."
+        // Names compared as bytes (ByteName), as the file system compares them.
+        var map: [ByteName: String] = [:]
+        var tensorsOfShard: [ByteName: [String]] = [:]
+        for (t, s) in idx.weightMap {
+            map[ByteName(t)] = s
+            tensorsOfShard[ByteName(s), default: []].append(t)
+        }
         var files: [PyTorchFile] = []
-        for name in shardNames {
-            let shardPath = (dir == "/" ? "" : dir) + "/" + name
-            if !FileSystem.entryExists(shardPath) {
-                let first = idx.weightMap.first { $0.shard == name }?.tensor
-                throw CheckpointError(.missingPart, "the index names shard \"\(escapeForDisplay(name))\"\(first.map { " for tensor \"\(escapeForDisplay($0))\"" } ?? ""), but there is no such file next to it",
-                                      file: indexPath, member: first, hint: "copy every shard of the set into \(escapeForDisplay(dir))")
-            }
+        for name in tensorsOfShard.keys.sorted() {
+            let shardPath = try ShardFiles.locate(name.string, index: file, tensors: tensorsOfShard[name] ?? [])
             files.append(try open(shardPath))
         }
         return Opened(index: file, files: files, weightMap: map)
     }
 
     /// Every tensor is in the shard the index names, and the index lists nothing that is not.
-    static func check(_ map: [String: String], tensors: [TensorInfo], unsupported: [PyTorchUnsupportedEntry], files: [PyTorchFile], indexPath: String) throws {
-        var held = Set<String>()
+    static func check(_ map: [ByteName: String], tensors: [TensorInfo], unsupported: [PyTorchUnsupportedEntry], files: [PyTorchFile], indexPath: String) throws {
+        var held = Set<ByteName>()
         for f in files {
             let shard = f.path.split(separator: "/").last.map(String.init) ?? f.path
             for name in f.contents.tensors.map(\.name) + f.contents.unsupported.map(\.name) {
-                held.insert(name)
-                guard let owner = map[name] else {
+                held.insert(ByteName(name))
+                guard let owner = map[ByteName(name)] else {
                     throw CheckpointError(.corrupt, "the shard holds tensor \"\(escapeForDisplay(name))\", which the index \(escapeForDisplay(indexPath)) does not list",
                                           file: f.path, member: name, hint: "the index and the shards come from different saves")
                 }
-                guard owner == shard else {
+                guard owner.sameBytes(shard) else {
                     throw CheckpointError(.corrupt, "the shard holds tensor \"\(escapeForDisplay(name))\", which the index assigns to \"\(escapeForDisplay(owner))\"",
                                           file: f.path, member: name, hint: "the index and the shards come from different saves")
                 }
             }
         }
-        for (name, shard) in map.sorted(by: { $0.key < $1.key }) where !held.contains(name) {
+        for (key, shard) in map.sorted(by: { $0.key < $1.key }) where !held.contains(key) {
+            let name = key.string
             throw CheckpointError(.corrupt, "the index puts tensor \"\(escapeForDisplay(name))\" in shard \"\(escapeForDisplay(shard))\", which does not hold it",
                                   file: indexPath, member: name, hint: "the index and the shards come from different saves, or a shard was replaced")
         }

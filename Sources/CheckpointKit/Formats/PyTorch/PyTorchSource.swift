@@ -56,7 +56,7 @@ public final class PyTorchSource: TensorSource {
         try self.init(path: file.path, files: [PyTorchFile(file: file, limits: limits, pickleLimits: pickleLimits, lenient: lenient)], weightMap: nil, indexFile: nil, limits: limits)
     }
 
-    init(path: String, files: [PyTorchFile], weightMap: [String: String]?, indexFile: ReadableFile?, limits: Limits) throws {
+    init(path: String, files: [PyTorchFile], weightMap: [ByteName: String]?, indexFile: ReadableFile?, limits: Limits) throws {
         self.path = path
         self.files = files
         self.indexFile = indexFile
@@ -67,17 +67,17 @@ public final class PyTorchSource: TensorSource {
         var notes: [String] = []
         var placeholders: [String] = []
         var metadata: [(String, JSONValue)] = []
-        var seenMeta = Set<String>()
+        var seenMeta = Set<ByteName>()
         var optimizer: OptimizerInfo? = nil
-        var names: [String: String] = [:]
+        var names: [ByteName: String] = [:]
         for (f, pf) in files.enumerated() {
             let c = pf.contents
             for e in c.tensors {
-                if let other = names[e.name] {
+                if let other = names[ByteName(e.name)] {
                     throw CheckpointError(.duplicateName, "two tensors are named \"\(escapeForDisplay(e.name))\"\(other == pf.path ? "" : " (the other is in \(escapeForDisplay(other)))")",
                                           file: pf.path, member: e.name)
                 }
-                names[e.name] = pf.path
+                names[ByteName(e.name)] = pf.path
                 let loc = try Self.locate(e, storages: pf.storages, path: pf.path, fileIndex: f, limits: limits)
                 guard let dtype = e.ref.scalar.dtype else { continue }
                 infos.append(TensorInfo(name: e.name, dtype: dtype, shape: e.ref.shape, role: e.role, trainable: e.trainable, slot: e.slot, weight: e.weight))
@@ -90,9 +90,9 @@ public final class PyTorchSource: TensorSource {
             }
             notes += c.notes
             placeholders += pf.placeholders
-            for (k, v) in c.metadata.objectValue ?? [] where seenMeta.insert(k).inserted { metadata.append((k, v)) }
+            for (k, v) in c.metadata.objectValue ?? [] where seenMeta.insert(ByteName(k)).inserted { metadata.append((k, v)) }
             if optimizer == nil, var opt = c.optimizer {
-                if let step = c.stepTensor, let k = located.indices.first(where: { infos[$0].name == step }) {
+                if let step = c.stepTensor, let k = located.indices.first(where: { infos[$0].name.sameBytes(step) }) {
                     opt.iterations = try Self.readStep(info: infos[k], loc: located[k], files: files, limits: limits) ?? opt.iterations
                 }
                 optimizer = opt
@@ -108,13 +108,13 @@ public final class PyTorchSource: TensorSource {
     }
 
     /// Checks a tensor's view against its storage and works out how to read it.
-    static func locate(_ e: PickleTensorEntry, storages: [String: PyTorchStorage], path: String, fileIndex: Int, limits: Limits) throws -> Located {
+    static func locate(_ e: PickleTensorEntry, storages: [ByteName: PyTorchStorage], path: String, fileIndex: Int, limits: Limits) throws -> Located {
         let t = e.ref
         let item = t.scalar.itemSize
         func refuse(_ code: CheckpointError.Code, _ why: String) -> CheckpointError {
             CheckpointError(code, "tensor \"\(escapeForDisplay(e.name))\" \(why)", file: path, member: e.name, offset: t.pickleOffset)
         }
-        guard let storage = storages[t.storage.key] else { throw refuse(.corrupt, "uses storage \"\(escapeForDisplay(t.storage.key))\", which the file does not hold") }
+        guard let storage = storages[ByteName(t.storage.key)] else { throw refuse(.corrupt, "uses storage \"\(escapeForDisplay(t.storage.key))\", which the file does not hold") }
         guard t.shape.count <= limits.maxRank else { throw refuse(.limitExceeded, "has \(t.shape.count) dimensions (the limit is \(limits.maxRank))") }
         // The window of the storage this tensor may see (a legacy storage view narrows it).
         var windowStart = 0
@@ -240,8 +240,8 @@ extension PyTorchSource {
         let u = Unpickler(bytes: bytes, base: 0, file: "data.pkl", member: nil, limits: pickleLimits, lenient: lenient, persistentIDs: .zip)
         let (root, _) = try u.load()
         let c = try withExtendedLifetime(u) { try PyTorchStructure.interpret(root, limits: pickleLimits, file: "data.pkl") }
-        var storages: [String: PyTorchStorage] = [:]
-        for (k, ref) in u.storages { storages[k] = PyTorchStorage(key: k, nbytes: ref.nbytes, entry: nil, countOffset: 0, itemSize: ref.element.itemSize) }
+        var storages: [ByteName: PyTorchStorage] = [:]
+        for (k, ref) in u.storages { storages[k] = PyTorchStorage(key: k.string, nbytes: ref.nbytes, entry: nil, countOffset: 0, itemSize: ref.element.itemSize) }
         var infos: [TensorInfo] = []
         for e in c.tensors {
             _ = try locate(e, storages: storages, path: "data.pkl", fileIndex: 0, limits: limits)

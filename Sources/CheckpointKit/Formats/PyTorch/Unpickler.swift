@@ -6,31 +6,6 @@
 // Bounds (``PickleLimits``) are checked before anything grows: opcodes run, stack items, MARK
 // depth, memo entries, bytes held by strings, integers and containers, string lengths.
 
-/// Bounds on one pickle. The defaults fit the largest real checkpoints (a data.pkl of a 400B
-/// model is a few MB); fuzzers and tests lower them.
-public struct PickleLimits: Sendable {
-    /// Largest pickle read (data.pkl, or each pickle of a legacy file).
-    public var maxPickleBytes: Int = 512 << 20
-    public var maxOpcodes: Int = 200_000_000
-    /// Items on the stack, all MARK levels together.
-    public var maxStack: Int = 1 << 22
-    public var maxMarks: Int = 1 << 16
-    public var maxMemo: Int = 1 << 24
-    /// Bytes held by strings, bytes, big integers and container slots, all together.
-    public var maxAllocatedBytes: Int = 2 << 30
-    public var maxStringBytes: Int = 256 << 20
-    /// Bytes of one LONG1 / LONG4 integer.
-    public var maxIntegerBytes: Int = 1024
-    /// How deep containers may nest when the result is walked.
-    public var maxDepth: Int = 200
-    /// Containers and leaves visited when the result is walked (a pickle is a graph: shared
-    /// sub-objects could make a tree exponentially larger than the file).
-    public var maxVisits: Int = 1 << 20
-
-    public init() {}
-    public static let `default` = PickleLimits()
-}
-
 final class Unpickler {
     /// What persistent ids mean in this pickle.
     enum PersistentIDs {
@@ -70,7 +45,7 @@ final class Unpickler {
     var proto = 0
     /// Storages in first-use order, by key.
     var storageOrder: [String] = []
-    var storages: [String: TorchStorageRef] = [:]
+    var storages: [ByteName: TorchStorageRef] = [:]
     /// Lenient: what was replaced by a placeholder, in order (`posix.system at byte 120`).
     var placeholders: [String] = []
 

@@ -56,13 +56,13 @@ extension SafetensorsSource {
                 // JSONParser.read skips trailing JSON whitespace: the padding (README: "MAY be
                 // trailing padded with whitespace"; serde_json accepts any JSON whitespace).
                 try JSONParser.read(text, options: limits.jsonOptions, baseOffset: 8) { p in
-                    var names = Set<String>()
+                    var names = Set<ByteName>()
                     var first = true
                     try p.beginObject()
                     while let (key, keyOffset) = try p.stNextKey(first: first) {
                         first = false
                         // README: "Duplicate keys are disallowed."
-                        guard names.insert(key).inserted else {
+                        guard names.insert(ByteName(key)).inserted else {
                             if key == "__metadata__" {
                                 throw CheckpointError(.invalidSafetensors, "the header has two \"__metadata__\" keys", file: file, offset: keyOffset)
                             }
@@ -82,9 +82,9 @@ extension SafetensorsSource {
                     }
                 }
             }
-        } catch var e as CheckpointError where e.code == .invalidJSON {
-            e.file = file
-            e.reason = "the safetensors header is " + e.reason
+        } catch var e as CheckpointError where e.code == .invalidJSON || e.file == nil {
+            e.file = e.file ?? file
+            if e.code == .invalidJSON { e.reason = "the safetensors header is " + e.reason }
             throw e
         }
 
@@ -161,11 +161,11 @@ extension SafetensorsSource {
                         throw CheckpointError(.invalidSafetensors, "the index is not a JSON object", file: file, offset: 0)
                     }
                     var first = true
-                    var keys = Set<String>()
+                    var keys = Set<ByteName>()
                     try p.beginObject()
                     while let (key, keyOffset) = try p.stNextKey(first: first) {
                         first = false
-                        guard keys.insert(key).inserted else {
+                        guard keys.insert(ByteName(key)).inserted else {
                             throw CheckpointError(.invalidJSON, "the safetensors index has two \"\(escapeForDisplay(key))\" keys", file: file, offset: keyOffset)
                         }
                         switch key {
@@ -175,12 +175,12 @@ extension SafetensorsSource {
                             guard p.i < p.buf.count, p.buf[p.i] == UInt8(ascii: "{") else {
                                 throw CheckpointError(.invalidSafetensors, "the index's \"weight_map\" is \(try p.readValue().typeDescription), not an object", file: file, offset: keyOffset)
                             }
-                            var names = Set<String>()
+                            var names = Set<ByteName>()
                             var firstEntry = true
                             try p.beginObject()
                             while let (tensor, at) = try p.stNextKey(first: firstEntry) {
                                 firstEntry = false
-                                guard names.insert(tensor).inserted else {
+                                guard names.insert(ByteName(tensor)).inserted else {
                                     throw CheckpointError(.duplicateName, "the index's weight_map lists tensor \"\(escapeForDisplay(tensor))\" twice", file: file, member: tensor, offset: at)
                                 }
                                 guard weightMap.count < limits.maxMembers else {
@@ -208,9 +208,9 @@ extension SafetensorsSource {
                     }
                 }
             }
-        } catch var e as CheckpointError where e.code == .invalidJSON {
-            e.file = file
-            if !e.reason.hasPrefix("the safetensors index") { e.reason = "the safetensors index is " + e.reason }
+        } catch var e as CheckpointError where e.code == .invalidJSON || e.file == nil {
+            e.file = e.file ?? file
+            if e.code == .invalidJSON, !e.reason.hasPrefix("the safetensors index") { e.reason = "the safetensors index is " + e.reason }
             throw e
         }
         guard sawWeightMap else {
@@ -383,11 +383,11 @@ extension JSONParser {
         }
         i += 1
         var out: [(key: String, value: String)] = []
-        var keys = Set<String>()
+        var keys = Set<ByteName>()
         var first = true
         while let (key, at) = try stNextKey(first: first) {
             first = false
-            guard keys.insert(key).inserted else {
+            guard keys.insert(ByteName(key)).inserted else {
                 throw CheckpointError(.invalidSafetensors, "\"__metadata__\" has two \"\(escapeForDisplay(key))\" keys", file: file, offset: at)
             }
             skipWhitespace()

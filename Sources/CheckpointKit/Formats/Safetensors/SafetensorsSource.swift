@@ -134,7 +134,7 @@ public final class SafetensorsSource: TensorSource {
         var tensors: [TensorInfo] = []
         var locations: [Location] = []
         var metadata: [(String, JSONValue)] = []
-        var metadataKeys = Set<String>()
+        var metadataKeys = Set<ByteName>()
         var unsupported: [UnsupportedEntry] = []
         var record: String?
         for (s, shard) in shards.enumerated() {
@@ -147,8 +147,8 @@ public final class SafetensorsSource: TensorSource {
                                                     reason: "a dtype this toolkit does not read", offset: shard.header.dataStart + u.begin))
             }
             if let m = shard.header.metadata {
-                for (k, v) in m where metadataKeys.insert(k).inserted {
-                    if k == IndexSidecar.metadataKey { record = v } else { metadata.append((k, .string(v))) }
+                for (k, v) in m where metadataKeys.insert(ByteName(k)).inserted {
+                    if k.sameBytes(IndexSidecar.metadataKey) { record = v } else { metadata.append((k, .string(v))) }
                 }
             }
         }
@@ -178,44 +178,39 @@ public final class SafetensorsSource: TensorSource {
         let bytes = try file.read(at: 0, count: Int(file.size), what: "safetensors index")
         let idx = try Self.parseShardIndex(bytes, limits: limits, file: indexPath)
 
-        var assigned: [String: String] = [:]
+        // Names compared as bytes (ByteName): shard files whose names differ only in Unicode
+        // normalisation are two files, as they are to the file system.
+        var assigned: [ByteName: String] = [:]
         assigned.reserveCapacity(idx.weightMap.count)
-        var tensorsOfShard: [String: [String]] = [:]
+        var tensorsOfShard: [ByteName: [String]] = [:]
         for (t, s) in idx.weightMap {
-            assigned[t] = s
-            tensorsOfShard[s, default: []].append(t)
+            assigned[ByteName(t)] = s
+            tensorsOfShard[ByteName(s), default: []].append(t)
         }
-        let shardNames = tensorsOfShard.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-        let dir: String = indexPath.lastIndex(of: "/").map { indexPath[..<$0].isEmpty ? "/" : String(indexPath[..<$0]) } ?? "."
+        let shardNames = tensorsOfShard.keys.sorted().map(\.string)
         var shards: [Shard] = []
         shards.reserveCapacity(shardNames.count)
         for name in shardNames {
-            let shardPath = (dir == "/" ? "" : dir) + "/" + name
-            if !FileSystem.entryExists(shardPath) {
-                let first = tensorsOfShard[name]?.first
-                let example = first.map { " for tensor \"\(escapeForDisplay($0))\"\((tensorsOfShard[name]?.count ?? 0) > 1 ? " and others" : "")" } ?? ""
-                throw CheckpointError(.missingPart, "the index names shard \"\(escapeForDisplay(name))\"\(example), but there is no such file next to it",
-                                      file: indexPath, member: first,
-                                      hint: "copy every shard of the set into \(escapeForDisplay(dir))")
-            }
+            let listed = tensorsOfShard[ByteName(name)] ?? []
+            let shardPath = try ShardFiles.locate(name, index: file, tensors: listed)
             let shardFile = try ReadableFile(path: shardPath)
             let header = try Self.readHeader(shardFile, limits: limits)
-            var held = Set<String>()
+            var held = Set<ByteName>()
             held.reserveCapacity(header.tensors.count)
             for t in header.tensors {
-                held.insert(t.name)
-                guard let owner = assigned[t.name] else {
+                held.insert(ByteName(t.name))
+                guard let owner = assigned[ByteName(t.name)] else {
                     throw CheckpointError(.invalidSafetensors, "the shard holds tensor \"\(escapeForDisplay(t.name))\", which the index \(escapeForDisplay(indexPath)) does not list",
                                           file: shardPath, member: t.name, offset: t.headerOffset,
                                           hint: "the index and the shards come from different saves; re-create the index")
                 }
-                guard owner == name else {
+                guard owner.sameBytes(name) else {
                     throw CheckpointError(.invalidSafetensors, "the shard holds tensor \"\(escapeForDisplay(t.name))\", which the index \(escapeForDisplay(indexPath)) assigns to shard \"\(escapeForDisplay(owner))\"",
                                           file: shardPath, member: t.name, offset: t.headerOffset,
                                           hint: "the index and the shards come from different saves; re-create the index")
                 }
             }
-            for t in tensorsOfShard[name] ?? [] where !held.contains(t) {
+            for t in listed where !held.contains(ByteName(t)) {
                 throw CheckpointError(.invalidSafetensors, "the index puts tensor \"\(escapeForDisplay(t))\" in shard \"\(escapeForDisplay(name))\", which does not hold it",
                                       file: indexPath, member: t,
                                       hint: "the index and the shards come from different saves, or the shard was replaced")

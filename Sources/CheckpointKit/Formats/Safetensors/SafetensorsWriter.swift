@@ -39,14 +39,14 @@ public enum SafetensorsWriter {
                              options: WriteOptions = WriteOptions(), maxShardSize: UInt64? = nil) throws -> [String] {
         let list = tensors ?? Array(source.index.tensors.indices)
         let infos = source.index.tensors
-        var seen = Set<String>()
+        var seen = Set<ByteName>()
         seen.reserveCapacity(list.count)
         for k in list {
             let t = infos[k]
             guard t.name != "__metadata__" else {
                 throw CheckpointError(.invalidArgument, "a tensor named \"__metadata__\" cannot be written: safetensors reserves that key", file: path)
             }
-            guard seen.insert(t.name).inserted else {
+            guard seen.insert(ByteName(t.name)).inserted else {
                 throw CheckpointError(.duplicateName, "two tensors are named \"\(escapeForDisplay(t.name))\"", file: path, member: t.name)
             }
             guard t.byteCount != nil else {
@@ -108,8 +108,8 @@ public enum SafetensorsWriter {
             ("weight_map", .object(weightMap)),
         ])
         try indexOut.append(indexJSON.serializedBytes(.pretty))
-        for out in outputs { try out.commit() }
-        try indexOut.commit()
+        // The shards, then the index: the set appears whole or not at all.
+        try AtomicFileSet(outputs + [indexOut]).commit()
         return [path] + shardPaths
     }
 

@@ -79,18 +79,9 @@ public enum TFCheckpointWriter {
         try indexOut.append(LevelDBTableWriter().build(entries))
         try stateOut.append(Array(TFCheckpointPaths.stateText(base).utf8))
 
-        // All or nothing: undo the renames already done if a later one fails.
-        var committed: [String] = []
-        do {
-            try dataOut.commit()
-            committed.append(dataPath)
-            try indexOut.commit()
-            committed.append(indexPath)
-            try stateOut.commit()
-        } catch {
-            for p in committed { Path.unlink(p) }
-            throw error
-        }
+        // All or nothing: the data, the index (which makes the checkpoint readable), then the
+        // `checkpoint` state file; undone if a rename fails or the process is interrupted.
+        try AtomicFileSet([dataOut, indexOut, stateOut]).commit()
         var notes = plan.notes
         if let o = index.optimizer, let config = o.config.objectValue, config.contains(where: { $0.0 != "name" && $0.0 != "learning_rate" }) {
             notes.append("a TensorFlow checkpoint keeps the optimizer's variables, not its configuration: \(o.className)'s hyperparameters other than the learning rate are not written")
