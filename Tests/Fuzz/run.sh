@@ -86,6 +86,7 @@ fi
 
 total=0
 failed=()
+foreign_findings=()
 printf '%-16s %12s %8s  %s\n' target executions seconds result
 for target in "${targets[@]}"; do
     name=$(field "$target" 2)
@@ -93,11 +94,14 @@ for target in "${targets[@]}"; do
     maxlen=$(field "$target" 3)
     env=(CKPT_FUZZ_TARGET="$target")
     read -r -a more <<<"$(field "$target" 4)"
-    # A target's ASAN_OPTIONS are added to these (later options win).
+    # A target's ASAN_OPTIONS are added to these (later options win); CKPT_FUZZ_FOREIGN names a
+    # library whose own crashes are reported but do not fail the run.
     asan="detect_leaks=1:allocator_may_return_null=0"
+    foreign=""
     for kv in "${more[@]}"; do
         case "$kv" in
             ASAN_OPTIONS=*) asan="$asan:${kv#ASAN_OPTIONS=}" ;;
+            CKPT_FUZZ_FOREIGN=*) foreign="${kv#CKPT_FUZZ_FOREIGN=}" ;;
             *) env+=("$kv") ;;
         esac
     done
@@ -119,8 +123,13 @@ for target in "${targets[@]}"; do
     if [ "$runs" = 0 ]; then runs=$(grep -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#'); fi
     runs=${runs:-0}
     total=$((total + runs))
+    # The first frame of the first stack that is not the sanitizer, libFuzzer, libc or malloc.
+    top=$(grep -E '^ +#[0-9]+ ' "$log" | grep -vE 'libclang_rt|compiler-rt|asan_|lsan_|libc\.so|libFuzzer|fuzzer::|__interceptor|malloc|calloc|realloc' | head -1)
     if [ $rc -eq 0 ]; then
         result=ok
+    elif [ -n "$foreign" ] && printf '%s' "$top" | grep -q "$foreign"; then
+        result="finding inside $foreign, not ours (kept in $scratch/artifacts/; see $log): $(printf '%s' "$top" | sed 's/^ *//' | cut -c1-120)"
+        foreign_findings+=("$target")
     else
         result="FAILED (exit $rc): $(grep -m1 -E 'ERROR: |FINDING|Fatal error|deadly signal' "$log" | cut -c1-160); see $log"
         failed+=("$target")
@@ -128,6 +137,9 @@ for target in "${targets[@]}"; do
     printf '%-16s %12s %8s  %s\n' "$target" "$runs" "$seconds" "$result"
 done
 printf '%-16s %12s\n' total "$total"
+if [ ${#foreign_findings[@]} -gt 0 ]; then
+    echo "run.sh: crashes inside a foreign library (reported, not failing) in: ${foreign_findings[*]}" >&2
+fi
 if [ ${#failed[@]} -gt 0 ]; then
     echo "run.sh: findings in: ${failed[*]} (inputs in $scratch/artifacts/)" >&2
     exit 1
