@@ -124,7 +124,7 @@ for target in "${targets[@]}"; do
     runs=${runs:-0}
     total=$((total + runs))
     # The first frame of the first stack that is not the sanitizer, libFuzzer, libc or malloc.
-    top=$(grep -E '^ +#[0-9]+ ' "$log" | grep -vE 'libclang_rt|compiler-rt|asan_|lsan_|libc\.so|libFuzzer|fuzzer::|__interceptor|malloc|calloc|realloc' | head -1)
+    top=$(grep -E '^ +#[0-9]+ ' "$log" | grep -vE 'libclang_rt|compiler-rt|sanitizer|asan_|lsan_|libc\.so|libFuzzer|fuzzer::|__interceptor|malloc|calloc|realloc' | head -1)
     if [ $rc -eq 0 ]; then
         result=ok
     elif [ -n "$foreign" ] && printf '%s' "$top" | grep -q "$foreign"; then
