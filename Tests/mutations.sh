@@ -149,7 +149,8 @@ m json-control   $K/JSON/JSONWriter.swift 'if u.value < 0x20 || u.value == 0x7F 
   'JSONTests|ReliabilityHostileInputTests' "U+001F is written raw inside a JSON string"
 m atomic-exists  $K/IO/AtomicOutputFile.swift 'throw CheckpointError(.outputExists, "the output file already exists", file: destination, hint: "pass --force to replace it")' '_ = 0' \
   'NPZTests|SafetensorsTests|StripRebuildTests' "an existing output is replaced without --force"
-m keras-dense    $K/Keras/Layers/KerasLayerRegistry.swift 'case .dense: return .weighted(["kernel", "bias"], L.dense)' 'case .dense: return .weighted(["kernel"], L.dense)' \
+m keras-dense    $K/Keras/Layers/KerasLayersCore.swift '        try b.addWeight("kernel", [inDim, units])
+        if try b.cfg.bool("use_bias", default: true)' '        if try b.cfg.bool("use_bias", default: true)' \
   'KerasArchitectureTests' "Dense layers are built without their kernel and bias"
 # One more for each suite the lists above do not reach.
 C=Sources/CheckpointCommands
