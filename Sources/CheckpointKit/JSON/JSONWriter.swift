@@ -89,12 +89,6 @@ extension JSONValue {
         }
     }
 
-    static func writeString(_ s: String, into out: inout String, asciiOnly: Bool) {
-        var bytes: [UInt8] = []
-        writeString(s, into: &bytes, asciiOnly: asciiOnly)
-        out += String(decoding: bytes, as: UTF8.self)
-    }
-
     static func writeString(_ s: String, into out: inout [UInt8], asciiOnly: Bool) {
         out.append(UInt8(ascii: "\""))
         // Most names need no escape: copy their UTF-8 as it is.
@@ -131,9 +125,11 @@ extension JSONValue {
     }
 
     private static func hex4(_ v: UInt32, to out: inout [UInt8]) {
-        let digits: [UInt8] = Array("0123456789abcdef".utf8)
         out.append(UInt8(ascii: "\\"))
         out.append(UInt8(ascii: "u"))
-        for shift in stride(from: 12, through: 0, by: -4) { out.append(digits[Int((v >> UInt32(shift)) & 0xF)]) }
+        for shift in stride(from: 12, through: 0, by: -4) {
+            let d = UInt8((v >> UInt32(shift)) & 0xF)
+            out.append(d < 10 ? 0x30 + d : 0x61 + d - 10)
+        }
     }
 }
